@@ -1,0 +1,1 @@
+"""The ``argoai`` command line: one subcommand per component, the all-in-one ``dev`` mode and ``review``."""

@@ -1,0 +1,1 @@
+"""One module per ``argoai`` subcommand; each imports its component only when run, so ``--help`` is fast."""

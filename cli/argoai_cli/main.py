@@ -1,0 +1,21 @@
+"""Entrypoint of the ``argoai`` command: registers one subcommand per component."""
+
+from __future__ import annotations
+
+import typer
+
+from argoai_cli.commands import gateway
+
+app = typer.Typer(
+    name="argoai",
+    help="ArgoAI: LLM code review for GitHub pull requests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("gateway")(gateway.command)
+
+
+def main() -> None:
+    """Run the ``argoai`` command line."""
+    app()

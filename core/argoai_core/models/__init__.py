@@ -1,0 +1,1 @@
+"""Versioned data shared between components: review jobs, review policies and findings."""

@@ -1,0 +1,59 @@
+"""Patterns of credentials, used to keep them out of logs, prompts and comments.
+
+One list serves the log scrubber, the prompt redactor and the built-in secret check, so that a token format
+added here is covered everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    """A recognisable credential format."""
+
+    name: str
+    regex: re.Pattern[str]
+
+
+SECRET_PATTERNS: tuple[SecretPattern, ...] = (
+    SecretPattern(
+        "private key block",
+        re.compile(
+            r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"|-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s]{16,}"
+        ),
+    ),
+    SecretPattern("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b")),
+    SecretPattern("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    SecretPattern(
+        "AWS secret access key",
+        re.compile(r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?[A-Za-z0-9/+=]{40}"),
+    ),
+    SecretPattern("OpenAI API key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b")),
+    SecretPattern("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}\b")),
+    SecretPattern("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
+    SecretPattern("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    SecretPattern("Stripe key", re.compile(r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}\b")),
+    SecretPattern("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    SecretPattern("webhook signature", re.compile(r"\bsha(?:1|256)=[0-9a-f]{40,64}\b")),
+    SecretPattern("bearer credential", re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{20,}")),
+    SecretPattern(
+        "password assignment",
+        re.compile(r"(?i)\b(?:password|passwd|secret|api_?key)['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]"),
+    ),
+)
+
+
+def redact(text: str, replacement: str = "[REDACTED]") -> str:
+    """``text`` with every recognisable credential replaced."""
+    for pattern in SECRET_PATTERNS:
+        text = pattern.regex.sub(replacement, text)
+    return text
+
+
+def find_secrets(text: str) -> list[SecretPattern]:
+    """The credential formats present in ``text`` (each at most once)."""
+    return [pattern for pattern in SECRET_PATTERNS if pattern.regex.search(text)]

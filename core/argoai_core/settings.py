@@ -1,0 +1,202 @@
+"""Settings shared by the components, read from ``ARGOAI_*`` environment variables.
+
+Each section is a pydantic-settings class built once at start-up by the entrypoint and passed down; there is
+no global settings object. Secrets are ``SecretStr`` and each can also be read from a file (``*_FILE``),
+which is how Kubernetes mounts Secrets. :func:`load` turns a validation failure into a
+:class:`~argoai_core.errors.ConfigError` whose one-line message names the environment variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from argoai_core.errors import ConfigError
+from argoai_core.secrets import check_private_key, is_placeholder, read_secret_file
+
+S = TypeVar("S", bound=BaseSettings)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets ``field`` of settings class ``cls``."""
+    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+def load(cls: type[S], **overrides: object) -> S:
+    """Build settings ``cls`` from the environment (and ``overrides``), or raise a one-line ConfigError."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{env_name(cls, field)}: {message}" if field else message)
+        raise ConfigError("; ".join(problems)) from None
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"must be a {' or '.join(schemes)} URL, got {value!r}")
+    return value.rstrip("/")
+
+def _secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
+    """The secret from its variable, else from its file; placeholders are refused."""
+    if value is None and file is not None:
+        value = read_secret_file(file)
+    if value is not None and is_placeholder(value.get_secret_value()):
+        raise ValueError("is a placeholder, not a real secret")
+    return value
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+class CommonSettings(_Section):
+    """Settings every component reads."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_")
+
+    bot_name: str = Field(default="argoai", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}$")
+    policy_file: Path | None = None
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+class GitHubSettings(_Section):
+    """The GitHub App: API base URL (github.com or Enterprise Server), credentials and webhook secret."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_GITHUB_")
+
+    api_url: str = "https://api.github.com"
+    app_id: int | None = Field(default=None, gt=0)
+    private_key: SecretStr | None = None
+    private_key_file: Path | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"))
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Self:
+        try:
+            key = _secret(self.private_key, self.private_key_file)
+        except ValueError as exc:
+            raise ValueError(f"ARGOAI_GITHUB_PRIVATE_KEY: {exc}") from None
+        if key is not None:
+            try:
+                key = SecretStr(check_private_key(key.get_secret_value()))
+            except ValueError as exc:
+                raise ValueError(f"ARGOAI_GITHUB_PRIVATE_KEY: {exc}") from None
+        try:
+            webhook = _secret(self.webhook_secret, self.webhook_secret_file)
+        except ValueError as exc:
+            raise ValueError(f"ARGOAI_GITHUB_WEBHOOK_SECRET: {exc}") from None
+        if webhook is not None and any(
+            is_placeholder(part) for part in webhook.get_secret_value().split(",")
+        ):
+            raise ValueError("ARGOAI_GITHUB_WEBHOOK_SECRET: one of its values is empty or a placeholder")
+        object.__setattr__(self, "private_key", key)
+        object.__setattr__(self, "webhook_secret", webhook)
+        return self
+
+    @property
+    def host(self) -> str:
+        """The GitHub host (``api.github.com``, ``ghe.example.com``): part of every cache key."""
+        return urlsplit(self.api_url).netloc
+
+    def webhook_secrets(self) -> list[bytes]:
+        """Every configured webhook secret (several during a rotation); ConfigError when there is none."""
+        if self.webhook_secret is None:
+            raise ConfigError(
+                "ARGOAI_GITHUB_WEBHOOK_SECRET: required (or ARGOAI_GITHUB_WEBHOOK_SECRET_FILE)"
+            )
+        return [part.encode() for part in self.webhook_secret.get_secret_value().split(",")]
+
+    def app_credentials(self) -> tuple[int, SecretStr]:
+        """The App id and private key; ConfigError naming what is missing."""
+        if self.app_id is None:
+            raise ConfigError("ARGOAI_GITHUB_APP_ID: required to act as the GitHub App")
+        if self.private_key is None:
+            raise ConfigError("ARGOAI_GITHUB_PRIVATE_KEY: required (or ARGOAI_GITHUB_PRIVATE_KEY_FILE)")
+        return self.app_id, self.private_key
+
+class LLMSettings(_Section):
+    """The language model: an OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama…) or Anthropic."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_LLM_")
+
+    provider: Literal["openai", "anthropic"] | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    model: str | None = None
+    # Azure OpenAI needs an API version; setting it selects the Azure client.
+    api_version: str | None = None
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    max_output_tokens: int = Field(default=4096, ge=256, le=65536)
+    # Prices per million tokens, for the estimated-cost metric; unknown prices count as zero.
+    input_price_per_mtok: float = Field(default=0.0, ge=0)
+    output_price_per_mtok: float = Field(default=0.0, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("https", "http"))
+
+    @model_validator(mode="after")
+    def _key(self) -> Self:
+        try:
+            object.__setattr__(self, "api_key", _secret(self.api_key, self.api_key_file))
+        except ValueError as exc:
+            raise ValueError(f"ARGOAI_LLM_API_KEY: {exc}") from None
+        if self.provider is not None and not self.model:
+            raise ValueError("ARGOAI_LLM_MODEL: required when ARGOAI_LLM_PROVIDER is set")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether an LLM is configured at all (otherwise only the built-in checks run)."""
+        return self.provider is not None
+
+class NatsSettings(_Section):
+    """NATS JetStream: server URL and the prefix of every stream, consumer and bucket name."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_NATS_")
+
+    url: str = "nats://127.0.0.1:4222"
+    # Separate installations (and test runs) sharing one NATS server use different prefixes.
+    prefix: str = Field(default="ARGOAI", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
+    connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        for server in value.split(","):
+            _check_url(server.strip(), ("nats", "tls", "ws", "wss"))
+        return value
+
+class RedisSettings(_Section):
+    """Redis: caches, locks, rate limits and review state."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_REDIS_")
+
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="argoai", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value, ("redis", "rediss", "unix"))
+

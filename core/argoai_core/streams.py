@@ -1,0 +1,77 @@
+"""Names of ArgoAI's JetStream streams, subjects, consumers and key-value buckets.
+
+Everything is derived from one prefix (``ARGOAI_NATS_PREFIX``) so that several installations, and test
+runs, can share one NATS server without seeing each other's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# GitHub events the gateway stores; every other event is answered 202 and dropped.
+PUBLISHED_EVENTS = frozenset(
+    {
+        "pull_request",
+        "issue_comment",
+        "pull_request_review_comment",
+        "pull_request_review",
+        "installation",
+        "installation_repositories",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StreamNames:
+    """Every JetStream name of one ArgoAI installation."""
+
+    prefix: str = "ARGOAI"
+
+    @property
+    def webhooks_stream(self) -> str:
+        """Stream of raw, verified webhook deliveries."""
+        return f"{self.prefix}_WEBHOOKS"
+
+    def webhook_subject(self, event: str) -> str:
+        """Subject of one webhook delivery, per event name."""
+        return f"{self.prefix.lower()}.webhooks.{event}"
+
+    @property
+    def webhook_subjects(self) -> str:
+        """Wildcard covering every webhook subject."""
+        return f"{self.prefix.lower()}.webhooks.>"
+
+    @property
+    def jobs_stream(self) -> str:
+        """Work-queue stream of review jobs."""
+        return f"{self.prefix}_JOBS"
+
+    @property
+    def review_subject(self) -> str:
+        """Subject of review jobs."""
+        return f"{self.prefix.lower()}.jobs.review"
+
+    @property
+    def dead_letter_stream(self) -> str:
+        """Stream of jobs that failed for good, with the reason."""
+        return f"{self.prefix}_DEAD"
+
+    @property
+    def dead_letter_subject(self) -> str:
+        """Subject of dead-lettered jobs."""
+        return f"{self.prefix.lower()}.dead.review"
+
+    @property
+    def intake_consumer(self) -> str:
+        """Durable consumer turning webhooks into review jobs."""
+        return f"{self.prefix}_INTAKE"
+
+    @property
+    def review_consumer(self) -> str:
+        """Durable consumer shared by every reviewer pod."""
+        return f"{self.prefix}_REVIEWERS"
+
+    @property
+    def policy_bucket(self) -> str:
+        """Key-value bucket holding the effective policy set published by the operator."""
+        return f"{self.prefix}_POLICIES"

@@ -1,0 +1,84 @@
+"""Plain data the reviewer's modules exchange: pull requests, changed files, comments to post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FileStatus(StrEnum):
+    """How a file changed, as GitHub reports it."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+    COPIED = "copied"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """The parts of a pull request the reviewer needs, as GitHub has it now."""
+
+    number: int
+    title: str
+    body: str
+    head_sha: str
+    base_sha: str
+    base_ref: str
+    state: str
+    draft: bool
+    author: str
+    author_is_bot: bool
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """One file of a pull request or comparison. ``patch`` is None when GitHub omitted it (binary, huge)."""
+
+    path: str
+    status: FileStatus
+    additions: int
+    deletions: int
+    patch: str | None
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``base...head``: GitHub's status (ahead, behind, diverged, identical) and the files changed."""
+
+    status: str
+    files: list[ChangedFile]
+
+
+@dataclass(frozen=True)
+class InlineComment:
+    """One inline review comment on side RIGHT: ``line``, or ``start_line``..``line`` within one hunk."""
+
+    path: str
+    line: int
+    body: str
+    start_line: int | None = None
+
+
+@dataclass(frozen=True)
+class ExistingReview:
+    """A review already on the pull request (to find our own earlier one by its hidden marker)."""
+
+    id: int
+    body: str
+    commit_id: str | None
+    author: str
+
+
+@dataclass
+class ReviewDraft:
+    """The review about to be posted."""
+
+    commit_id: str
+    body: str
+    event: str = "COMMENT"
+    comments: list[InlineComment] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite: real servers, signed webhooks, fakes of GitHub and the LLM."""
