@@ -22,11 +22,15 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern(
         "private key block",
         re.compile(
-            r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            # A whole block, or the start of one whose end is outside the text (a diff hunk, a log line).
+            r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+            r"-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
             r"|-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s]{16,}"
         ),
     ),
-    SecretPattern("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b")),
+    SecretPattern(
+        "GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b")
+    ),
     SecretPattern("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     SecretPattern(
         "AWS secret access key",
@@ -37,7 +41,9 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
     SecretPattern("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     SecretPattern("Stripe key", re.compile(r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}\b")),
-    SecretPattern("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    SecretPattern(
+        "JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+    ),
     SecretPattern("webhook signature", re.compile(r"\bsha(?:1|256)=[0-9a-f]{40,64}\b")),
     SecretPattern("bearer credential", re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{20,}")),
     SecretPattern(

@@ -9,7 +9,7 @@ which is how Kubernetes mounts Secrets. :func:`load` turns a validation failure 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -22,11 +22,13 @@ S = TypeVar("S", bound=BaseSettings)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
+
 def env_name(cls: type[BaseSettings], field: str) -> str:
     """The environment variable that sets ``field`` of settings class ``cls``."""
     return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
-def load(cls: type[S], **overrides: object) -> S:
+
+def load(cls: type[S], **overrides: Any) -> S:
     """Build settings ``cls`` from the environment (and ``overrides``), or raise a one-line ConfigError."""
     try:
         return cls(**overrides)
@@ -38,11 +40,13 @@ def load(cls: type[S], **overrides: object) -> S:
             problems.append(f"{env_name(cls, field)}: {message}" if field else message)
         raise ConfigError("; ".join(problems)) from None
 
+
 def _check_url(value: str, schemes: tuple[str, ...]) -> str:
     parts = urlsplit(value)
     if parts.scheme not in schemes or not parts.hostname:
         raise ValueError(f"must be a {' or '.join(schemes)} URL, got {value!r}")
     return value.rstrip("/")
+
 
 def _secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
     """The secret from its variable, else from its file; placeholders are refused."""
@@ -52,8 +56,10 @@ def _secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
         raise ValueError("is a placeholder, not a real secret")
     return value
 
+
 class _Section(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_default=True)
+
 
 class CommonSettings(_Section):
     """Settings every component reads."""
@@ -68,6 +74,7 @@ class CommonSettings(_Section):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
 
 class GitHubSettings(_Section):
     """The GitHub App: API base URL (github.com or Enterprise Server), credentials and webhook secret."""
@@ -118,9 +125,7 @@ class GitHubSettings(_Section):
     def webhook_secrets(self) -> list[bytes]:
         """Every configured webhook secret (several during a rotation); ConfigError when there is none."""
         if self.webhook_secret is None:
-            raise ConfigError(
-                "ARGOAI_GITHUB_WEBHOOK_SECRET: required (or ARGOAI_GITHUB_WEBHOOK_SECRET_FILE)"
-            )
+            raise ConfigError("ARGOAI_GITHUB_WEBHOOK_SECRET: required (or ARGOAI_GITHUB_WEBHOOK_SECRET_FILE)")
         return [part.encode() for part in self.webhook_secret.get_secret_value().split(",")]
 
     def app_credentials(self) -> tuple[int, SecretStr]:
@@ -130,6 +135,7 @@ class GitHubSettings(_Section):
         if self.private_key is None:
             raise ConfigError("ARGOAI_GITHUB_PRIVATE_KEY: required (or ARGOAI_GITHUB_PRIVATE_KEY_FILE)")
         return self.app_id, self.private_key
+
 
 class LLMSettings(_Section):
     """The language model: an OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama…) or Anthropic."""
@@ -170,6 +176,7 @@ class LLMSettings(_Section):
         """Whether an LLM is configured at all (otherwise only the built-in checks run)."""
         return self.provider is not None
 
+
 class NatsSettings(_Section):
     """NATS JetStream: server URL and the prefix of every stream, consumer and bucket name."""
 
@@ -187,6 +194,7 @@ class NatsSettings(_Section):
             _check_url(server.strip(), ("nats", "tls", "ws", "wss"))
         return value
 
+
 class RedisSettings(_Section):
     """Redis: caches, locks, rate limits and review state."""
 
@@ -199,4 +207,3 @@ class RedisSettings(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_url(value, ("redis", "rediss", "unix"))
-

@@ -23,9 +23,7 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def delivery_headers(
-    event: str, body: bytes, secret: str, *, delivery: str | None = None
-) -> dict[str, str]:
+def delivery_headers(event: str, body: bytes, secret: str, *, delivery: str | None = None) -> dict[str, str]:
     """The headers of one signed delivery of ``event``."""
     return {
         "X-GitHub-Event": event,

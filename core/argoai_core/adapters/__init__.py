@@ -1,1 +1,1 @@
-"""Adapters: the only modules that import client libraries (nats-py, redis-py, githubkit, openai, anthropic)."""
+"""Adapters: the only modules importing client libraries (nats-py, redis-py, githubkit, openai…)."""

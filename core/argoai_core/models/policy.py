@@ -27,10 +27,16 @@ PullRequestAction = Literal["opened", "reopened", "ready_for_review", "synchroni
 Command = Literal["review", "summary", "ignore"]
 
 
+def _all_actions() -> list[PullRequestAction]:
+    return ["opened", "reopened", "ready_for_review", "synchronize"]
+
+
+def _default_commands() -> list[Command]:
+    return ["review"]
+
+
 class _Spec(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 class PolicyScope(_Spec):
@@ -52,7 +58,7 @@ class PolicySpec(_Spec):
 
     scope: PolicyScope = Field(default_factory=PolicyScope)
     events: list[PullRequestAction] = Field(
-        default_factory=lambda: ["opened", "reopened", "ready_for_review", "synchronize"],
+        default_factory=_all_actions,
         max_length=4,
         description="pull_request actions that start a review",
     )
@@ -87,7 +93,7 @@ class PolicySpec(_Spec):
         default=None, ge=1000, le=1_000_000_000, description="LLM tokens per repository per day"
     )
     commands: list[Command] = Field(
-        default_factory=lambda: ["review"], max_length=3, description="Comment commands that are enabled"
+        default_factory=_default_commands, max_length=3, description="Comment commands that are enabled"
     )
 
 

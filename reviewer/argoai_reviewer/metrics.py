@@ -1,0 +1,55 @@
+"""Prometheus metrics of the reviewer (exported on ``/metrics`` of the reviewer's HTTP port).
+
+Metric objects are module-level, as prometheus-client intends: they are process-wide counters, not settings.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REVIEWS = Counter(
+    "argoai_reviews_total",
+    "Review jobs finished, by outcome (posted, skipped, superseded, duplicate, failed, retried)",
+    ["outcome"],
+)
+REVIEW_SECONDS = Histogram(
+    "argoai_review_duration_seconds",
+    "Time from taking a review job to its outcome",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+)
+REVIEWS_IN_FLIGHT = Gauge("argoai_reviews_in_flight", "Reviews running in this process")
+JOBS_DEAD_LETTERED = Counter(
+    "argoai_jobs_dead_lettered_total",
+    "Jobs that failed for good and went to the dead-letter stream",
+    ["reason"],
+)
+LLM_CALLS = Counter("argoai_llm_calls_total", "LLM calls, by model and outcome", ["model", "outcome"])
+LLM_TOKENS = Counter(
+    "argoai_llm_tokens_total", "LLM tokens, by model and direction (input/output)", ["model", "direction"]
+)
+LLM_COST = Counter("argoai_llm_cost_usd_total", "Estimated LLM cost in US dollars, by model", ["model"])
+LLM_SECONDS = Histogram(
+    "argoai_llm_call_duration_seconds",
+    "LLM call latency, by model",
+    ["model"],
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 20, 40, 60, 120),
+)
+GITHUB_CALLS = Counter(
+    "argoai_github_calls_total", "GitHub API calls, by kind and status", ["kind", "status"]
+)
+GITHUB_RATE_REMAINING = Gauge(
+    "argoai_github_rate_limit_remaining", "x-ratelimit-remaining last seen, by installation", ["installation"]
+)
+FINDINGS = Counter(
+    "argoai_findings_total",
+    "Findings, by severity and fate (posted, summary, dropped_repeat, below_threshold, capped)",
+    ["severity", "fate"],
+)
+ANCHORING = Counter(
+    "argoai_findings_anchoring_total",
+    "How findings were anchored (exact, reanchored, summary)",
+    ["result"],
+)
+FILES = Counter(
+    "argoai_review_files_total", "Files in reviews, by fate (reviewed, skipped, clipped)", ["fate"]
+)
