@@ -11,6 +11,7 @@ from typing import Protocol
 
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.models.job import RepoRef
+from argoai_core.models.policy import PolicySpec
 from argoai_reviewer.domain import (
     ChangedFile,
     Comparison,
@@ -119,4 +120,12 @@ class ReviewState(Protocol):
 
     async def add_fingerprints(self, pr_key: str, fingerprints: set[str]) -> None:
         """Remember findings just posted."""
+        ...
+
+
+class PolicyProvider(Protocol):
+    """The effective review policy of a repository (from the policy file or the operator's bucket)."""
+
+    def policy_for(self, repo: RepoRef) -> PolicySpec:
+        """The policy that applies to ``repo`` now."""
         ...

@@ -1,0 +1,110 @@
+"""Read a change from a local git repository, for ``argoai review`` (no GitHub needed).
+
+The range is reviewed like a pull request: ``base...head`` (from the merge base), renames detected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from unidiff import PatchSet
+
+from argoai_core.errors import InvalidInputError
+from argoai_reviewer.domain import ChangedFile, FileStatus
+
+
+@dataclass(frozen=True)
+class LocalChange:
+    """A local range: its files (with GitHub-style per-file patches) and where to read files at head."""
+
+    repo: Path
+    base: str
+    head: str
+    head_sha: str
+    title: str
+    body: str
+    files: list[ChangedFile]
+
+
+async def _git(repo: Path, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        "-C",
+        str(repo),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        message = err.decode(errors="replace").strip().splitlines()
+        raise InvalidInputError(f"git {' '.join(args)}: {message[-1] if message else 'failed'}")
+    return out.decode("utf-8", errors="replace")
+
+
+def _status(patched: object) -> FileStatus:
+    if getattr(patched, "is_added_file", False):
+        return FileStatus.ADDED
+    if getattr(patched, "is_removed_file", False):
+        return FileStatus.REMOVED
+    if getattr(patched, "is_rename", False):
+        return FileStatus.RENAMED
+    return FileStatus.MODIFIED
+
+
+def _strip_prefix(path: str) -> str:
+    return path[2:] if path.startswith(("a/", "b/")) else path
+
+
+def changed_files(diff_text: str) -> list[ChangedFile]:
+    """The files of a ``git diff`` as GitHub lists them: per-file patches holding only the hunks."""
+    files = []
+    for patched in PatchSet(diff_text):
+        status = _status(patched)
+        path = _strip_prefix(patched.source_file if status is FileStatus.REMOVED else patched.target_file)
+        previous = _strip_prefix(patched.source_file) if status is FileStatus.RENAMED else None
+        # GitHub omits `patch` for binary files; mirror that so both sources take the same path.
+        patch = None if patched.is_binary_file else "".join(str(hunk) for hunk in patched)
+        files.append(
+            ChangedFile(
+                path=path,
+                status=status,
+                additions=patched.added,
+                deletions=patched.removed,
+                patch=patch,
+                previous_path=previous,
+            )
+        )
+    return files
+
+
+async def read_change(repo: Path, base: str, head: str = "HEAD") -> LocalChange:
+    """The change ``base...head`` of the git repository at ``repo``; InvalidInputError on a bad range."""
+    if not (repo / ".git").exists() and not (await _git(repo, "rev-parse", "--git-dir")).strip():
+        raise InvalidInputError(f"{repo} is not a git repository")
+    head_sha = (await _git(repo, "rev-parse", "--verify", f"{head}^{{commit}}")).strip()
+    await _git(repo, "rev-parse", "--verify", f"{base}^{{commit}}")
+    diff = await _git(
+        repo, "diff", "--no-color", "--no-ext-diff", "-M", "--src-prefix=a/", "--dst-prefix=b/", f"{base}...{head}"
+    )
+    subject, _, body = (await _git(repo, "log", "-1", "--format=%s%n%b", head_sha)).partition("\n")
+    return LocalChange(
+        repo=repo,
+        base=base,
+        head=head,
+        head_sha=head_sha,
+        title=subject.strip(),
+        body=body.strip(),
+        files=changed_files(diff),
+    )
+
+
+async def file_at(repo: Path, ref: str, path: str) -> str | None:
+    """A file's text at ``ref``; None when it does not exist there or is not text."""
+    try:
+        text = await _git(repo, "show", f"{ref}:{path}")
+    except InvalidInputError:
+        return None
+    return None if "\x00" in text else text
