@@ -23,9 +23,8 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
         "private key block",
         re.compile(
             # A whole block, or the start of one whose end is outside the text (a diff hunk, a log line).
-            r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
-            r"-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"|-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s]{16,}"
+            r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?P<secret>[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s]{16,})"
         ),
     ),
     SecretPattern(
@@ -34,7 +33,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     SecretPattern(
         "AWS secret access key",
-        re.compile(r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?[A-Za-z0-9/+=]{40}"),
+        re.compile(r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?(?P<secret>[A-Za-z0-9/+=]{40})"),
     ),
     SecretPattern("OpenAI API key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b")),
     SecretPattern("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}\b")),
@@ -45,10 +44,14 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
         "JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
     ),
     SecretPattern("webhook signature", re.compile(r"\bsha(?:1|256)=[0-9a-f]{40,64}\b")),
-    SecretPattern("bearer credential", re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{20,}")),
+    SecretPattern(
+        "bearer credential", re.compile(r"(?i)\b(?:bearer|token)\s+(?P<secret>[A-Za-z0-9._~+/=-]{20,})")
+    ),
     SecretPattern(
         "password assignment",
-        re.compile(r"(?i)\b(?:password|passwd|secret|api_?key)['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]"),
+        re.compile(
+            r"(?i)\b(?:password|passwd|secret|api_?key)['\"]?\s*[:=]\s*['\"](?P<secret>[^'\"\s]{8,})['\"]"
+        ),
     ),
 )
 
@@ -63,3 +66,40 @@ def redact(text: str, replacement: str = "[REDACTED]") -> str:
 def find_secrets(text: str) -> list[SecretPattern]:
     """The credential formats present in ``text`` (each at most once)."""
     return [pattern for pattern in SECRET_PATTERNS if pattern.regex.search(text)]
+
+
+@dataclass(frozen=True)
+class SecretMatch:
+    """Where a credential sits in a text: ``start``..``end`` covers the secret value only.
+
+    Patterns that match a key name with its value (``password = "…"``) mark the value with a ``secret``
+    group, so a caller can show the key name without the value.
+    """
+
+    pattern: SecretPattern
+    start: int
+    end: int
+
+
+def find_secret_spans(text: str) -> list[SecretMatch]:
+    """Every credential in ``text`` with the span of its value, in order of position."""
+    found: list[SecretMatch] = []
+    for pattern in SECRET_PATTERNS:
+        for match in pattern.regex.finditer(text):
+            group = "secret" if "secret" in pattern.regex.groupindex else 0
+            found.append(SecretMatch(pattern, match.start(group), match.end(group)))
+    return sorted(found, key=lambda item: (item.start, item.end))
+
+
+def redact_keeping_lines(text: str, replacement: str = "[REDACTED]") -> str:
+    """Like :func:`redact`, but a credential spanning lines (a key block) keeps its line breaks.
+
+    Code shown with line numbers must keep its line count after redaction, or every later number is wrong.
+    """
+
+    def _sub(match: re.Match[str]) -> str:
+        return "\n".join(replacement if part else "" for part in match.group(0).split("\n"))
+
+    for pattern in SECRET_PATTERNS:
+        text = pattern.regex.sub(_sub, text)
+    return text
