@@ -21,6 +21,18 @@ PUBLISHED_EVENTS = frozenset(
 )
 
 
+# Message headers of a stored webhook delivery: GitHub's delivery headers, carried along unchanged.
+HEADER_EVENT = "X-GitHub-Event"
+HEADER_DELIVERY = "X-GitHub-Delivery"
+HEADER_HOOK_ID = "X-GitHub-Hook-ID"
+HEADER_TARGET_ID = "X-GitHub-Hook-Installation-Target-ID"
+HEADER_TARGET_TYPE = "X-GitHub-Hook-Installation-Target-Type"
+# A payload too large for one NATS message is stored in an Object Store bucket; the stream message then has an
+# empty body and these two headers name the bucket and the object (the delivery id).
+HEADER_PAYLOAD_BUCKET = "ArgoAI-Payload-Bucket"
+HEADER_PAYLOAD_OBJECT = "ArgoAI-Payload-Object"
+
+
 @dataclass(frozen=True)
 class StreamNames:
     """Every JetStream name of one ArgoAI installation."""
@@ -40,6 +52,11 @@ class StreamNames:
     def webhook_subjects(self) -> str:
         """Wildcard covering every webhook subject."""
         return f"{self.prefix.lower()}.webhooks.>"
+
+    @property
+    def payload_bucket(self) -> str:
+        """Object Store bucket holding webhook payloads too large for one NATS message."""
+        return f"{self.prefix}_PAYLOADS"
 
     @property
     def jobs_stream(self) -> str:

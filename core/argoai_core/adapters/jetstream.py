@@ -1,4 +1,5 @@
-"""NATS JetStream adapter shared by the components: connecting and declaring streams idempotently."""
+"""NATS JetStream adapter shared by the components: connecting, declaring streams idempotently, and reading
+a stored webhook body whether it travelled inline or through the payload Object Store bucket."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.api import DiscardPolicy, ObjectStoreConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
 
+from argoai_core.errors import PermanentError
 from argoai_core.settings import NatsSettings
-from argoai_core.streams import StreamNames
+from argoai_core.streams import HEADER_PAYLOAD_BUCKET, HEADER_PAYLOAD_OBJECT, StreamNames
 
 # A redelivered GitHub webhook keeps its X-GitHub-Delivery; within this window JetStream drops the copy.
 DUPLICATE_WINDOW_SECONDS = 15 * 60
@@ -94,6 +98,42 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 async def ensure_streams(js: JetStreamContext, names: StreamNames) -> None:
-    """Declare every ArgoAI stream."""
+    """Declare every ArgoAI stream, and the Object Store bucket for oversized webhook payloads."""
     for config in stream_configs(names):
         await ensure_stream(js, config)
+    await ensure_payload_bucket(js, names)
+
+
+async def ensure_payload_bucket(js: JetStreamContext, names: StreamNames) -> ObjectStore:
+    """The Object Store bucket for webhook payloads larger than one NATS message, created when missing."""
+    try:
+        return await js.object_store(names.payload_bucket)
+    except BucketNotFoundError:
+        pass
+    try:
+        return await js.create_object_store(
+            names.payload_bucket,
+            # Payloads live as long as the stream messages that point at them.
+            config=ObjectStoreConfig(storage=StorageType.FILE, ttl=WEBHOOK_MAX_AGE_SECONDS),
+        )
+    except BadRequestError:
+        # Another pod created it between our lookup and our create.
+        return await js.object_store(names.payload_bucket)
+
+
+async def load_body(js: JetStreamContext, msg: Msg) -> bytes:
+    """The webhook body of stored delivery ``msg``: inline, or fetched from the payload bucket it names.
+
+    PermanentError when the referenced object is gone (expired or deleted): retrying cannot bring it back.
+    """
+    headers = msg.headers or {}
+    name = headers.get(HEADER_PAYLOAD_OBJECT)
+    if name is None:
+        return bytes(msg.data)
+    bucket = headers.get(HEADER_PAYLOAD_BUCKET, "")
+    try:
+        store = await js.object_store(bucket)
+        result = await store.get(name)
+    except (BucketNotFoundError, ObjectNotFoundError):
+        raise PermanentError(f"webhook payload {bucket}/{name} is no longer stored") from None
+    return bytes(result.data or b"")
