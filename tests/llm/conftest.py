@@ -1,0 +1,59 @@
+"""Fixtures for the LLM adapter tests: a fake LLM server per test and models built against it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from argoai_core.settings import LLMSettings
+from argoai_reviewer.llm import LLMClient, RetryPolicy, build_model
+from support.fake_llm import FakeLLM
+
+KEY = "sk-test-llm-key-123456"
+
+# Fast but real: small waits so retry tests take milliseconds, three transient attempts, three answers.
+FAST = RetryPolicy(
+    attempts=3,
+    wait_initial=0.01,
+    wait_max=0.05,
+    wait_jitter=0.0,
+    max_in_process_wait=2.0,
+    requeue_delay=7.0,
+    validation_attempts=3,
+)
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """A fake OpenAI/Anthropic server on a free port (a fresh base URL per test)."""
+    with FakeLLM(api_key=KEY) as fake:
+        yield fake
+
+
+ModelFactory = Callable[..., LLMClient]
+
+
+@pytest.fixture
+async def make_model(fake_llm: FakeLLM) -> AsyncIterator[ModelFactory]:
+    """Build models against the fake: ``make_model("openai", retry=..., **settings)``; closed after."""
+    built: list[LLMClient] = []
+
+    def factory(provider: str, *, retry: RetryPolicy = FAST, **overrides: Any) -> LLMClient:
+        values: dict[str, Any] = {
+            "provider": provider,
+            "base_url": fake_llm.openai_base_url if provider == "openai" else fake_llm.url,
+            "api_key": SecretStr(KEY),
+            "model": "fake-model",
+            "timeout_seconds": 5.0,
+        }
+        values.update(overrides)
+        model = build_model(LLMSettings(**values), retry=retry)
+        built.append(model)
+        return model
+
+    yield factory
+    for model in built:
+        await model.aclose()
