@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm import LLMClient, RetryPolicy, build_model
-from support.fake_llm import FakeLLM
+from support.fake_llm import FakeLLM, MarkerResponder
 
 KEY = "sk-test-llm-key-123456"
 
@@ -26,11 +26,20 @@ FAST = RetryPolicy(
 )
 
 
-@pytest.fixture
-def fake_llm() -> Iterator[FakeLLM]:
-    """A fake OpenAI/Anthropic server on a free port (a fresh base URL per test)."""
+@pytest.fixture(scope="session")
+def _fake_llm_server() -> Iterator[FakeLLM]:
     with FakeLLM(api_key=KEY) as fake:
         yield fake
+
+
+@pytest.fixture
+def fake_llm(_fake_llm_server: FakeLLM) -> FakeLLM:
+    """The fake OpenAI/Anthropic server, reset: nothing recorded or queued, default behaviour."""
+    fake = _fake_llm_server
+    fake.reset()
+    fake.api_key, fake.delay, fake.json_schema_supported = KEY, 0.0, True
+    fake.responder = MarkerResponder()
+    return fake
 
 
 ModelFactory = Callable[..., LLMClient]

@@ -47,7 +47,9 @@ async def test_fake_in_a_process_answers_and_reports_requests(fake_process: str)
     )
     model = build_model(settings, retry=FAST)
     try:
-        reply = await model.review(system="s", prompt="File: a.py\n 3 + x = 1  # XXX-BUG\n 4 + y = 2\n")
+        reply = await model.review(
+            system="s", prompt="=== a.py (added) ===\n3 + x = 1  # XXX-BUG\n4 + y = 2\n"
+        )
     finally:
         await model.aclose()
 

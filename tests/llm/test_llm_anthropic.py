@@ -17,10 +17,11 @@ from .conftest import FAST, KEY, ModelFactory
 SYSTEM = "You are a careful code reviewer."
 PROMPT = """Review this change.
 
-File: lib/parse.go
- 40 + func parse(s string) int {
- 41 +     n, _ := strconv.Atoi(s) // FIXME-BUG error ignored
- 42 +     return n
+=== lib/parse.go (added) ===
+@@ lines 40-42 @@
+40 + func parse(s string) int {
+41 + \tn, _ := strconv.Atoi(s) // FIXME-BUG error ignored
+42 + \treturn n
 """
 
 
@@ -32,7 +33,7 @@ async def test_tool_call_round_trip(fake_llm: FakeLLM, make_model: ModelFactory)
 
     [finding] = reply.output.findings
     assert (finding.path, finding.start_line, finding.end_line) == ("lib/parse.go", 41, 41)
-    assert finding.quote == "n, _ := strconv.Atoi(s) // FIXME-BUG error ignored"
+    assert finding.quote == "\tn, _ := strconv.Atoi(s) // FIXME-BUG error ignored"
     [sent] = fake_llm.requests
     assert sent.path == "/v1/messages"
     assert sent.headers["authorization"] == f"Bearer {KEY}"  # anthropic 2.x: the key as a Bearer token

@@ -30,10 +30,11 @@ from .conftest import FAST, KEY, ModelFactory
 SYSTEM = "You are a careful code reviewer."
 PROMPT = """Review this change.
 
-File: app/service.py
- 10 + def handler(x):
- 11 +     return x / 0  # FIXME-BUG divide by zero
- 12 +
+=== app/service.py (modified) ===
+@@ lines 10-12 @@ class Service:
+10 + def handler(x):
+11 +     return x / 0  # FIXME-BUG divide by zero
+12   # end
 """
 
 
@@ -52,7 +53,7 @@ async def test_structured_output_round_trip(fake_llm: FakeLLM, make_model: Model
             path="app/service.py",
             start_line=11,
             end_line=11,
-            quote="return x / 0  # FIXME-BUG divide by zero",
+            quote="    return x / 0  # FIXME-BUG divide by zero",
             severity=Severity.MAJOR,
             category=Category.BUG,
             title="Marked bug on line 11",
@@ -197,6 +198,17 @@ async def test_refusal_is_asked_again(fake_llm: FakeLLM, make_model: ModelFactor
 
     assert len(reply.output.findings) == 1
     assert "refused" in fake_llm.requests[1].messages[-1]["content"]
+
+
+async def test_truncated_answer_is_asked_again(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
+    """An answer cut off at the token limit (finish_reason length) is not used even if it parses."""
+    fake_llm.enqueue(Reply.json({"summary": "cut", "findings": []}, truncated=True))
+    model = make_model("openai")
+
+    reply = await model.review(system=SYSTEM, prompt=PROMPT)
+
+    assert len(reply.output.findings) == 1
+    assert "cut off" in fake_llm.requests[1].messages[-1]["content"]
 
 
 async def test_persistent_invalid_output_is_permanent(fake_llm: FakeLLM, make_model: ModelFactory) -> None:

@@ -228,6 +228,7 @@ class PromptLine:
     path: str
     line: int
     code: str
+    added: bool = True
 
 
 PromptLineParser = Callable[[str], Iterable[PromptLine]]
@@ -236,10 +237,15 @@ PromptLineParser = Callable[[str], Iterable[PromptLine]]
 @dataclass(frozen=True)
 class RegexLineParser:
     """Parses prompts where a ``file`` regex line (group ``path``) starts each file and a ``line`` regex
-    (groups ``line`` and ``code``) matches each numbered line of the new file."""
+    (groups ``line``, ``kind`` and ``code``) matches each numbered line of the new file.
 
-    file: re.Pattern[str] = re.compile(r"^(?:#+\s*|File:\s*|path:\s*|\+\+\+ b/)(?P<path>[\w./-]+\.\w+)\s*$")
-    line: re.Pattern[str] = re.compile(r"^\s*(?P<line>\d+)\s*[|:]?\s?[+ ]?(?P<code>.*)$")
+    The defaults follow :mod:`argoai_reviewer.context`'s rendering: a header ``=== path (status) ===`` per
+    file (or part of one) and rows ``<number right-aligned> <+ or space> <code>``; removed lines carry no
+    number and are skipped (they cannot be commented on).
+    """
+
+    file: re.Pattern[str] = re.compile(r"^=== (?P<path>.+?) \([a-z]+[,)].* ===$")
+    line: re.Pattern[str] = re.compile(r"^ *(?P<line>\d+) (?P<kind>[+ ]) (?P<code>.*)$")
 
     def __call__(self, prompt: str) -> Iterator[PromptLine]:
         """Every numbered code line, with the file it belongs to."""
@@ -249,15 +255,22 @@ class RegexLineParser:
                 path = found["path"]
                 continue
             if path and (found := self.line.match(text)):
-                yield PromptLine(path=path, line=int(found["line"]), code=found["code"])
+                yield PromptLine(
+                    path=path, line=int(found["line"]), code=found["code"], added=found["kind"] == "+"
+                )
 
 
 @dataclass
 class MarkerResponder:
-    """Reports one finding per prompt line that contains ``marker``, citing and quoting that line."""
+    """Reports one finding per prompt line that contains ``marker``, citing and quoting that line.
+
+    ``parse`` turns a prompt into lines (swap it when the prompt format differs); ``added_only`` ignores
+    marked lines that are unchanged context.
+    """
 
     marker: str = "FIXME-BUG"
     parse: PromptLineParser = field(default_factory=RegexLineParser)
+    added_only: bool = False
     severity: Severity = Severity.MAJOR
     category: Category = Category.BUG
 
@@ -268,7 +281,7 @@ class MarkerResponder:
                 path=line.path,
                 start_line=line.line,
                 end_line=line.line,
-                quote=line.code.strip() or line.code,
+                quote=line.code.rstrip() or line.code,
                 severity=self.severity,
                 category=self.category,
                 title=f"Marked bug on line {line.line}",
@@ -276,7 +289,7 @@ class MarkerResponder:
                 suggestion=None,
             )
             for line in self.parse(prompt)
-            if self.marker in line.code
+            if self.marker in line.code and (line.added or not self.added_only)
         ][:100]
 
     def __call__(self, request: Recorded) -> Reply:
