@@ -12,9 +12,12 @@ Who retries what (decided once, here):
   truncation, no tool call) is ASKED AGAIN, telling the model what was wrong, at most
   :attr:`RetryPolicy.validation_attempts` times in all; then :class:`~argoai_core.errors.PermanentError`.
   Replies are never repaired.
-* Exhausted transient retries surface as :class:`~argoai_core.errors.RetryableError` (``RateLimitedError``
-  with the server's delay, or ``UnavailableError``); client errors (400, 401, 403, 404, 413, 422) are
-  permanent: trying the same request again cannot succeed.
+* Exhausted transient retries surface as :class:`~argoai_core.errors.RetryableError`:
+  :class:`ServerAskedDelay` (a ``RateLimitedError``) with the server's ``retry-after``, ``RateLimitedError``
+  (429 without one) or ``UnavailableError`` (5xx, timeout, connection), both with
+  :attr:`RetryPolicy.requeue_delay`. Client errors are permanent, because the same request cannot succeed:
+  401/403/404 → ``ConfigError`` (key, model or URL), 413/context too long → ``InvalidInputError``, other 4xx
+  and an exhausted quota → ``PermanentError``.
 
 The factory imports the adapters lazily: only ``adapters`` modules may import the SDKs, the adapters build on
 the base class defined here, and a process using one provider need not import the other's SDK.
@@ -213,6 +216,10 @@ def estimate_cost(settings: LLMSettings, input_tokens: int, output_tokens: int) 
     ) / 1_000_000
 
 
+class ServerAskedDelay(RateLimitedError):
+    """A transient failure whose response said how long to wait (``retry-after``): ``delay`` is that wait."""
+
+
 def transient_error(
     what: str, *, status: int | None, headers: Mapping[str, str] | None, policy: RetryPolicy
 ) -> RetryableError:
@@ -220,7 +227,7 @@ def transient_error(
     asked = retry_after_seconds(headers)
     label = f"{what} (HTTP {status})" if status else what
     if asked is not None:
-        return RateLimitedError(f"{label}; asked to retry after {asked:g}s", delay=asked)
+        return ServerAskedDelay(f"{label}; asked to retry after {asked:g}s", delay=asked)
     if status == 429:
         return RateLimitedError(f"{label}; no retry-after given", delay=policy.requeue_delay)
     return UnavailableError(label, delay=policy.requeue_delay)
@@ -322,7 +329,7 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         def backoff(exc: Exception) -> bool | float:
             if not isinstance(exc, RetryableError):
                 return False
-            if isinstance(exc, RateLimitedError):
+            if isinstance(exc, ServerAskedDelay):
                 # The server's own delay replaces the exponential backoff, unless it is too long to wait here.
                 return exc.delay if exc.delay <= policy.max_in_process_wait else False
             return True

@@ -235,6 +235,20 @@ async def test_rate_limit_retry_after_is_honoured(fake_llm: FakeLLM, make_model:
     assert len(reply.output.findings) == 1
 
 
+async def test_rate_limit_without_retry_after_backs_off(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
+    """A 429 with no retry-after is retried with the policy's backoff; exhausted, it is RateLimitedError."""
+    fake_llm.enqueue(Reply.rate_limited(retry_after=None))
+    model = make_model("openai")
+    assert len((await model.review(system=SYSTEM, prompt=PROMPT)).output.findings) == 1
+    assert len(fake_llm.requests) == 2
+
+    fake_llm.enqueue(*[Reply.rate_limited(retry_after=None)] * 5)
+    with pytest.raises(RateLimitedError) as raised:
+        await model.review(system=SYSTEM, prompt=PROMPT)
+    assert len(fake_llm.requests) == 2 + FAST.attempts
+    assert raised.value.delay == FAST.requeue_delay
+
+
 async def test_long_retry_after_goes_back_to_the_queue(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
     """A retry-after longer than the in-process limit fails at once with that delay (no sleeping on it)."""
     fake_llm.enqueue(Reply.rate_limited(retry_after=30))
