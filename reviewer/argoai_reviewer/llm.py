@@ -61,14 +61,31 @@ SCHEMA_DESCRIPTION = "Submit the review of the change: a short summary and the f
 # reply is validated against the pydantic model, and a reply breaking them is asked again.
 _UNSUPPORTED_IN_STRICT = frozenset({"minLength", "maxLength"})
 
-# What the model is told when its reply did not validate, and (json_object fallback) how to answer.
-CORRECTION = (
-    "Your previous answer could not be accepted: {problem}\n"
-    "Give the complete review again, conforming exactly to the schema."
-)
-JSON_OBJECT_INSTRUCTIONS = (
-    "Answer with one JSON object and nothing else. It must conform exactly to this JSON schema:\n{schema}"
-)
+
+@dataclass(frozen=True)
+class ReplyInstructions:
+    """The texts the adapters themselves add to a conversation.
+
+    ``correction`` (with ``{problem}``) follows a rejected reply; ``json_object`` (with ``{schema}``) is
+    appended to the system prompt when a server only supports ``json_object``. The defaults are minimal;
+    the prompts module may pass texts rendered from its templates.
+    """
+
+    correction: str = (
+        "Your previous answer could not be accepted: {problem}\n"
+        "Give the complete review again, conforming exactly to the schema."
+    )
+    json_object: str = (
+        "Answer with one JSON object and nothing else. It must conform exactly to this JSON schema:\n{schema}"
+    )
+
+    def correct(self, problem: str) -> str:
+        """The message telling the model what was wrong with its reply."""
+        return self.correction.replace("{problem}", problem)
+
+    def json_object_schema(self, schema: str) -> str:
+        """The instructions that carry the schema when structured output is unavailable."""
+        return self.json_object.replace("{schema}", schema)
 
 
 @dataclass(frozen=True)
@@ -100,17 +117,22 @@ class LLMClient(ReviewModel, Protocol):
         ...
 
 
-def build_model(settings: LLMSettings, *, retry: RetryPolicy | None = None) -> LLMClient:
+def build_model(
+    settings: LLMSettings,
+    *,
+    retry: RetryPolicy | None = None,
+    instructions: ReplyInstructions | None = None,
+) -> LLMClient:
     """The review model for ``settings``: OpenAI-compatible (Azure, vLLM, Ollama, LiteLLM…) or Anthropic."""
     policy = retry or RetryPolicy.from_settings(settings)
     if settings.provider == "openai":
         from argoai_reviewer.adapters.llm_openai import OpenAIReviewModel
 
-        return OpenAIReviewModel(settings, retry=policy)
+        return OpenAIReviewModel(settings, retry=policy, instructions=instructions)
     if settings.provider == "anthropic":
         from argoai_reviewer.adapters.llm_anthropic import AnthropicReviewModel
 
-        return AnthropicReviewModel(settings, retry=policy)
+        return AnthropicReviewModel(settings, retry=policy, instructions=instructions)
     raise ConfigError("ARGOAI_LLM_PROVIDER: not set (openai or anthropic) — no LLM is configured")
 
 
@@ -256,13 +278,21 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
 
     provider: str
 
-    def __init__(self, settings: LLMSettings, *, retry: RetryPolicy, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        retry: RetryPolicy,
+        instructions: ReplyInstructions | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         if not settings.model:
             raise ConfigError("ARGOAI_LLM_MODEL: required")
         self._settings = settings
         self._policy = retry
         self._default_model = settings.model
         self._tracer = tracer or trace.get_tracer(__name__)
+        self._instructions = instructions or ReplyInstructions()
 
     @abc.abstractmethod
     def _begin(self, system: str, prompt: str) -> H:

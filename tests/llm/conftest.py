@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.llm import LLMClient, RetryPolicy, build_model
+from argoai_reviewer.llm import LLMClient, ReplyInstructions, RetryPolicy, build_model
 from support.fake_llm import FakeLLM, MarkerResponder
 
 KEY = "sk-test-llm-key-123456"
@@ -50,7 +50,13 @@ async def make_model(fake_llm: FakeLLM) -> AsyncIterator[ModelFactory]:
     """Build models against the fake: ``make_model("openai", retry=..., **settings)``; closed after."""
     built: list[LLMClient] = []
 
-    def factory(provider: str, *, retry: RetryPolicy = FAST, **overrides: Any) -> LLMClient:
+    def factory(
+        provider: str,
+        *,
+        retry: RetryPolicy = FAST,
+        instructions: ReplyInstructions | None = None,
+        **overrides: Any,
+    ) -> LLMClient:
         values: dict[str, Any] = {
             "provider": provider,
             "base_url": fake_llm.openai_base_url if provider == "openai" else fake_llm.url,
@@ -59,7 +65,7 @@ async def make_model(fake_llm: FakeLLM) -> AsyncIterator[ModelFactory]:
             "timeout_seconds": 5.0,
         }
         values.update(overrides)
-        model = build_model(LLMSettings(**values), retry=retry)
+        model = build_model(LLMSettings(**values), retry=retry, instructions=instructions)
         built.append(model)
         return model
 

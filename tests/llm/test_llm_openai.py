@@ -22,7 +22,7 @@ from argoai_core.errors import (
 from argoai_core.models.findings import Category, Finding, ReviewOutput, Severity
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.adapters.llm_openai import OpenAIReviewModel, json_schema_refused
-from argoai_reviewer.llm import review_schema
+from argoai_reviewer.llm import ReplyInstructions, review_schema
 from support.fake_llm import FakeLLM, Reply
 
 from .conftest import FAST, KEY, ModelFactory
@@ -187,6 +187,20 @@ async def test_schema_violation_is_asked_again_naming_the_field(
 
     correction = fake_llm.requests[1].messages[-1]["content"]
     assert "findings.0.start_line" in correction
+
+
+async def test_correction_text_can_come_from_the_caller(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
+    """The correction sent after a rejected reply is the caller's text with the problem filled in."""
+    fake_llm.enqueue(Reply.text("nope"))
+    model = make_model(
+        "openai", instructions=ReplyInstructions(correction="Fix this: {problem} {not-a-field}")
+    )
+
+    await model.review(system=SYSTEM, prompt=PROMPT)
+
+    correction = fake_llm.requests[1].messages[-1]["content"]
+    assert correction.startswith("Fix this: it does not match the schema")
+    assert correction.endswith("{not-a-field}")
 
 
 async def test_refusal_is_asked_again(fake_llm: FakeLLM, make_model: ModelFactory) -> None:

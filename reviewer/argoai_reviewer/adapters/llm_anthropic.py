@@ -19,11 +19,11 @@ from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, Perm
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm import (
-    CORRECTION,
     SCHEMA_DESCRIPTION,
     SCHEMA_NAME,
     Answer,
     InvalidReply,
+    ReplyInstructions,
     RetryPolicy,
     StructuredReviewModel,
     parse_object_reply,
@@ -45,8 +45,15 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
 
     provider = "anthropic"
 
-    def __init__(self, settings: LLMSettings, *, retry: RetryPolicy, tracer: Tracer | None = None) -> None:
-        super().__init__(settings, retry=retry, tracer=tracer)
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        retry: RetryPolicy,
+        instructions: ReplyInstructions | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer)
         if settings.api_key is None:
             raise ConfigError("ARGOAI_LLM_API_KEY: required for Anthropic")
         self._client = anthropic.AsyncAnthropic(
@@ -108,7 +115,7 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
 
     def _ask_again(self, conversation: _Conversation, answer: Answer, problem: str) -> None:
         message: Message = answer.reply
-        correction = CORRECTION.format(problem=problem)
+        correction = self._instructions.correct(problem)
         conversation.messages.append({"role": "assistant", "content": message.content})
         calls = [block for block in message.content if block.type == "tool_use"]
         if calls:

@@ -22,12 +22,11 @@ from argoai_core.logs import get_logger
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm import (
-    CORRECTION,
-    JSON_OBJECT_INSTRUCTIONS,
     SCHEMA_DESCRIPTION,
     SCHEMA_NAME,
     Answer,
     InvalidReply,
+    ReplyInstructions,
     RetryPolicy,
     StructuredReviewModel,
     parse_json_reply,
@@ -67,8 +66,15 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
 
     provider = "openai"
 
-    def __init__(self, settings: LLMSettings, *, retry: RetryPolicy, tracer: Tracer | None = None) -> None:
-        super().__init__(settings, retry=retry, tracer=tracer)
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        retry: RetryPolicy,
+        instructions: ReplyInstructions | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer)
         # A key is only optional for self-hosted servers (vLLM, Ollama) that ignore it; the SDK insists on
         # one, and without it would read OPENAI_API_KEY from the environment, which we never rely on here.
         key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -128,7 +134,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         system = conversation.system
         response_format: ResponseFormat
         if json_object:
-            system = f"{system}\n\n{JSON_OBJECT_INSTRUCTIONS.format(schema=json.dumps(schema))}"
+            system = f"{system}\n\n{self._instructions.json_object_schema(json.dumps(schema))}"
             response_format = {"type": "json_object"}
         else:
             response_format = {
@@ -175,7 +181,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
     def _ask_again(self, conversation: _Chat, answer: Answer, problem: str) -> None:
         reply: _Reply = answer.reply
         conversation.messages.append({"role": "assistant", "content": reply.content or reply.refusal or ""})
-        conversation.messages.append({"role": "user", "content": CORRECTION.format(problem=problem)})
+        conversation.messages.append({"role": "user", "content": self._instructions.correct(problem)})
 
 
 def _refuses_json_schema(exc: openai.APIStatusError) -> bool:
