@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from argoai_cli.commands import gateway
+from argoai_cli.commands import dev, gateway, review, reviewer
 
 app = typer.Typer(
     name="argoai",
@@ -14,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("gateway")(gateway.command)
+app.command("reviewer")(reviewer.command)
+app.command("dev")(dev.command)
+app.command("review")(review.command)
 
 
 def main() -> None:

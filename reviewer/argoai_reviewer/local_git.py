@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 from argoai_core.errors import InvalidInputError
 from argoai_reviewer.domain import ChangedFile, FileStatus
@@ -42,6 +42,13 @@ async def _git(repo: Path, *args: str) -> str:
         message = err.decode(errors="replace").strip().splitlines()
         raise InvalidInputError(f"git {' '.join(args)}: {message[-1] if message else 'failed'}")
     return out.decode("utf-8", errors="replace")
+
+
+async def _commit(repo: Path, ref: str, what: str) -> str:
+    try:
+        return (await _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")).strip()
+    except InvalidInputError:
+        raise InvalidInputError(f"{what} {ref!r} is not a commit of the repository at {repo}") from None
 
 
 def _status(patched: object) -> FileStatus:
@@ -82,12 +89,21 @@ def changed_files(diff_text: str) -> list[ChangedFile]:
 
 async def read_change(repo: Path, base: str, head: str = "HEAD") -> LocalChange:
     """The change ``base...head`` of the git repository at ``repo``; InvalidInputError on a bad range."""
-    if not (repo / ".git").exists() and not (await _git(repo, "rev-parse", "--git-dir")).strip():
-        raise InvalidInputError(f"{repo} is not a git repository")
-    head_sha = (await _git(repo, "rev-parse", "--verify", f"{head}^{{commit}}")).strip()
-    await _git(repo, "rev-parse", "--verify", f"{base}^{{commit}}")
+    try:
+        await _git(repo, "rev-parse", "--git-dir")
+    except InvalidInputError:
+        raise InvalidInputError(f"{repo} is not a git repository") from None
+    head_sha = await _commit(repo, head, "head")
+    await _commit(repo, base, "base")
     diff = await _git(
-        repo, "diff", "--no-color", "--no-ext-diff", "-M", "--src-prefix=a/", "--dst-prefix=b/", f"{base}...{head}"
+        repo,
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "-M",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        f"{base}...{head}",
     )
     subject, _, body = (await _git(repo, "log", "-1", "--format=%s%n%b", head_sha)).partition("\n")
     return LocalChange(

@@ -1,0 +1,85 @@
+"""Print a local review in the terminal: findings by severity, where they sit, and what was covered."""
+
+from __future__ import annotations
+
+import typer
+
+from argoai_cli.review_setup import LocalResult
+from argoai_core.models.findings import Severity
+from argoai_reviewer.anchoring import Anchored, Placement
+
+_COLOURS = {
+    Severity.CRITICAL: typer.colors.RED,
+    Severity.MAJOR: typer.colors.YELLOW,
+    Severity.MINOR: typer.colors.CYAN,
+    Severity.NIT: typer.colors.BRIGHT_BLACK,
+}
+
+
+def severity_option(value: str | None) -> Severity | None:
+    """Parse ``--fail-on``; a clear error for an unknown severity."""
+    if value is None:
+        return None
+    try:
+        return Severity(value.lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in Severity)
+        raise typer.BadParameter(f"{value!r} is not a severity ({choices})", param_hint="--fail-on") from None
+
+
+def _where(placement: Placement) -> str:
+    if isinstance(placement, Anchored):
+        lines = (
+            f"{placement.start}" if placement.start == placement.end else f"{placement.start}-{placement.end}"
+        )
+        moved = " (re-anchored by its quote)" if placement.how.value == "reanchored" else ""
+        return f"{placement.path}:{lines}{moved}"
+    return f"{placement.path} (not on a changed line: {placement.reason.text})"
+
+
+def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
+    """Print ``result``; True when a finding at or above ``fail_on`` was found."""
+    review, analysis = result.review, result.review.analysis
+    change = review.change
+    typer.secho(f"ArgoAI review of {change.base}...{change.head} ({change.head_sha[:12]})", bold=True)
+    if result.llm:
+        typer.echo(
+            f"Reviewed by {result.llm} and the built-in checks ({analysis.calls} LLM call(s), "
+            f"{analysis.input_tokens} tokens in, {analysis.output_tokens} out)."
+        )
+    else:
+        typer.echo(
+            "Built-in checks only: no LLM is configured (set ARGOAI_LLM_PROVIDER, ARGOAI_LLM_MODEL "
+            "and ARGOAI_LLM_API_KEY to add an LLM review)."
+        )
+    coverage = analysis.coverage
+    typer.echo(
+        f"Coverage: {len(coverage.reviewed)} file(s) reviewed, {coverage.lines_sent}/{coverage.lines_total} "
+        f"changed lines sent, {len(analysis.selection.skipped)} file(s) skipped."
+    )
+    for path, reason in analysis.selection.skipped:
+        typer.echo(f"  skipped {path}: {reason}")
+    for path, reason in coverage.clipped:
+        typer.echo(f"  clipped {path}: {reason}")
+    if analysis.summary:
+        typer.echo("")
+        typer.echo(analysis.summary)
+    shown = [p for p in analysis.placements if p.finding.severity.rank <= result.policy.min_severity.rank]
+    shown.sort(key=lambda p: (p.finding.severity.rank, p.path))
+    typer.echo("")
+    if not shown:
+        typer.secho("No findings.", fg=typer.colors.GREEN)
+    for placement in shown:
+        finding = placement.finding
+        typer.secho(f"[{finding.severity.value}] ", fg=_COLOURS[finding.severity], bold=True, nl=False)
+        typer.secho(f"{finding.title}", bold=True, nl=False)
+        typer.echo(f"  ({finding.category.value})")
+        typer.echo(f"  {_where(placement)}")
+        for line in finding.body.splitlines():
+            typer.echo(f"    {line}")
+    hidden = len(analysis.placements) - len(shown)
+    if hidden:
+        typer.echo(
+            f"\n{hidden} finding(s) below the policy's minimum severity ({result.policy.min_severity.value})."
+        )
+    return fail_on is not None and any(p.finding.severity.rank <= fail_on.rank for p in shown)

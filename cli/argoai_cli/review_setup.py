@@ -1,0 +1,84 @@
+"""Build what ``argoai review`` needs from the environment: policy, LLM (if configured), token counter."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError
+from argoai_core.models.policy import PolicySpec
+from argoai_core.policy_set import load_policy_file
+from argoai_core.settings import CommonSettings, LLMSettings, load
+from argoai_reviewer.analysis import AnalysisOptions
+from argoai_reviewer.context import ContextLimits
+from argoai_reviewer.llm import build_model
+from argoai_reviewer.local import LocalReview, review_local
+from argoai_reviewer.settings import ReviewerSettings
+from argoai_reviewer.tokens import counter_for
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """A local review and how it was made."""
+
+    review: LocalReview
+    policy: PolicySpec
+    llm: str | None  # "provider/model", or None when only the built-in checks ran
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        typer.secho(f"… {message}", err=True, fg=typer.colors.BRIGHT_BLACK)
+    else:
+        typer.echo(f"... {message}", err=True)
+
+
+def _policy(common: CommonSettings, repo: Path) -> PolicySpec:
+    if common.policy_file is None:
+        return PolicySpec()
+    # A local repository has no GitHub owner: policies scoped to "local/<folder>" or to every repo apply.
+    return load_policy_file(common.policy_file).resolve("local", repo.resolve().name)
+
+
+async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
+    """Review ``base...head`` in ``repo``; exits with a clear message on a bad range or failed LLM."""
+    common = load(CommonSettings)
+    llm = load(LLMSettings)
+    reviewer = load(ReviewerSettings)
+    policy = _policy(common, repo)
+    options = AnalysisOptions(
+        limits=ContextLimits(file_tokens=reviewer.max_input_tokens_per_call),
+        llm_concurrency=reviewer.llm_concurrency,
+        bot_name=common.bot_name,
+    )
+    provider, model_name = policy.provider or llm.provider, policy.model or llm.model
+    async with AsyncExitStack() as stack:
+        model = None
+        if llm.configured:
+            client = build_model(llm)
+            stack.push_async_callback(client.aclose)
+            model = client
+        try:
+            review = await review_local(
+                repo,
+                base,
+                head,
+                policy=policy,
+                model=model,
+                counter=counter_for(provider, model_name),
+                options=options,
+                progress=_progress,
+            )
+        except ConfigError:
+            raise
+        except InvalidInputError as exc:
+            typer.echo(f"argoai review: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except ArgoAIError as exc:
+            typer.echo(f"argoai review: the review failed: {exc}", err=True)
+            raise typer.Exit(3) from None
+    return LocalResult(review=review, policy=policy, llm=f"{provider}/{model_name}" if model else None)

@@ -1,0 +1,230 @@
+"""The GitHub review of one job: from a pull request head to exactly one posted review.
+
+Order of a review and why:
+1. policy and cheap skips (action, draft, already reviewed) before any GitHub call;
+2. a lock per (PR, head) with an owner token, so two pods never review the same head at once;
+3. the pull request as it is now: closed or moved on → superseded, nothing posted;
+4. an earlier review of ours for this head (hidden marker) → recorded, nothing posted again;
+5. full review, or only what changed since the last reviewed head (compare API) when history is linear;
+6. analysis (:mod:`argoai_reviewer.analysis`), findings already posted on unchanged code left out;
+7. fencing right before posting: we still own the lock and the head has not moved;
+8. post, then record state, fingerprints and history.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from opentelemetry import trace
+
+from argoai_core.errors import RetryableError
+from argoai_core.logs import get_logger
+from argoai_core.models.job import ReviewJob
+from argoai_core.models.policy import PolicySpec
+from argoai_reviewer import metrics
+from argoai_reviewer.analysis import Analysis, AnalysisOptions, ChangeRequest, analyze
+from argoai_reviewer.anchoring import Anchored
+from argoai_reviewer.domain import ChangedFile, PullRequest, ReviewRecord
+from argoai_reviewer.fingerprint import fingerprint_of
+from argoai_reviewer.ports import (
+    GitHubApp,
+    GitHubInstallation,
+    PolicyProvider,
+    ReviewHistory,
+    ReviewLock,
+    ReviewModel,
+    ReviewState,
+)
+from argoai_reviewer.render import Coverage, build_review, find_marker
+from argoai_reviewer.tokens import TokenCounter, counter_for
+from argoai_reviewer.worker import Heartbeat, ReviewOutcome
+
+log = get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+
+# History GitHub reports between the last reviewed head and the new one: only "ahead" is a plain push.
+LINEAR = "ahead"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Tuning of the pipeline."""
+
+    analysis: AnalysisOptions
+    lock_ttl_seconds: float = 120.0
+    input_price_per_mtok: float = 0.0
+    output_price_per_mtok: float = 0.0
+    default_provider: str | None = None
+    default_model: str | None = None
+
+
+class ReviewPipeline:
+    """:class:`~argoai_reviewer.worker.ReviewRunner` that reviews pull requests on GitHub."""
+
+    def __init__(
+        self,
+        *,
+        github: GitHubApp,
+        policies: PolicyProvider,
+        model: ReviewModel | None,
+        lock: ReviewLock,
+        state: ReviewState,
+        history: ReviewHistory,
+        options: PipelineOptions,
+    ) -> None:
+        self._github = github
+        self._policies = policies
+        self._model = model
+        self._lock = lock
+        self._state = state
+        self._history = history
+        self._options = options
+
+    async def run(self, job: ReviewJob, heartbeat: Heartbeat) -> ReviewOutcome:
+        """Review ``job`` and post at most one review for its head."""
+        policy = self._policies.policy_for(job.repo)
+        if job.action not in policy.events:
+            return ReviewOutcome.skipped(f"the policy does not review '{job.action}' events")
+        if job.draft and not policy.review_drafts:
+            return ReviewOutcome.skipped("draft pull request (the policy does not review drafts)")
+        if await self._state.last_reviewed_head(job.pr_key) == job.head_sha:
+            return ReviewOutcome.duplicate()
+        ttl = self._options.lock_ttl_seconds
+        token = await self._lock.acquire(job.key, ttl)
+        if token is None:
+            # Another pod is reviewing this head; come back later, when its outcome is recorded.
+            raise RetryableError("another reviewer holds this head's lock", delay=ttl / 2)
+        try:
+            with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
+                return await self._review(job, policy, heartbeat, token)
+        finally:
+            await self._lock.release(job.key, token)
+
+    async def _review(
+        self, job: ReviewJob, policy: PolicySpec, heartbeat: Heartbeat, token: str
+    ) -> ReviewOutcome:
+        started = time.monotonic()
+        gh = self._github.installation(job.installation_id)
+        pr = await gh.pull_request(job.repo, job.number)
+        moved = self._moved_on(job, pr)
+        if moved is not None:
+            return moved
+        for review in await gh.reviews(job.repo, job.number):
+            if find_marker(review.body) == job.head_sha:
+                await self._state.mark_reviewed(job.pr_key, job.head_sha, review.id)
+                return ReviewOutcome.duplicate("a review of this head is already on the pull request")
+        pr_files = await gh.files(job.repo, job.number)
+        files = await self._scope(gh, job, pr_files)
+        request = ChangeRequest(
+            pr=pr,
+            files=files,
+            anchor_files=pr_files,
+            head_text=lambda path: gh.file_text(job.repo, path, job.head_sha),
+        )
+        analysis = await analyze(
+            request, policy, self._model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
+        )
+        posted = await self._state.posted_fingerprints(job.pr_key)
+        fresh = [p for p in analysis.placements if fingerprint_of(p) not in posted]
+        repeated = len(analysis.placements) - len(fresh)
+        draft = build_review(
+            fresh,
+            policy=policy,
+            coverage=_coverage(analysis),
+            summary=analysis.summary,
+            head_sha=job.head_sha,
+            bot_handle=self._options.analysis.bot_name,
+            repeated=repeated,
+        )
+        # Fencing: only the lock's owner posts, and only for the head the pull request still has.
+        if not await self._lock.extend(job.key, token, self._options.lock_ttl_seconds):
+            raise RetryableError("lost this head's lock while reviewing", delay=5.0)
+        moved = self._moved_on(job, await gh.pull_request(job.repo, job.number))
+        if moved is not None:
+            return moved
+        review_id = await gh.post_review(job.repo, job.number, draft)
+        await self._state.mark_reviewed(job.pr_key, job.head_sha, review_id)
+        # Everything the review reported (inline, as a note, or listed over the cap) is not repeated later;
+        # findings below the policy's minimum severity were not reported, so they stay eligible.
+        reported = {fingerprint_of(p) for p in fresh if p.finding.severity.rank <= policy.min_severity.rank}
+        await self._state.add_fingerprints(job.pr_key, reported)
+        await self._record(job, analysis, review_id, len(draft.comments), time.monotonic() - started)
+        return ReviewOutcome.posted(review_id)
+
+    @staticmethod
+    def _moved_on(job: ReviewJob, pr: PullRequest) -> ReviewOutcome | None:
+        if pr.state != "open":
+            return ReviewOutcome.superseded(f"the pull request is {pr.state}")
+        if pr.head_sha != job.head_sha:
+            return ReviewOutcome.superseded(f"the pull request moved on to {pr.head_sha[:12]}")
+        return None
+
+    async def _scope(
+        self, gh: GitHubInstallation, job: ReviewJob, pr_files: list[ChangedFile]
+    ) -> list[ChangedFile]:
+        """The files to show the model: all of them, or only what changed since the last reviewed head."""
+        last = await self._state.last_reviewed_head(job.pr_key)
+        if last is None or last == job.head_sha:
+            return pr_files
+        comparison = await gh.compare(job.repo, last, job.head_sha)
+        if comparison.status != LINEAR:
+            log.info(
+                "history rewritten since last review: full review", key=job.key, status=comparison.status
+            )
+            return pr_files
+        in_pr = {changed.path for changed in pr_files}
+        # A file changed by the push but no longer different from the base has nothing left to comment on.
+        return [changed for changed in comparison.files if changed.path in in_pr]
+
+    def _counter(self, policy: PolicySpec) -> TokenCounter:
+        return counter_for(
+            policy.provider or self._options.default_provider, policy.model or self._options.default_model
+        )
+
+    async def _record(
+        self, job: ReviewJob, analysis: Analysis, review_id: int, comments: int, seconds: float
+    ) -> None:
+        options = self._options
+        cost = (
+            analysis.input_tokens * options.input_price_per_mtok
+            + analysis.output_tokens * options.output_price_per_mtok
+        ) / 1_000_000
+        for placement in analysis.placements:
+            how = placement.how.value if isinstance(placement, Anchored) else "summary"
+            metrics.ANCHORING.labels(how).inc()
+            metrics.FINDINGS.labels(placement.finding.severity.value, how).inc()
+        metrics.FILES.labels("reviewed").inc(len(analysis.coverage.reviewed))
+        metrics.FILES.labels("skipped").inc(len(analysis.selection.skipped))
+        metrics.FILES.labels("clipped").inc(len(analysis.coverage.clipped))
+        await self._history.record(
+            ReviewRecord(
+                repo=job.repo,
+                number=job.number,
+                head_sha=job.head_sha,
+                outcome="posted",
+                review_id=review_id,
+                files_reviewed=len(analysis.coverage.reviewed),
+                files_skipped=len(analysis.selection.skipped),
+                input_tokens=analysis.input_tokens,
+                output_tokens=analysis.output_tokens,
+                cost_usd=cost,
+                duration_seconds=seconds,
+                findings=len(analysis.placements),
+                model=",".join(sorted(analysis.models)),
+                delivery_id=job.delivery_id,
+            )
+        )
+        log.info(
+            "review posted", key=job.key, review_id=review_id, comments=comments, seconds=round(seconds, 3)
+        )
+
+
+def _coverage(analysis: Analysis) -> Coverage:
+    return Coverage(
+        reviewed=tuple(analysis.coverage.reviewed),
+        skipped=tuple(analysis.selection.skipped),
+        clipped=tuple(analysis.coverage.clipped),
+        lines_sent=analysis.coverage.lines_sent,
+        lines_total=analysis.coverage.lines_total,
+    )
