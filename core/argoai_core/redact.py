@@ -75,7 +75,7 @@ SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern(
         "password assignment",
         re.compile(
-            r"(?i)\b(?:password|passwd|secret|api_?key)['\"]?\s*[:=]\s*['\"](?P<secret>[^'\"\s]{8,})['\"]"
+            r"(?i)\b(?:[\w-]*[_-])?(?:password|passwd|secret|api_?key)['\"]?\s*[:=]\s*['\"](?P<secret>[^'\"\s]{8,})['\"]"
         ),
         ("password", "passwd", "secret", "api_key", "apikey"),
     ),
