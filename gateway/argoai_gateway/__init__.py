@@ -1,1 +1,1 @@
-"""placeholder."""
+"""ArgoAI webhook gateway: verifies GitHub webhook deliveries and stores them durably in NATS JetStream."""

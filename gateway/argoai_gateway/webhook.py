@@ -1,0 +1,186 @@
+"""The hot path: ``POST /webhooks/github`` as a plain ASGI endpoint.
+
+Order matters and is fixed: required headers and content type; the body, read under a size cap (declared
+``Content-Length`` first, then counted while streaming, so an oversized body is refused without being read);
+the HMAC over the raw bytes against every configured secret; only then a JSON validity check (orjson, no
+objects built from it, no pydantic); then ``ping`` is answered, events ArgoAI does not use are acknowledged
+and dropped, and the rest is stored in JetStream, answering 202 only after the PubAck.
+
+It bypasses FastAPI's routing and dependency injection on purpose: at thousands of deliveries per second
+those layers cost more than the HMAC does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import orjson
+from opentelemetry import trace
+from starlette.types import Receive, Scope, Send
+
+from argoai_core.errors import ArgoAIError
+from argoai_core.logs import get_logger
+from argoai_core.streams import (
+    HEADER_DELIVERY,
+    HEADER_EVENT,
+    HEADER_HOOK_ID,
+    HEADER_TARGET_ID,
+    HEADER_TARGET_TYPE,
+    PUBLISHED_EVENTS,
+)
+from argoai_core.telemetry import extract_context, inject_headers
+from argoai_gateway import metrics as outcomes
+from argoai_gateway.errors import (
+    DeliveryError,
+    InvalidJSONError,
+    MissingHeaderError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from argoai_gateway.metrics import GatewayMetrics
+from argoai_gateway.ports import Delivery, Publisher
+from argoai_gateway.signature import verify_signature
+from argoai_gateway.status import error_body, error_headers, status_for
+
+WEBHOOK_PATH = "/webhooks/github"
+# Deliveries refused before their signature is checked are counted under this event label: until then the
+# header is attacker-controlled and must not create metric series.
+UNVERIFIED = "unverified"
+_REQUIRED = (
+    (b"x-github-event", "X-GitHub-Event"),
+    (b"x-github-delivery", "X-GitHub-Delivery"),
+    (b"x-hub-signature-256", "X-Hub-Signature-256"),
+)
+# GitHub's delivery headers carried along on the stored message (ASGI gives header names lower-cased).
+_CARRIED = (
+    (b"x-github-hook-id", HEADER_HOOK_ID),
+    (b"x-github-hook-installation-target-id", HEADER_TARGET_ID),
+    (b"x-github-hook-installation-target-type", HEADER_TARGET_TYPE),
+)
+
+log = get_logger(__name__)
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether ``content_type`` is ``application/json``, with or without parameters such as a charset."""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
+    """The raw request body; PayloadTooLargeError as soon as it is known to exceed ``limit`` bytes."""
+    if declared is not None:
+        if not declared.isdigit():
+            raise DeliveryError("Content-Length is not a number")
+        if int(declared) > limit:
+            raise PayloadTooLargeError(f"body of {int(declared)} bytes exceeds the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise DeliveryError("client disconnected before sending the whole body")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    """Answer with a JSON ``body``."""
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw.extend((name.lower().encode(), value.encode()) for name, value in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class WebhookReceiver:
+    """ASGI endpoint receiving GitHub deliveries and storing the verified ones through ``publisher``."""
+
+    def __init__(
+        self, publisher: Publisher, secrets: Sequence[bytes], max_body_bytes: int, metrics: GatewayMetrics
+    ) -> None:
+        self.publisher = publisher
+        self.secrets = tuple(secrets)
+        self.limit = max_body_bytes
+        self.metrics = metrics
+        self.tracer = trace.get_tracer("argoai_gateway")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ``POST /webhooks/github``."""
+        started = time.perf_counter()
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        delivery_id = headers.get(b"x-github-delivery", b"").decode("latin-1")
+        event = UNVERIFIED
+        try:
+            missing = [name for key, name in _REQUIRED if not headers.get(key)]
+            if missing:
+                raise MissingHeaderError(f"missing header(s): {', '.join(missing)}")
+            if not is_json_media_type(headers.get(b"content-type", b"").decode("latin-1")):
+                raise UnsupportedMediaTypeError("Content-Type must be application/json")
+            body = await read_body(receive, headers.get(b"content-length"), self.limit)
+            verify_signature(body, headers[b"x-hub-signature-256"].decode("latin-1"), self.secrets)
+            # From here on the headers are GitHub's own: the event name may label metrics.
+            event = headers[b"x-github-event"].decode("latin-1")
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise InvalidJSONError("body is not valid JSON") from None
+            self.metrics.payload_bytes.observe(len(body))
+            status, answer = await self._dispatch(event, delivery_id, body, headers)
+        except ArgoAIError as exc:
+            status = status_for(exc)
+            self.metrics.delivery(event, outcomes.UNAVAILABLE if status >= 500 else outcomes.REJECTED)
+            log.warning(
+                "delivery_refused",
+                github_event=event,
+                delivery=delivery_id[:64],
+                status=status,
+                reason=str(exc),
+            )
+            await send_json(send, status, error_body(exc), error_headers(exc))
+            return
+        finally:
+            self.metrics.request_seconds.observe(time.perf_counter() - started)
+        await send_json(send, status, answer)
+
+    async def _dispatch(
+        self, event: str, delivery_id: str, body: bytes, headers: dict[bytes, bytes]
+    ) -> tuple[int, bytes]:
+        """Answer a verified delivery: pong, ignore, or store it."""
+        if event == "ping":
+            self.metrics.delivery(event, outcomes.PING)
+            log.info("ping", delivery=delivery_id, hook_id=headers.get(b"x-github-hook-id", b"").decode())
+            return 200, orjson.dumps({"status": "pong"})
+        if event not in PUBLISHED_EVENTS:
+            self.metrics.delivery(event, outcomes.IGNORED)
+            log.debug("event_ignored", github_event=event, delivery=delivery_id)
+            return 202, orjson.dumps({"status": "ignored", "delivery": delivery_id})
+        message_headers = {HEADER_EVENT: event, HEADER_DELIVERY: delivery_id}
+        for key, name in _CARRIED:
+            value = headers.get(key)
+            if value:
+                message_headers[name] = value.decode("latin-1")
+        parent = headers.get(b"traceparent")
+        context = extract_context({"traceparent": parent.decode("latin-1")}) if parent else None
+        # The span's context travels in the message headers, so the reviewer's work joins this trace.
+        with self.tracer.start_as_current_span(
+            "webhook.store", context=context, kind=trace.SpanKind.PRODUCER
+        ):
+            inject_headers(message_headers)
+            published = time.perf_counter()
+            stored = await self.publisher.publish(Delivery(event, delivery_id, body, message_headers))
+            self.metrics.publish_seconds.observe(time.perf_counter() - published)
+        if stored.duplicate:
+            self.metrics.delivery(event, outcomes.DUPLICATE)
+            log.info("delivery_duplicate", github_event=event, delivery=delivery_id, sequence=stored.sequence)
+            return 202, orjson.dumps({"status": "duplicate", "delivery": delivery_id})
+        self.metrics.delivery(event, outcomes.ACCEPTED)
+        # A line per accepted delivery would cost more than the HMAC; the stream itself records accepted
+        # deliveries (with their id) and the metric counts them, so this line is DEBUG.
+        log.debug("delivery_stored", github_event=event, delivery=delivery_id, sequence=stored.sequence)
+        return 202, orjson.dumps({"status": "accepted", "delivery": delivery_id})
