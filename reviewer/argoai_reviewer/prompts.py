@@ -101,6 +101,7 @@ def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpe
 
     The room left for files in one call is the call's input budget minus this.
     """
+    boundary = _token()
     user = _render(
         pr=pr,
         policy=policy,
@@ -108,9 +109,12 @@ def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpe
         path_instructions=[(entry.path, entry.instructions) for entry in policy.path_instructions],
         call=999,
         calls=999,
-        token=_token,
+        token=lambda: boundary,
     )
-    return counter.count(render_system(max_findings=max_findings)) + counter.count(user)
+    # Random boundaries tokenize differently from prompt to prompt: charge each one its worst case, a
+    # token per character, on top of this rendering's count.
+    margin = user.count(boundary) * len(boundary)
+    return counter.count(render_system(max_findings=max_findings)) + counter.count(user) + margin
 
 
 def _render(
