@@ -1,0 +1,367 @@
+"""The reviewer's GitHub adapter: ``GitHubApp`` and ``GitHubInstallation`` (see ``ports.py``) over githubkit.
+
+* Base URL from ``GitHubSettings.api_url`` (github.com, Enterprise Server ``.../api/v3``, or a local fake).
+* The App JWT and installation tokens are cached in Redis, shared by every pod, under a prefix holding
+  ``RedisSettings.key_prefix`` and the GitHub host; githubkit renews a token a minute before it expires, and
+  a 401 on a cached credential drops it from Redis and retries once with a fresh one.
+* Explicit timeouts; capped retries (``github_retry``); every failure leaves as ArgoAI's error tree through
+  ``github_errors.to_argoai_error`` in :meth:`_Calls.call`, the one place that maps them.
+* Reviews and comments go through ``github_writes.WriteGate``: one at a time per installation, across pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar, cast
+from urllib.parse import quote
+
+import httpx
+from githubkit import GitHub, Response
+from githubkit.exception import GitHubException
+from githubkit_schemas.latest.types import (
+    ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType as ReviewCommentBody,
+)
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from argoai_core.errors import PermanentError, UnavailableError
+from argoai_core.models.job import RepoRef
+from argoai_core.settings import GitHubSettings, RedisSettings
+from argoai_reviewer.adapters.github_client import (
+    CALL_INSTALLATION,
+    CALL_KIND,
+    SharedTransport,
+    build_github,
+    cache_prefix,
+    token_cache_keys,
+)
+from argoai_reviewer.adapters.github_errors import status_of, to_argoai_error
+from argoai_reviewer.adapters.github_json import (
+    CompareJson,
+    ContentJson,
+    DeliveryJson,
+    FileJson,
+    HookDelivery,
+    PullJson,
+    ReviewJson,
+)
+from argoai_reviewer.adapters.github_retry import GitHubPolicy
+from argoai_reviewer.adapters.github_writes import WriteGate
+from argoai_reviewer.domain import (
+    ChangedFile,
+    Comparison,
+    ExistingReview,
+    InlineComment,
+    PullRequest,
+    ReviewDraft,
+)
+from argoai_reviewer.metrics import GITHUB_CALLS
+
+T = TypeVar("T")
+ReviewEvent = Literal["APPROVE", "REQUEST_CHANGES", "COMMENT"]
+_EVENTS = frozenset({"APPROVE", "REQUEST_CHANGES", "COMMENT"})
+
+PER_PAGE = 100
+MAX_PR_FILES = 3000  # GitHub lists no more; stop there even if a server kept paging
+
+
+class _Calls:
+    """What the App and its installations share: the client, the Redis token cache and the write gate."""
+
+    def __init__(self, settings: GitHubSettings, redis: Redis, key_prefix: str, policy: GitHubPolicy) -> None:
+        self.host = settings.host
+        self.app_id, _ = settings.app_credentials()
+        self.redis = redis
+        self.key_prefix = key_prefix
+        self.transport = SharedTransport(httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50)))
+        self.github = build_github(
+            settings, redis, key_prefix=key_prefix, policy=policy, transport=self.transport
+        )
+        # The lock must outlive one write with its retries: attempts, short rate-limit sleeps, spacing.
+        attempts = policy.rate_limit_retries + 1
+        lock_ttl = (
+            attempts * settings.timeout_seconds + policy.rate_limit_retries * policy.max_sleep_seconds + 5
+        )
+        self.writes = WriteGate(
+            redis, prefix=cache_prefix(key_prefix, self.host), policy=policy, lock_ttl_seconds=lock_ttl
+        )
+
+    async def call(
+        self,
+        kind: str,
+        installation_id: int | None,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        absent_on: frozenset[int] = frozenset(),
+    ) -> T | None:
+        """Run one GitHub operation (all its pages); map its failure to ArgoAI's error tree.
+
+        A 401 means the cached token (or JWT) was revoked or expired early: it is dropped from Redis for every
+        pod and the operation runs once more. A status in ``absent_on`` returns None (e.g. 404 for a file).
+        """
+        kind_token = CALL_KIND.set(kind)
+        inst_token = CALL_INSTALLATION.set(str(installation_id) if installation_id is not None else "app")
+        try:
+            for attempt in range(2):
+                try:
+                    return await operation()
+                except GitHubException as exc:
+                    status = status_of(exc)
+                    if status is None:
+                        GITHUB_CALLS.labels(kind=kind, status="error").inc()
+                    if status in absent_on:
+                        return None
+                    if status == 401 and attempt == 0:
+                        await self.forget_credentials(installation_id)
+                        continue
+                    raise to_argoai_error(exc, kind) from exc
+                except ValidationError as exc:
+                    raise UnavailableError(
+                        f"unexpected answer from GitHub to {kind}: {exc.error_count()} errors"
+                    ) from exc
+                except RedisError as exc:
+                    raise UnavailableError(f"Redis unavailable for the GitHub token cache: {exc}") from exc
+            raise AssertionError("unreachable: the second attempt returns or raises")
+        finally:
+            CALL_KIND.reset(kind_token)
+            CALL_INSTALLATION.reset(inst_token)
+
+    async def required(
+        self, kind: str, installation_id: int | None, operation: Callable[[], Awaitable[T]]
+    ) -> T:
+        """:meth:`call` for an operation that always has a result."""
+        result = await self.call(kind, installation_id, operation)
+        if result is None:
+            raise AssertionError(f"{kind} returned nothing")
+        return result
+
+    async def forget_credentials(self, installation_id: int | None) -> None:
+        """Drop the cached JWT and installation token so the next request fetches new ones."""
+        await self.redis.delete(*token_cache_keys(self.key_prefix, self.host, self.app_id, installation_id))
+
+
+class GitHubInstallationAdapter:
+    """Reads and writes pull requests as one installation of the App (``ports.GitHubInstallation``)."""
+
+    def __init__(self, calls: _Calls, installation_id: int) -> None:
+        self._calls = calls
+        self.installation_id = installation_id
+        app = calls.github
+        self._gh: GitHub[Any] = app.with_auth(app.auth.as_installation(installation_id))
+
+    def _check_host(self, repo: RepoRef) -> None:
+        if repo.host != self._calls.host:
+            raise PermanentError(
+                f"repository on {repo.host}, but this GitHub client talks to {self._calls.host}"
+            )
+
+    async def _all_pages(self, request: Callable[..., Awaitable[Response[Any]]], **kwargs: Any) -> list[Any]:
+        items: list[Any] = []
+        paginator = self._gh.rest.paginate(request, map_func=_json_list, per_page=PER_PAGE, **kwargs)
+        async for item in paginator:
+            items.append(item)
+        return items
+
+    async def pull_request(self, repo: RepoRef, number: int) -> PullRequest:
+        """The pull request as it is now."""
+        self._check_host(repo)
+
+        async def get() -> PullRequest:
+            response = await self._gh.rest.pulls.async_get(repo.owner, repo.name, number)
+            return PullJson.model_validate(response.json()).to_domain()
+
+        return await self._calls.required("pull_request", self.installation_id, get)
+
+    async def files(self, repo: RepoRef, number: int) -> list[ChangedFile]:
+        """Every changed file, all pages (GitHub lists at most 3,000); ``patch`` None when GitHub omits it."""
+        self._check_host(repo)
+
+        async def get() -> list[ChangedFile]:
+            items = await self._all_pages(
+                self._gh.rest.pulls.async_list_files, owner=repo.owner, repo=repo.name, pull_number=number
+            )
+            return [FileJson.model_validate(item).to_domain() for item in items[:MAX_PR_FILES]]
+
+        return await self._calls.required("pull_files", self.installation_id, get)
+
+    async def compare(self, repo: RepoRef, base: str, head: str) -> Comparison:
+        """``base...head``: GitHub's status (``diverged``/``behind`` after a force-push) and changed files."""
+        self._check_host(repo)
+
+        async def get() -> Comparison:
+            # Files (at most 300) come with the first page; one commit per page keeps the answer small.
+            response = await self._gh.rest.repos.async_compare_commits(
+                repo.owner, repo.name, f"{base}...{head}", per_page=1
+            )
+            return CompareJson.model_validate(response.json()).to_domain()
+
+        return await self._calls.required("compare", self.installation_id, get)
+
+    async def file_text(self, repo: RepoRef, path: str, ref: str) -> str | None:
+        """A file's UTF-8 text at ``ref``; None when missing (404), a directory, binary or over 1 MB."""
+        self._check_host(repo)
+
+        async def get() -> str | None:
+            # Default (object) media type, decoded here: it tells files from directories and gives the size.
+            response = await self._gh.rest.repos.async_get_content(
+                repo.owner, repo.name, quote(path, safe="/"), ref=ref
+            )
+            body = response.json()
+            if not isinstance(body, dict):
+                return None  # a directory
+            return ContentJson.model_validate(body).text()
+
+        return await self._calls.call("file_text", self.installation_id, get, absent_on=frozenset({404}))
+
+    async def reviews(self, repo: RepoRef, number: int) -> list[ExistingReview]:
+        """Reviews already posted on the pull request, all pages."""
+        self._check_host(repo)
+
+        async def get() -> list[ExistingReview]:
+            items = await self._all_pages(
+                self._gh.rest.pulls.async_list_reviews, owner=repo.owner, repo=repo.name, pull_number=number
+            )
+            return [ReviewJson.model_validate(item).to_domain() for item in items]
+
+        return await self._calls.required("reviews", self.installation_id, get)
+
+    async def post_review(self, repo: RepoRef, number: int, review: ReviewDraft) -> int:
+        """Post one review with its inline comments (side RIGHT); return its id.
+
+        GitHub rejects the whole review with 422 when any comment is off the diff: that is an
+        ``InvalidInputError`` here, so the caller can fall back to a review without inline comments.
+        """
+        self._check_host(repo)
+        if review.event not in _EVENTS:
+            raise PermanentError(f"review event {review.event!r} is not one of {sorted(_EVENTS)}")
+        event = cast(ReviewEvent, review.event)
+        comments = [_comment_json(c) for c in review.comments]
+
+        async def post() -> int:
+            response = await self._gh.rest.pulls.async_create_review(
+                repo.owner,
+                repo.name,
+                number,
+                commit_id=review.commit_id,
+                body=review.body,
+                event=event,
+                comments=comments,
+            )
+            return int(response.json()["id"])
+
+        async with self._calls.writes.turn(self.installation_id):
+            return await self._calls.required("post_review", self.installation_id, post)
+
+    async def post_comment(self, repo: RepoRef, number: int, body: str) -> None:
+        """Post a conversation comment on the pull request."""
+        self._check_host(repo)
+
+        async def post() -> int:
+            response = await self._gh.rest.issues.async_create_comment(
+                repo.owner, repo.name, number, body=body
+            )
+            return int(response.json()["id"])
+
+        async with self._calls.writes.turn(self.installation_id):
+            await self._calls.required("post_comment", self.installation_id, post)
+
+
+class GitHubAppAdapter:
+    """The GitHub App (``ports.GitHubApp``): installation clients, and App-level calls made with its JWT."""
+
+    def __init__(
+        self,
+        settings: GitHubSettings,
+        redis: Redis,
+        *,
+        key_prefix: str,
+        policy: GitHubPolicy | None = None,
+        owns_redis: bool = False,
+    ) -> None:
+        """``redis`` holds the token cache and write pacing under ``key_prefix`` (RedisSettings.key_prefix).
+
+        Raises ``ConfigError`` when the App id or private key is missing.
+        """
+        self._calls = _Calls(settings, redis, key_prefix, policy or GitHubPolicy())
+        self._owns_redis = owns_redis
+
+    @classmethod
+    def from_settings(
+        cls, github: GitHubSettings, redis: RedisSettings, *, policy: GitHubPolicy | None = None
+    ) -> GitHubAppAdapter:
+        """An adapter with its own Redis connection (closed by :meth:`aclose`)."""
+        client: Redis = Redis.from_url(redis.url)
+        return cls(github, client, key_prefix=redis.key_prefix, policy=policy, owns_redis=True)
+
+    @property
+    def host(self) -> str:
+        """The GitHub API host this adapter talks to."""
+        return self._calls.host
+
+    def installation(self, installation_id: int) -> GitHubInstallationAdapter:
+        """A client acting as ``installation_id`` (cheap: tokens are fetched lazily and cached in Redis)."""
+        return GitHubInstallationAdapter(self._calls, installation_id)
+
+    async def repo_installation(self, owner: str, repo: str) -> int:
+        """The id of the App's installation that covers ``owner/repo``."""
+
+        async def get() -> int:
+            response = await self._calls.github.rest.apps.async_get_repo_installation(owner, repo)
+            return int(response.json()["id"])
+
+        return await self._calls.required("repo_installation", None, get)
+
+    async def list_hook_deliveries(
+        self, *, per_page: int = PER_PAGE, cursor: str | None = None
+    ) -> tuple[list[HookDelivery], str | None]:
+        """One page of the App's webhook deliveries, newest first, and the next page's cursor (or None)."""
+
+        async def get() -> tuple[list[HookDelivery], str | None]:
+            apps = self._calls.github.rest.apps
+            response = (
+                await apps.async_list_webhook_deliveries(per_page=per_page, cursor=cursor)
+                if cursor
+                else await apps.async_list_webhook_deliveries(per_page=per_page)
+            )
+            items = [DeliveryJson.model_validate(item).to_domain() for item in _json_list(response)]
+            next_url = response.raw_response.links.get("next", {}).get("url")
+            return items, httpx.URL(next_url).params.get("cursor") if next_url else None
+
+        return await self._calls.required("hook_deliveries", None, get)
+
+    async def redeliver(self, delivery_id: int) -> None:
+        """Ask GitHub to deliver ``delivery_id`` again (it never redelivers failed deliveries by itself)."""
+
+        async def post() -> bool:
+            await self._calls.github.rest.apps.async_redeliver_webhook_delivery(delivery_id)
+            return True
+
+        await self._calls.required("redeliver", None, post)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (and the Redis client when this adapter created it)."""
+        await self._calls.transport.close()
+        if self._owns_redis:
+            await self._calls.redis.aclose()
+
+
+def _json_list(response: Response[Any]) -> list[Any]:
+    body = response.json()
+    if not isinstance(body, list):
+        raise UnavailableError(f"GitHub answered {type(body).__name__} where a list was expected")
+    return body
+
+
+def _comment_json(comment: InlineComment) -> ReviewCommentBody:
+    data: ReviewCommentBody = {
+        "path": comment.path,
+        "line": comment.line,
+        "side": "RIGHT",
+        "body": comment.body,
+    }
+    if comment.start_line is not None and comment.start_line != comment.line:
+        # GitHub refuses a range whose start equals its end; a one-line range is a plain comment.
+        data["start_line"] = comment.start_line
+        data["start_side"] = "RIGHT"
+    return data

@@ -1,0 +1,169 @@
+"""How the githubkit client is built: base URL, explicit timeouts, capped retries, a token cache in Redis
+shared by every pod (keyed by host), one connection pool, and metrics on every HTTP answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
+from githubkit.auth.app import AppAuth
+from githubkit.cache import AsyncRedisCacheStrategy
+from githubkit.utils import UNSET, Unset
+from redis.asyncio import Redis
+
+from argoai_core.settings import GitHubSettings
+from argoai_reviewer.adapters.github_retry import CappedRetry, GitHubPolicy
+from argoai_reviewer.metrics import GITHUB_CALLS, GITHUB_RATE_REMAINING
+
+# Which adapter call and installation the HTTP answers being recorded belong to (set around each call).
+CALL_KIND: ContextVar[str] = ContextVar("github_call_kind", default="other")
+CALL_INSTALLATION: ContextVar[str] = ContextVar("github_call_installation", default="app")
+
+USER_AGENT = "argoai-reviewer"
+
+
+class SharedTransport(httpx.AsyncBaseTransport):
+    """A connection pool that outlives githubkit's per-request clients.
+
+    githubkit opens and closes an ``httpx.AsyncClient`` for every request made outside ``async with github``;
+    closing the client closes its transport. Wrapping the pool makes those closes no-ops, so connections are
+    kept alive across calls; :meth:`close` really closes it.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the shared pool."""
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Ignored: githubkit closes its client after every request."""
+
+    async def close(self) -> None:
+        """Close the pool (when the adapter shuts down)."""
+        await self._inner.aclose()
+
+
+class _AppAuth(AppAuth):
+    """githubkit's App auth flow, able to request paths that contain ``#`` or ``?`` (e.g. ``C#/x.cs``).
+
+    githubkit 0.16.1 decides between JWT and token auth by rebuilding the URL from its *decoded* path, which
+    httpx refuses when the path holds ``#`` or ``?``; this reads the still-encoded path instead.
+    """
+
+    def _get_api_route(self, url: httpx.URL) -> httpx.URL:
+        path = url.raw_path.decode("ascii").partition("?")[0]
+        base = self.github.config.base_url.raw_path.decode("ascii")
+        if path.startswith(base):
+            path = "/" + path[len(base) :]
+        return httpx.URL(path=path)
+
+
+class _InstallationAuthStrategy(AppInstallationAuthStrategy):
+    """An installation's auth strategy using :class:`_AppAuth`."""
+
+    def get_auth_flow(self, github: Any) -> httpx.Auth:
+        """The auth flow for one client."""
+        return _AppAuth(
+            github,
+            self.app_id,
+            self.private_key,
+            self.client_id,
+            self.client_secret,
+            self.installation_id,
+            self.repositories,
+            self.repository_ids,
+            self.permissions,
+        )
+
+
+class PathSafeAppAuthStrategy(AppAuthStrategy):
+    """The App's auth strategy using :class:`_AppAuth` (see there), for itself and its installations."""
+
+    def as_installation(
+        self,
+        installation_id: int,
+        repositories: Unset | Sequence[str] = UNSET,
+        repository_ids: Unset | Sequence[int] = UNSET,
+        permissions: Any = UNSET,
+    ) -> AppInstallationAuthStrategy:
+        """The strategy acting as ``installation_id``."""
+        return _InstallationAuthStrategy(
+            self.app_id,
+            self.private_key,
+            installation_id,
+            self.client_id,
+            self.client_secret,
+            repositories,
+            repository_ids,
+            permissions,
+        )
+
+    def get_auth_flow(self, github: Any) -> httpx.Auth:
+        """The auth flow for one client."""
+        return _AppAuth(github, self.app_id, self.private_key, self.client_id, self.client_secret)
+
+
+async def record_response(response: httpx.Response) -> None:
+    """httpx response hook: count the call and remember the installation's remaining primary quota."""
+    path = response.request.url.path
+    kind = "access_token" if path.endswith("/access_tokens") else CALL_KIND.get()
+    GITHUB_CALLS.labels(kind=kind, status=str(response.status_code)).inc()
+    remaining = response.headers.get("x-ratelimit-remaining")
+    if remaining is not None and remaining.isdigit() and kind != "access_token":
+        GITHUB_RATE_REMAINING.labels(installation=CALL_INSTALLATION.get()).set(int(remaining))
+
+
+def cache_prefix(key_prefix: str, host: str) -> str:
+    """Redis prefix of the token cache: githubkit's keys hold the App and installation ids but not the host,
+    so two GitHub hosts with the same ids would otherwise share (wrong) tokens."""
+    return f"{key_prefix}:github:{host}"
+
+
+def build_github(
+    settings: GitHubSettings,
+    redis: Redis,
+    *,
+    key_prefix: str,
+    policy: GitHubPolicy,
+    transport: SharedTransport,
+) -> GitHub[AppAuthStrategy]:
+    """The App-authenticated githubkit client for ``settings.api_url``."""
+    app_id, private_key = settings.app_credentials()
+    timeout = settings.timeout_seconds
+    return GitHub(
+        PathSafeAppAuthStrategy(app_id, private_key.get_secret_value()),
+        base_url=settings.api_url,
+        user_agent=USER_AGENT,
+        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+        async_transport=transport,
+        async_event_hooks={"response": [record_response]},
+        cache_strategy=AsyncRedisCacheStrategy(redis, prefix=cache_prefix(key_prefix, settings.host)),
+        # No HTTP response cache: a cached pull request (GitHub says max-age=60) would hide a new head.
+        http_cache=False,
+        auto_retry=CappedRetry(policy),
+    )
+
+
+def token_cache_keys(key_prefix: str, host: str, app_id: int, installation_id: int | None) -> list[str]:
+    """The Redis keys of githubkit's cached App JWT and installation token (to drop them on a 401)."""
+    prefix = cache_prefix(key_prefix, host)
+    keys = [f"{prefix}:{AppAuth.JWT_CACHE_KEY.format(issuer=app_id)}"]
+    if installation_id is not None:
+        keys.append(
+            prefix
+            + ":"
+            + AppAuth.INSTALLATION_CACHE_KEY.format(
+                issuer=app_id,
+                installation_id=installation_id,
+                permissions="",
+                repositories="",
+                repository_ids="",
+            )
+        )
+    return keys

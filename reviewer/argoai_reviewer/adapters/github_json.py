@@ -1,0 +1,188 @@
+"""GitHub's JSON, read into the reviewer's domain dataclasses.
+
+githubkit's generated models require every documented field, and GitHub (or an Enterprise Server version)
+sometimes sends fewer; a missing field we never use must not fail a review. These models declare only what
+the reviewer reads, and ignore the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from argoai_reviewer.domain import ChangedFile, Comparison, ExistingReview, FileStatus, PullRequest
+
+MAX_FILE_BYTES = 1024 * 1024  # the contents API sends content inline only up to 1 MB
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class UserJson(_Model):
+    """An account: ``type`` is ``User``, ``Bot`` or ``Organization``."""
+
+    login: str
+    type: str = "User"
+
+
+class RefJson(_Model):
+    """``head`` or ``base`` of a pull request."""
+
+    ref: str
+    sha: str
+
+
+class PullJson(_Model):
+    """``GET /repos/{o}/{r}/pulls/{n}``."""
+
+    number: int
+    title: str
+    body: str | None = None
+    state: str
+    draft: bool = False
+    user: UserJson | None = None
+    head: RefJson
+    base: RefJson
+
+    def to_domain(self) -> PullRequest:
+        """The reviewer's view of it."""
+        return PullRequest(
+            number=self.number,
+            title=self.title,
+            body=self.body or "",
+            head_sha=self.head.sha,
+            base_sha=self.base.sha,
+            base_ref=self.base.ref,
+            state=self.state,
+            draft=self.draft,
+            author=self.user.login if self.user else "ghost",
+            author_is_bot=bool(self.user and self.user.type == "Bot"),
+        )
+
+
+class FileJson(_Model):
+    """One entry of ``/pulls/{n}/files`` or of a comparison's ``files``."""
+
+    filename: str
+    status: FileStatus
+    additions: int = 0
+    deletions: int = 0
+    patch: str | None = None  # absent for binary files and very large diffs
+    previous_filename: str | None = None
+
+    def to_domain(self) -> ChangedFile:
+        """The reviewer's view of it."""
+        return ChangedFile(
+            path=self.filename,
+            status=self.status,
+            additions=self.additions,
+            deletions=self.deletions,
+            patch=self.patch,
+            previous_path=self.previous_filename,
+        )
+
+
+class CompareJson(_Model):
+    """``GET /repos/{o}/{r}/compare/{base}...{head}``."""
+
+    status: str
+    files: list[FileJson] = Field(default_factory=list)
+
+    def to_domain(self) -> Comparison:
+        """The reviewer's view of it."""
+        return Comparison(status=self.status, files=[f.to_domain() for f in self.files])
+
+
+class ReviewJson(_Model):
+    """One entry of ``/pulls/{n}/reviews``."""
+
+    id: int
+    body: str | None = None
+    commit_id: str | None = None
+    user: UserJson | None = None
+
+    def to_domain(self) -> ExistingReview:
+        """The reviewer's view of it."""
+        return ExistingReview(
+            id=self.id,
+            body=self.body or "",
+            commit_id=self.commit_id,
+            author=self.user.login if self.user else "ghost",
+        )
+
+
+class ContentJson(_Model):
+    """``GET /repos/{o}/{r}/contents/{path}`` for a single item (a directory answers a list instead)."""
+
+    type: str
+    size: int = 0
+    encoding: str | None = None
+    content: str | None = None
+
+    def text(self) -> str | None:
+        """The file's text; None for symlinks, submodules, files over 1 MB and binary files."""
+        if (
+            self.type != "file"
+            or self.size > MAX_FILE_BYTES
+            or self.encoding != "base64"
+            or self.content is None
+        ):
+            # Over 1 MB GitHub answers encoding "none" and empty content: too large to review anyway.
+            return None
+        try:
+            data = base64.b64decode(
+                self.content
+            )  # GitHub wraps the base64 at 60 columns; newlines are skipped
+        except (binascii.Error, ValueError):
+            return None
+        if b"\x00" in data:
+            return None  # binary
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not text we can show a model
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    """One attempt in the App's webhook delivery log (``GET /app/hook/deliveries``)."""
+
+    id: int
+    guid: str
+    delivered_at: datetime
+    redelivery: bool
+    status: str
+    status_code: int
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository_id: int | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether this attempt was delivered (GitHub's status ``OK``)."""
+        return self.status == "OK"
+
+
+class DeliveryJson(_Model):
+    """One entry of ``GET /app/hook/deliveries``."""
+
+    id: int
+    guid: str
+    delivered_at: datetime
+    redelivery: bool = False
+    status: str
+    status_code: int
+    event: str
+    action: str | None = None
+    installation_id: int | None = None
+    repository_id: int | None = None
+
+    def to_domain(self) -> HookDelivery:
+        """As a plain dataclass."""
+        return HookDelivery(**self.model_dump())
