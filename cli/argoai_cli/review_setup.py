@@ -14,7 +14,6 @@ from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import load_policy_file
 from argoai_core.settings import CommonSettings, LLMSettings, load
 from argoai_reviewer.analysis import AnalysisOptions
-from argoai_reviewer.context import ContextLimits
 from argoai_reviewer.llm import build_model
 from argoai_reviewer.local import LocalReview, review_local
 from argoai_reviewer.settings import ReviewerSettings
@@ -51,7 +50,7 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
     reviewer = load(ReviewerSettings)
     policy = _policy(common, repo)
     options = AnalysisOptions(
-        limits=ContextLimits(file_tokens=reviewer.max_input_tokens_per_call),
+        input_tokens_per_call=reviewer.max_input_tokens_per_call,
         llm_concurrency=reviewer.llm_concurrency,
         bot_name=common.bot_name,
     )

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from opentelemetry import trace
 
 from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
-from argoai_reviewer.anchoring import Placement, anchor_all
+from argoai_reviewer.anchoring import Placement, anchor, anchor_at_lines
 from argoai_reviewer.checks import merge_findings, run_checks
 from argoai_reviewer.context import ContextLimits, Coverage, build_batches
 from argoai_reviewer.diff import FileDiff, by_path, from_changed_file
 from argoai_reviewer.domain import ChangedFile, PullRequest
 from argoai_reviewer.ports import ModelReply, ReviewModel
-from argoai_reviewer.prompts import render_batch_prompt, render_system
+from argoai_reviewer.prompts import DEFAULT_MAX_FINDINGS, prompt_overhead, render_batch_prompt, render_system
 from argoai_reviewer.selection import Selection, select_files
 from argoai_reviewer.tokens import TokenCounter
 
@@ -30,6 +30,8 @@ HeadText = Callable[[str], Awaitable[str | None]]
 Progress = Callable[[str], None]
 Heartbeat = Callable[[], Awaitable[None]]
 
+# Below this a call could not hold a useful piece of a file; such a policy is a misconfiguration.
+MIN_FILE_TOKENS = 2_000
 # Reading files at head is I/O bound; a few at a time keeps GitHub's concurrency limit far away.
 HEAD_TEXT_CONCURRENCY = 8
 
@@ -73,6 +75,8 @@ class AnalysisOptions:
     """How much to send and how many LLM calls to run at once."""
 
     limits: ContextLimits = field(default_factory=ContextLimits)
+    # The whole prompt of one call (system prompt, PR text, instructions and files) stays within this.
+    input_tokens_per_call: int = 60_000
     llm_concurrency: int = 4
     bot_name: str = "argoai"
 
@@ -132,8 +136,9 @@ async def analyze(
     diffs = _diffs(selection.reviewed)
     progress(f"{len(diffs)} files to review, {len(selection.skipped)} skipped")
     texts = await _head_texts([diff.path for diff in diffs], request.head_text)
-    plan = build_batches(diffs, texts, counter=counter, limits=options.limits)
-    findings: list[Finding] = run_checks(diffs)
+    plan = build_batches(diffs, texts, counter=counter, limits=_limits(request.pr, policy, counter, options))
+    builtin = run_checks(diffs)
+    findings: list[Finding] = builtin
     analysis = Analysis(
         selection=selection, coverage=plan.coverage, placements=[], summaries=[], llm_used=model is not None
     )
@@ -157,5 +162,20 @@ async def analyze(
         findings = merge_findings(findings, [f for reply in replies for f in reply.output.findings])
     same_files = request.anchor_files is request.files
     anchor_diffs: Mapping[str, FileDiff] = by_path(diffs if same_files else _diffs(request.anchor_files))
-    analysis.placements = anchor_all(findings, anchor_diffs)
+    # Built-in findings have exact line numbers; the model's are located by the code they quote.
+    exact = {id(finding) for finding in builtin}
+    analysis.placements = [
+        anchor_at_lines(f, anchor_diffs) if id(f) in exact else anchor(f, anchor_diffs) for f in findings
+    ]
     return analysis
+
+
+def _limits(
+    pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions
+) -> ContextLimits:
+    """The files' share of each call: at most ``limits.file_tokens`` (smaller calls keep the model focused
+    and run in parallel), and never more than the call's budget less the system prompt, PR text and
+    instructions."""
+    overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
+    room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead)
+    return replace(options.limits, file_tokens=min(options.limits.file_tokens, room))

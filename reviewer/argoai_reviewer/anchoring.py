@@ -224,8 +224,7 @@ def _resolve(path: str, diffs: Mapping[str, FileDiff]) -> FileDiff | None:
     return None
 
 
-def anchor(finding: Finding, diffs: Mapping[str, FileDiff]) -> Placement:
-    """Place ``finding`` on the diff (``diffs`` maps new path → file diff) or say why it cannot be."""
+def _commentable_diff(finding: Finding, diffs: Mapping[str, FileDiff]) -> FileDiff | Unanchored:
     diff = _resolve(finding.path, diffs)
     if diff is None:
         return Unanchored(finding, finding.path, Reason.NOT_IN_DIFF)
@@ -234,6 +233,29 @@ def anchor(finding: Finding, diffs: Mapping[str, FileDiff]) -> Placement:
     if not diff.commentable:
         reason = Reason.NO_PATCH if diff.binary or diff.patch_omitted else Reason.NO_LINES
         return Unanchored(finding, diff.path, reason)
+    return diff
+
+
+def anchor_at_lines(finding: Finding, diffs: Mapping[str, FileDiff]) -> Placement:
+    """Place a finding whose line numbers are known to be right (a built-in check's) on exactly those lines.
+
+    Such findings are not re-located by quote (a secret finding quotes only a secret-free piece of its line);
+    lines that cannot take a comment still send it to the summary, never to a wrong line.
+    """
+    diff = _commentable_diff(finding, diffs)
+    if isinstance(diff, Unanchored):
+        return diff
+    start, end = finding.start_line, finding.end_line
+    if not diff.in_one_hunk(start, end) or not all(n in diff.commentable for n in range(start, end + 1)):
+        return Unanchored(finding, diff.path, Reason.NOT_IN_DIFF)
+    return Anchored(finding, diff.path, start, end, How.EXACT)
+
+
+def anchor(finding: Finding, diffs: Mapping[str, FileDiff]) -> Placement:
+    """Place ``finding`` on the diff (``diffs`` maps new path → file diff) or say why it cannot be."""
+    diff = _commentable_diff(finding, diffs)
+    if isinstance(diff, Unanchored):
+        return diff
     quote = _quote(finding.quote)
     if not quote.lines:
         return Unanchored(finding, diff.path, Reason.EMPTY_QUOTE)

@@ -1,0 +1,5 @@
+"""``python -m argoai_cli``: the same as the ``argoai`` command."""
+
+from argoai_cli.main import main
+
+main()
