@@ -148,7 +148,9 @@ async def stored_messages(nats_url: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--connections", type=int, default=50)
@@ -196,14 +198,13 @@ def main() -> None:
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
+        url = f"{base}/webhooks/github"
         try:
             wait_ready(f"{base}/readyz")
             if args.warmup:
-                run_wrk(script("warmup"), f"{base}/webhooks/github", args.threads, args.connections, args.warmup)
+                run_wrk(script("warmup"), url, args.threads, args.connections, args.warmup)
             cpu_before = cpu_seconds(gateway.pid), cpu_seconds(server.process.pid)  # type: ignore[union-attr]
-            result = run_wrk(
-                script("measure"), f"{base}/webhooks/github", args.threads, args.connections, args.duration
-            )
+            result = run_wrk(script("measure"), url, args.threads, args.connections, args.duration)
             cpu_after = cpu_seconds(gateway.pid), cpu_seconds(server.process.pid)  # type: ignore[union-attr]
             time.sleep(0.5)  # let requests still in flight when wrk stopped finish
             accepted = accepted_count(f"{base}/metrics")
