@@ -3,13 +3,18 @@
 The same model reads ``ARGOAI_POLICY_FILE`` in local mode and the ``spec`` of ``ReviewPolicy`` resources in a
 cluster; ``scripts/gen_crd.py`` writes the CRD from it and a test fails when they drift. Field names are
 camelCase on the wire (as Kubernetes resources are), snake_case in Python.
+
+Cross-field rules live twice, side by side: as a pydantic validator (local mode, the operator) and as the CEL
+rule the API server runs (``x-kubernetes-validations`` in ``json_schema_extra``, copied into the CRD by the
+generator). Tests evaluate both on the same documents so that they cannot disagree.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from argoai_core.models.findings import Severity
@@ -23,6 +28,26 @@ RepoGlob = Annotated[
     str, Field(min_length=3, max_length=201, pattern=r"^[A-Za-z0-9_.*?\[\]-]+/[A-Za-z0-9_.*?\[\]-]+$")
 ]
 PathGlob = Annotated[str, Field(min_length=1, max_length=512)]
+
+# Kubernetes list semantics: a ``set`` list rejects duplicates at the API server (uniqueItems is not allowed
+# in structural schemas); a ``map`` list is keyed by the named fields.
+_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
+
+
+def _cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
+    """One CEL validation rule as the CRD carries it."""
+    entry = {"rule": rule, "message": message}
+    if field_path is not None:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def _unique(values: list[Any], what: str) -> None:
+    duplicates = sorted({str(value) for value in values if values.count(value) > 1})
+    if duplicates:
+        raise ValueError(f"{what} must be unique; repeated: {', '.join(duplicates)}")
+
+
 PullRequestAction = Literal["opened", "reopened", "ready_for_review", "synchronize"]
 Command = Literal["review", "summary", "ignore"]
 
@@ -39,28 +64,69 @@ class _Spec(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
-class PolicyScope(_Spec):
-    """Which repositories a policy applies to. Empty: every repository (the cluster default)."""
+SCOPE_RULE = _cel(
+    "!(has(self.orgs) && size(self.orgs) > 0 && has(self.repos) && size(self.repos) > 0)",
+    "scope lists either orgs or repos, not both (write one policy per level)",
+)
 
-    orgs: list[OrgGlob] = Field(default_factory=list, max_length=100, description="Owner globs")
-    repos: list[RepoGlob] = Field(default_factory=list, max_length=100, description="owner/repo globs")
+
+class PolicyScope(_Spec):
+    """Which repositories a policy applies to. Empty: every repository (the cluster default).
+
+    A policy is either repo-level (``repos``), org-level (``orgs``) or the cluster default (neither): its
+    precedence is then unambiguous, which is why listing both is refused.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [SCOPE_RULE]})
+
+    orgs: list[OrgGlob] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Owner globs (fnmatch *, ?, [...]), case-insensitive; makes the policy org-level",
+        json_schema_extra=_SET,
+    )
+    repos: list[RepoGlob] = Field(
+        default_factory=list,
+        max_length=100,
+        description="owner/repo globs, matched case-insensitively; makes the policy repo-level",
+        json_schema_extra=_SET,
+    )
+
+    @model_validator(mode="after")
+    def _one_level(self) -> Self:
+        if self.orgs and self.repos:
+            raise ValueError(SCOPE_RULE["message"])
+        return self
 
 
 class PathInstruction(_Spec):
     """Extra review instructions for the files that match a glob."""
 
     path: PathGlob = Field(description="Glob (gitignore style) of the files these instructions apply to")
-    instructions: str = Field(min_length=1, max_length=4000)
+    instructions: str = Field(min_length=1, max_length=4000, description="Instructions for those files")
+
+
+MODEL_RULE = _cel(
+    "!has(self.model) || self.model == null || (has(self.provider) && self.provider != null)",
+    "model names are provider-specific: set provider when setting model",
+    ".model",
+)
 
 
 class PolicySpec(_Spec):
     """How ArgoAI reviews the pull requests of the repositories in ``scope``."""
 
-    scope: PolicyScope = Field(default_factory=PolicyScope)
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [MODEL_RULE]})
+
+    scope: PolicyScope = Field(
+        default_factory=PolicyScope,
+        description="Repositories this policy applies to; precedence: repos > orgs > empty (cluster default)",
+    )
     events: list[PullRequestAction] = Field(
         default_factory=_all_actions,
         max_length=4,
         description="pull_request actions that start a review",
+        json_schema_extra=_SET,
     )
     provider: Literal["openai", "anthropic"] | None = Field(
         default=None, description="LLM provider; unset uses the reviewer's configured provider"
@@ -84,7 +150,12 @@ class PolicySpec(_Spec):
         default=20000, ge=1, le=200000, description="Most changed lines reviewed in one pull request"
     )
     instructions: str = Field(default="", max_length=8000, description="Review instructions for every file")
-    path_instructions: list[PathInstruction] = Field(default_factory=list, max_length=50)
+    path_instructions: list[PathInstruction] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Extra instructions per file glob (one entry per glob)",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["path"]},
+    )
     review_drafts: bool = Field(default=False, description="Also review draft pull requests")
     request_changes: bool = Field(
         default=False, description="Submit REQUEST_CHANGES when a critical finding is posted"
@@ -93,8 +164,27 @@ class PolicySpec(_Spec):
         default=None, ge=1000, le=1_000_000_000, description="LLM tokens per repository per day"
     )
     commands: list[Command] = Field(
-        default_factory=_default_commands, max_length=3, description="Comment commands that are enabled"
+        default_factory=_default_commands,
+        max_length=3,
+        description="Comment commands that are enabled",
+        json_schema_extra=_SET,
     )
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.model is not None and self.provider is None:
+            raise ValueError(f"model: {MODEL_RULE['message']}")
+        _unique(list(self.events), "events")
+        _unique(list(self.commands), "commands")
+        _unique([entry.path for entry in self.path_instructions], "pathInstructions[].path")
+        return self
+
+    @property
+    def level(self) -> int:
+        """Precedence of this policy: 2 repo-level, 1 org-level, 0 cluster default."""
+        if self.scope.repos:
+            return 2
+        return 1 if self.scope.orgs else 0
 
 
 class PolicyMetadata(BaseModel):
@@ -115,3 +205,43 @@ class ReviewPolicy(BaseModel):
     kind: Literal["ReviewPolicy"]
     metadata: PolicyMetadata
     spec: PolicySpec = Field(default_factory=PolicySpec)
+
+
+ConditionType = Literal["Ready", "Invalid"]
+
+
+class PolicyCondition(BaseModel):
+    """A status condition, shaped like Kubernetes' ``metav1.Condition``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    type: ConditionType = Field(description="Ready: valid and published; Invalid: the spec was refused")
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: datetime = Field(description="When status last changed")
+    observed_generation: int | None = Field(default=None, ge=0)
+
+
+class PolicyStatus(BaseModel):
+    """What the operator last did with a ``ReviewPolicy``; written only by the operator."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    observed_generation: int | None = Field(default=None, ge=0, description="Generation of the spec handled")
+    matched_scope: str | None = Field(
+        default=None, description="The level and globs this policy applies to, e.g. 'org: acme'"
+    )
+    revision: int | None = Field(
+        default=None, ge=0, description="Revision of the policy-set key in the KV bucket that includes it"
+    )
+    conflicts: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Policies of the same precedence whose globs overlap this one's",
+    )
+    conditions: list[PolicyCondition] = Field(
+        default_factory=list,
+        max_length=8,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
