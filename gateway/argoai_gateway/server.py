@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
 import uvloop
 
+from argoai_core.errors import ConfigError
 from argoai_gateway.adapters.publisher import JetStreamPublisher
 from argoai_gateway.app import GatewayDependencies, create_app
 from argoai_gateway.settings import GatewayConfig
@@ -45,6 +47,20 @@ def uvicorn_config(app: object, host: str, port: int) -> uvicorn.Config:
     )
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; ConfigError (one line) when the address is taken or invalid.
+
+    Bound here rather than by uvicorn, which answers a taken port with ``sys.exit`` from inside its task.
+    """
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        return socket.create_server(address[:2], family=family, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 class GatewayServer:
     """The webhook gateway, listening on ``host:port`` until stopped."""
 
@@ -57,6 +73,7 @@ class GatewayServer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect to NATS in the background and serve HTTP until ``stop`` is set."""
+        sock = listen(self.host, self.port)
         publisher = JetStreamPublisher(self.config.nats, self.config.gateway)
         await publisher.start()
         try:
@@ -64,7 +81,7 @@ class GatewayServer:
                 publisher=publisher, secrets=self.config.webhook_secrets(), settings=self.config.gateway
             )
             server = _Server(uvicorn_config(create_app(deps), self.host, self.port))
-            serving = asyncio.create_task(server.serve(), name="uvicorn")
+            serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
             stopping = asyncio.create_task(stop.wait(), name="gateway-stop")
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             server.should_exit = True
@@ -72,6 +89,7 @@ class GatewayServer:
             await serving
         finally:
             await publisher.close()
+            sock.close()
 
 
 async def run_until_signalled(server: GatewayServer) -> None:

@@ -45,6 +45,23 @@ def test_missing_webhook_secret_is_one_config_error_line_and_exit_2() -> None:
     assert lines[0].startswith("argoai: configuration error: ARGOAI_GITHUB_WEBHOOK_SECRET")
 
 
+def test_taken_port_is_one_config_error_line_and_exit_2() -> None:
+    """A port already in use is reported in one line (exit 2), not a traceback or a hang."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = base_env() | {"ARGOAI_GITHUB_WEBHOOK_SECRET": SECRET, "ARGOAI_NATS_URL": "nats://127.0.0.1:1"}
+        result = subprocess.run(
+            [ARGOAI, "gateway", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert f"argoai: configuration error: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_placeholder_webhook_secret_is_refused() -> None:
     """A placeholder such as 'changeme' is not accepted as a webhook secret."""
     env = base_env() | {"ARGOAI_GITHUB_WEBHOOK_SECRET": "changeme"}

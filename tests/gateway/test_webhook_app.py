@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -364,10 +365,24 @@ async def test_healthz_and_readyz_when_connected(client: httpx.AsyncClient) -> N
     assert (await client.get("/readyz")).status_code == 200
 
 
-async def test_readyz_is_503_when_the_stream_is_deleted(client: httpx.AsyncClient, stream: Stream) -> None:
-    """readyz asks the server: with the webhooks stream deleted it answers 503."""
+async def test_deleted_stream_gives_503_then_is_declared_again(
+    client: httpx.AsyncClient, stream: Stream
+) -> None:
+    """Webhooks stream deleted: readyz and deliveries 503; the gateway re-creates it and recovers."""
     await stream.js.delete_stream(stream.names.webhooks_stream)
     assert (await client.get("/readyz")).status_code == 503
+    body = pull_request_body()
+    refused = await post(client, body, delivery_headers("pull_request", body, SECRET))
+    assert refused.status_code == 503
+
+    async with asyncio.timeout(10):
+        while (await client.get("/readyz")).status_code != 200:  # noqa: ASYNC110 - polling the app under test
+            await asyncio.sleep(0.05)
+    retried = await post(client, body, refused.request.headers)
+    assert retried.status_code == 202
+    assert [m.headers["Nats-Msg-Id"] for m in await stream.messages() if m.headers] == [
+        refused.request.headers["X-GitHub-Delivery"]
+    ]
 
 
 async def test_metrics_exposes_deliveries_and_histograms(client: httpx.AsyncClient) -> None:

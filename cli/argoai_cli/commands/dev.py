@@ -22,6 +22,7 @@ import uvloop
 
 from argoai_cli.errors import config_errors
 from argoai_cli.local_services import LocalProcess, ServiceError, nats_process, port_open
+from argoai_core.errors import ConfigError
 from argoai_core.logs import configure_logging
 from argoai_core.settings import GitHubSettings, LLMSettings, NatsSettings, load
 from argoai_core.telemetry import configure_tracing
@@ -87,6 +88,12 @@ async def run_components(parts: list[Component]) -> None:
         async with asyncio.TaskGroup() as group:
             for part in parts:
                 group.create_task(part.run(stop), name=part.name)
+    except BaseExceptionGroup as group:
+        # A component's configuration error (e.g. the port is taken) is reported as one line, not a trace.
+        config = [error for error in group.exceptions if isinstance(error, ConfigError)]
+        if config:
+            raise config[0] from None
+        raise
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -102,6 +102,12 @@ class JetStreamPublisher:
 
     async def _reconnected(self) -> None:
         log.info("nats_reconnected")
+        self._redeclare()
+
+    def _redeclare(self) -> None:
+        """Declare the streams again in the background, unless that is already under way."""
+        if self._tasks:
+            return
         task = asyncio.create_task(self._declare(), name="nats-redeclare")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -123,8 +129,7 @@ class JetStreamPublisher:
         # Fail fast while disconnected: nats-py would buffer the message and time out later.
         if nc is None or js is None or not nc.is_connected or not self._streams_ready:
             raise UnavailableError("NATS is not connected", delay=5)
-        headers = delivery.headers
-        headers["Nats-Msg-Id"] = delivery.delivery_id
+        headers = {**delivery.headers, "Nats-Msg-Id": delivery.delivery_id}
         body = delivery.body
         timeout = self._gateway.publish_timeout_seconds
         try:
@@ -136,6 +141,11 @@ class JetStreamPublisher:
             ack = await js.publish(
                 self.names.webhook_subject(delivery.event), body, timeout=timeout, headers=headers
             )
+        except NoStreamResponseError as exc:
+            # Connected, but no stream takes the subject (deleted, or the server lost its store): declare
+            # it again in the background so that GitHub's retry of this delivery finds it.
+            self._redeclare()
+            raise UnavailableError("no JetStream stream stored the delivery") from exc
         except _NATS_FAILURES as exc:
             raise UnavailableError(f"JetStream did not store the delivery: {type(exc).__name__}") from exc
         return Stored(stream=ack.stream, sequence=ack.seq, duplicate=bool(ack.duplicate))
