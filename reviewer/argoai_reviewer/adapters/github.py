@@ -156,11 +156,16 @@ class GitHubInstallationAdapter:
                 f"repository on {repo.host}, but this GitHub client talks to {self._calls.host}"
             )
 
-    async def _all_pages(self, request: Callable[..., Awaitable[Response[Any]]], **kwargs: Any) -> list[Any]:
+    async def _all_pages(
+        self, request: Callable[..., Awaitable[Response[Any]]], *, limit: int | None = None, **kwargs: Any
+    ) -> list[Any]:
+        """Every item of a ``Link``-paginated list, 100 a page (stopping at ``limit`` items)."""
         items: list[Any] = []
         paginator = self._gh.rest.paginate(request, map_func=_json_list, per_page=PER_PAGE, **kwargs)
         async for item in paginator:
             items.append(item)
+            if limit is not None and len(items) >= limit:
+                break
         return items
 
     async def pull_request(self, repo: RepoRef, number: int) -> PullRequest:
@@ -179,9 +184,13 @@ class GitHubInstallationAdapter:
 
         async def get() -> list[ChangedFile]:
             items = await self._all_pages(
-                self._gh.rest.pulls.async_list_files, owner=repo.owner, repo=repo.name, pull_number=number
+                self._gh.rest.pulls.async_list_files,
+                limit=MAX_PR_FILES,
+                owner=repo.owner,
+                repo=repo.name,
+                pull_number=number,
             )
-            return [FileJson.model_validate(item).to_domain() for item in items[:MAX_PR_FILES]]
+            return [FileJson.model_validate(item).to_domain() for item in items]
 
         return await self._calls.required("pull_files", self.installation_id, get)
 

@@ -97,11 +97,20 @@ class FakeGitHub(FakeGitHubState):
         return self.url
 
     def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=5)
+        """Stop serving: return once the port no longer accepts connections.
+
+        uvicorn's own shutdown adds a fixed 0.1 s sleep after that; it finishes in the (daemon) thread.
+        """
+        server, thread = self._server, self._thread
         self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        deadline = time.monotonic() + 5
+        while thread.is_alive() and time.monotonic() < deadline:
+            if server.servers and not any(s.is_serving() for s in server.servers):
+                return
+            time.sleep(0.005)
 
     @contextmanager
     def serving(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[FakeGitHub]:
