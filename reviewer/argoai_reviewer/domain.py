@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+
+from argoai_core.models.job import RepoRef
 
 
 class FileStatus(StrEnum):
@@ -82,3 +85,25 @@ class ReviewDraft:
     body: str
     event: str = "COMMENT"
     comments: list[InlineComment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """One finished review job, for the per-repository review history (what it cost, what it found)."""
+
+    repo: RepoRef
+    number: int
+    head_sha: str
+    outcome: str
+    reason: str = ""
+    review_id: int | None = None
+    files_reviewed: int = 0
+    files_skipped: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_seconds: float = 0.0
+    findings: int = 0
+    model: str = ""
+    delivery_id: str = ""
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -53,3 +53,8 @@ ANCHORING = Counter(
 FILES = Counter(
     "argoai_review_files_total", "Files in reviews, by fate (reviewed, skipped, clipped)", ["fate"]
 )
+INTAKE = Counter(
+    "argoai_intake_webhooks_total",
+    "Webhook deliveries seen by the intake, by result (job, duplicate_job, malformed, or a skip reason)",
+    ["result"],
+)

@@ -18,6 +18,7 @@ from argoai_reviewer.domain import (
     ExistingReview,
     PullRequest,
     ReviewDraft,
+    ReviewRecord,
 )
 
 
@@ -128,4 +129,12 @@ class PolicyProvider(Protocol):
 
     def policy_for(self, repo: RepoRef) -> PolicySpec:
         """The policy that applies to ``repo`` now."""
+        ...
+
+
+class ReviewHistory(Protocol):
+    """A durable-ish log of finished reviews per repository (outcome, files, tokens, cost, findings)."""
+
+    async def record(self, record: ReviewRecord) -> None:
+        """Append one finished review."""
         ...

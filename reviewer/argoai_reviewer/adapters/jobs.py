@@ -1,0 +1,202 @@
+"""JetStream adapter of the reviewer: durable pull consumers, settlements, publishing jobs and dead letters.
+
+Implements :mod:`argoai_reviewer.delivery` on nats-py. Every NATS failure leaves this module as
+:class:`~argoai_core.errors.UnavailableError`: the consumers retry, and nats-py reconnects by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from argoai_core.adapters.jetstream import load_body
+from argoai_core.errors import UnavailableError
+from argoai_core.streams import StreamNames
+from argoai_reviewer.delivery import Delivery
+from argoai_reviewer.settings import ReviewerSettings
+
+# The JetStream context, for services of the pipeline that read JetStream themselves (the policy bucket).
+JetStream = JetStreamContext
+
+# Publishing waits this long for the stream's acknowledgement before reporting NATS unavailable.
+PUBLISH_TIMEOUT_SECONDS = 5.0
+# Retry hint when NATS is unreachable; the connection reconnects every half second on its own.
+RETRY_DELAY_SECONDS = 2.0
+
+
+@asynccontextmanager
+async def _unavailable(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except nats.errors.Error as exc:
+        raise UnavailableError(
+            f"NATS: {what} failed: {type(exc).__name__}: {exc}", delay=RETRY_DELAY_SECONDS
+        ) from exc
+
+
+def _consumer_config(name: str, subject: str, settings: ReviewerSettings) -> ConsumerConfig:
+    return ConsumerConfig(
+        name=name,
+        durable_name=name,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_seconds,
+        max_deliver=settings.max_deliver,
+        # Redelivery of unacknowledged deliveries; naks choose their own delay.
+        backoff=settings.backoff_seconds or None,
+        max_ack_pending=settings.max_ack_pending,
+        filter_subject=subject,
+    )
+
+
+class JetStreamDelivery:
+    """A :class:`~argoai_reviewer.delivery.Delivery` backed by a JetStream message."""
+
+    def __init__(self, js: JetStreamContext, msg: Msg) -> None:
+        self._js = js
+        self._msg = msg
+        # nats-py refuses a second settlement; at shutdown the consumers may nak a settled delivery.
+        self._settled = False
+        metadata = msg.metadata
+        self._num_delivered = metadata.num_delivered
+        self._stream_sequence = metadata.sequence.stream
+
+    @property
+    def subject(self) -> str:
+        """The subject the message was published on."""
+        return self._msg.subject
+
+    async def body(self) -> bytes:
+        """The message body; a webhook too large for one message is read from the payload bucket."""
+        async with _unavailable("reading a stored payload"):
+            return await load_body(self._js, self._msg)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The message headers."""
+        return self._msg.headers or {}
+
+    @property
+    def num_delivered(self) -> int:
+        """Deliveries of this message so far, this one included."""
+        return self._num_delivered
+
+    @property
+    def stream_sequence(self) -> int:
+        """The message's sequence number in its stream."""
+        return self._stream_sequence
+
+    async def ack(self) -> None:
+        """Acknowledge, waiting for the server to confirm (a lost ack would mean a second review)."""
+        if self._settled:
+            return
+        async with _unavailable("ack"):
+            await self._msg.ack_sync(timeout=PUBLISH_TIMEOUT_SECONDS)
+        self._settled = True
+
+    async def nak(self, delay: float = 0.0) -> None:
+        """Ask for redelivery after ``delay`` seconds."""
+        if self._settled:
+            return
+        async with _unavailable("nak"):
+            await self._msg.nak(delay=delay or None)
+        self._settled = True
+
+    async def term(self) -> None:
+        """Stop redelivering this message."""
+        if self._settled:
+            return
+        async with _unavailable("term"):
+            await self._msg.term()
+        self._settled = True
+
+    async def in_progress(self) -> None:
+        """Restart the message's acknowledgement timer."""
+        if self._settled:
+            return
+        async with _unavailable("in-progress ack"):
+            await self._msg.in_progress()
+
+
+class JetStreamSource:
+    """A :class:`~argoai_reviewer.delivery.DeliverySource`: a pull subscription on a durable consumer."""
+
+    def __init__(self, js: JetStreamContext, subscription: JetStreamContext.PullSubscription) -> None:
+        self._js = js
+        self._subscription = subscription
+
+    async def fetch(self, count: int, wait_seconds: float) -> list[Delivery]:
+        """Up to ``count`` deliveries; [] when none arrived within ``wait_seconds``."""
+        async with _unavailable("fetch"):
+            try:
+                messages = await self._subscription.fetch(batch=count, timeout=wait_seconds)
+            except TimeoutError:  # nats-py's fetch timeouts subclass it: simply no message came
+                return []
+        return [JetStreamDelivery(self._js, msg) for msg in messages]
+
+    async def close(self) -> None:
+        """Stop receiving; deliveries not yet settled are redelivered after their ack wait."""
+        async with _unavailable("unsubscribe"):
+            await self._subscription.unsubscribe()
+
+
+class JetStreamJobs:
+    """The reviewer's JetStream: its two durable consumers, the job subject and the dead-letter subject."""
+
+    def __init__(self, js: JetStreamContext, names: StreamNames) -> None:
+        self._js = js
+        self._names = names
+
+    def review_consumer_config(self, settings: ReviewerSettings) -> ConsumerConfig:
+        """The one consumer every reviewer pod shares (work-queue stream: each job goes to one pod)."""
+        return _consumer_config(self._names.review_consumer, self._names.review_subject, settings)
+
+    def intake_consumer_config(self, settings: ReviewerSettings) -> ConsumerConfig:
+        """The consumer turning pull_request webhooks into review jobs."""
+        return _consumer_config(
+            self._names.intake_consumer, self._names.webhook_subject("pull_request"), settings
+        )
+
+    async def review_source(self, settings: ReviewerSettings) -> JetStreamSource:
+        """Declare (or update) the review consumer and pull from it."""
+        return await self._bind(self._names.jobs_stream, self.review_consumer_config(settings))
+
+    async def intake_source(self, settings: ReviewerSettings) -> JetStreamSource:
+        """Declare (or update) the intake consumer and pull from it."""
+        return await self._bind(self._names.webhooks_stream, self.intake_consumer_config(settings))
+
+    async def _bind(self, stream: str, config: ConsumerConfig) -> JetStreamSource:
+        assert config.durable_name is not None
+        async with _unavailable(f"declaring consumer {config.durable_name}"):
+            # Create-or-update: every pod declares the same configuration, so this is idempotent.
+            await self._js.add_consumer(stream, config)
+            subscription = await self._js.pull_subscribe_bind(durable=config.durable_name, stream=stream)
+        return JetStreamSource(self._js, subscription)
+
+    async def publish_job(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> bool:
+        """Publish a review job with ``Nats-Msg-Id`` = ``key``; False when the stream already had it."""
+        async with _unavailable("publishing a review job"):
+            ack = await self._js.publish(
+                self._names.review_subject,
+                data,
+                timeout=PUBLISH_TIMEOUT_SECONDS,
+                stream=self._names.jobs_stream,
+                headers={**headers, "Nats-Msg-Id": key},
+            )
+        return not ack.duplicate
+
+    async def dead_letter(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> None:
+        """Publish a dead letter with ``Nats-Msg-Id`` = ``key`` (a redelivered failure is stored once)."""
+        async with _unavailable("dead-lettering a job"):
+            await self._js.publish(
+                self._names.dead_letter_subject,
+                data,
+                timeout=PUBLISH_TIMEOUT_SECONDS,
+                stream=self._names.dead_letter_stream,
+                headers={**headers, "Nats-Msg-Id": key},
+            )

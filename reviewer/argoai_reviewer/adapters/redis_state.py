@@ -1,0 +1,241 @@
+"""Redis adapter of the reviewer: review locks with owner tokens, review state and review history.
+
+Every key starts with ``RedisSettings.key_prefix``; review and PR keys already carry the GitHub host
+(``ReviewJob.key`` / ``pr_key``), so two GitHub hosts never share state. A Redis that does not answer raises
+:class:`~argoai_core.errors.UnavailableError` (retryable); redis-py reconnects per command, so the reviewer
+recovers by itself when Redis returns. Socket timeouts and a pool health check keep a dead connection from
+wedging a review.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.typing import EncodableT, FieldT
+
+from argoai_core.errors import UnavailableError
+from argoai_core.models.job import RepoRef
+from argoai_core.settings import RedisSettings
+from argoai_reviewer.domain import ReviewRecord
+
+# Retry hint when Redis is unreachable (the pipeline naks the job with it).
+RETRY_DELAY_SECONDS = 5.0
+
+_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+)
+
+# Compare-and-delete / compare-and-pexpire: only the owner token may release or extend a lock.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+@contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise UnavailableError(
+            f"Redis: {what} failed: {type(exc).__name__}: {exc}", delay=RETRY_DELAY_SECONDS
+        ) from exc
+
+
+class RedisConnection:
+    """One Redis client (a connection pool) and the key prefix; shared by every adapter of the process."""
+
+    def __init__(self, client: aioredis.Redis, key_prefix: str) -> None:
+        self.client = client
+        self.key_prefix = key_prefix
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings, *, timeout: float = 2.0) -> RedisConnection:
+        """A client for ``settings.url`` that fails fast (``timeout`` seconds) and recovers on its own."""
+        client = aioredis.from_url(
+            settings.url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            socket_keepalive=True,
+            # Check a pooled connection that idled this long before using it: a Redis restart is noticed
+            # on first use instead of failing one command.
+            health_check_interval=10,
+            retry=Retry(ExponentialWithJitterBackoff(cap=timeout, base=0.05), retries=2),
+            retry_on_timeout=True,
+            client_name="argoai-reviewer",
+        )
+        return cls(client, settings.key_prefix)
+
+    def key(self, *parts: str) -> str:
+        """``<prefix>:<part>:<part>…``."""
+        return ":".join((self.key_prefix, *parts))
+
+    async def ping(self) -> None:
+        """Check that Redis answers; UnavailableError when it does not."""
+        with _unavailable("ping"):
+            await self.client.ping()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self.client.aclose()
+
+
+class RedisReviewLock:
+    """:class:`~argoai_reviewer.ports.ReviewLock` on Redis: ``SET NX PX`` with a random owner token."""
+
+    def __init__(self, redis: RedisConnection) -> None:
+        self._redis = redis
+        self._release = redis.client.register_script(_RELEASE)
+        self._extend = redis.client.register_script(_EXTEND)
+
+    def _key(self, key: str) -> str:
+        return self._redis.key("lock", key)
+
+    async def acquire(self, key: str, ttl_seconds: float) -> str | None:
+        """Take the lock for ``ttl_seconds``; its owner token, or None when another owner holds it."""
+        token = secrets.token_hex(16)
+        with _unavailable("lock acquire"):
+            taken = await self._redis.client.set(self._key(key), token, nx=True, px=_ms(ttl_seconds))
+        return token if taken else None
+
+    async def extend(self, key: str, token: str, ttl_seconds: float) -> bool:
+        """Reset the lock's expiry to ``ttl_seconds`` if ``token`` still owns it."""
+        with _unavailable("lock extend"):
+            result = await self._extend(keys=[self._key(key)], args=[token, _ms(ttl_seconds)])
+        return bool(result)
+
+    async def release(self, key: str, token: str) -> bool:
+        """Delete the lock if ``token`` still owns it (an expired lock another pod took is left alone)."""
+        with _unavailable("lock release"):
+            result = await self._release(keys=[self._key(key)], args=[token])
+        return bool(result)
+
+
+class RedisReviewState:
+    """:class:`~argoai_reviewer.ports.ReviewState` on Redis: a hash per PR and a set of posted fingerprints.
+
+    Both expire ``ttl_seconds`` after their last write: a PR untouched that long is reviewed afresh.
+    """
+
+    def __init__(self, redis: RedisConnection, *, ttl_seconds: float) -> None:
+        self._redis = redis
+        self._ttl = _ms(ttl_seconds)
+
+    def _reviewed(self, pr_key: str) -> str:
+        return self._redis.key("pr", pr_key, "reviewed")
+
+    def _fingerprints(self, pr_key: str) -> str:
+        return self._redis.key("pr", pr_key, "fingerprints")
+
+    async def last_reviewed_head(self, pr_key: str) -> str | None:
+        """The head SHA of the last review posted on ``pr_key``."""
+        with _unavailable("reading the last reviewed head"):
+            value = await self._redis.client.hget(self._reviewed(pr_key), "head_sha")
+        return _text(value) if value is not None else None
+
+    async def mark_reviewed(self, pr_key: str, head_sha: str, review_id: int) -> None:
+        """Record that ``head_sha`` of ``pr_key`` was reviewed by review ``review_id``."""
+        key = self._reviewed(pr_key)
+        with _unavailable("marking a head reviewed"):
+            async with self._redis.client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping={"head_sha": head_sha, "review_id": str(review_id)})
+                pipe.pexpire(key, self._ttl)
+                await pipe.execute()
+
+    async def posted_fingerprints(self, pr_key: str) -> set[str]:
+        """Fingerprints of the findings already posted on ``pr_key``."""
+        with _unavailable("reading posted fingerprints"):
+            members = await self._redis.client.smembers(self._fingerprints(pr_key))
+        return {_text(member) for member in members}
+
+    async def add_fingerprints(self, pr_key: str, fingerprints: set[str]) -> None:
+        """Remember ``fingerprints`` as posted on ``pr_key``."""
+        if not fingerprints:
+            return
+        key = self._fingerprints(pr_key)
+        with _unavailable("adding posted fingerprints"):
+            async with self._redis.client.pipeline(transaction=True) as pipe:
+                pipe.sadd(key, *sorted(fingerprints))
+                pipe.pexpire(key, self._ttl)
+                await pipe.execute()
+
+
+class RedisReviewHistory:
+    """:class:`~argoai_reviewer.ports.ReviewHistory` on Redis: one stream of review records per repository."""
+
+    def __init__(self, redis: RedisConnection, *, max_per_repo: int) -> None:
+        self._redis = redis
+        self._max_per_repo = max_per_repo
+
+    def _key(self, repo: RepoRef) -> str:
+        return self._redis.key("reviews", repo.host, repo.owner, repo.name)
+
+    async def record(self, record: ReviewRecord) -> None:
+        """Append ``record`` to its repository's history (oldest records trimmed beyond the limit)."""
+        entry: dict[FieldT, EncodableT] = {
+            f.name: _field(getattr(record, f.name)) for f in fields(record) if f.name != "repo"
+        }
+        with _unavailable("recording a review"):
+            await self._redis.client.xadd(
+                self._key(record.repo), entry, maxlen=self._max_per_repo, approximate=True
+            )
+
+    async def recent(self, repo: RepoRef, count: int = 20) -> list[ReviewRecord]:
+        """The latest ``count`` records of ``repo``, newest first."""
+        with _unavailable("reading review history"):
+            entries = await self._redis.client.xrevrange(self._key(repo), count=count)
+        return [
+            _record(repo, {_text(k): _text(v) for k, v in (entry or {}).items()})
+            for _, entry in entries or []
+        ]
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _field(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _record(repo: RepoRef, fields: dict[str, str]) -> ReviewRecord:
+    return ReviewRecord(
+        repo=repo,
+        number=int(fields["number"]),
+        head_sha=fields["head_sha"],
+        outcome=fields["outcome"],
+        reason=fields.get("reason", ""),
+        review_id=int(fields["review_id"]) if fields.get("review_id") else None,
+        files_reviewed=int(fields.get("files_reviewed", "0")),
+        files_skipped=int(fields.get("files_skipped", "0")),
+        input_tokens=int(fields.get("input_tokens", "0")),
+        output_tokens=int(fields.get("output_tokens", "0")),
+        cost_usd=float(fields.get("cost_usd", "0")),
+        duration_seconds=float(fields.get("duration_seconds", "0")),
+        findings=int(fields.get("findings", "0")),
+        model=fields.get("model", ""),
+        delivery_id=fields.get("delivery_id", ""),
+        finished_at=datetime.fromisoformat(fields["finished_at"]),
+    )

@@ -1,0 +1,65 @@
+"""Settings of the reviewer process (``ARGOAI_REVIEWER_*``): concurrency, JetStream delivery, shutdown, ports.
+
+Built once by the entrypoint, next to the shared sections of :mod:`argoai_core.settings`, and passed down.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ReviewerSettings(BaseSettings):
+    """How one reviewer process consumes review jobs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ARGOAI_REVIEWER_", extra="ignore", frozen=True, validate_default=True
+    )
+
+    # Reviews running at once in this process. A review mostly waits on the LLM and GitHub, so hundreds of
+    # concurrent reviews cost little CPU; the LLM semaphore below bounds the expensive part.
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    # LLM calls at once in this process (more than `concurrency` cannot be used).
+    llm_concurrency: int = Field(default=8, ge=1, le=1024)
+    # Prompt token budget of one LLM call; larger changes are split or summarised by the pipeline.
+    max_input_tokens_per_call: int = Field(default=60_000, ge=1_000, le=2_000_000)
+    # Webhooks turned into jobs at once (cheap: a JSON parse and one publish each).
+    intake_concurrency: int = Field(default=64, ge=1, le=4096)
+
+    # A delivery not acknowledged within ack_wait is redelivered; running reviews heartbeat every ack_wait/3.
+    ack_wait_seconds: float = Field(default=30.0, ge=0.3, le=3600)
+    # Deliveries of one job before it is dead-lettered.
+    max_deliver: int = Field(default=5, ge=1, le=100)
+    # Redelivery after an unacknowledged delivery n waits ack_wait × factor^(n-1) (JetStream backoff list).
+    backoff_factor: float = Field(default=2.0, ge=1.0, le=10.0)
+    # Deliveries outstanding across every reviewer pod; must exceed concurrency × pods.
+    max_ack_pending: int = Field(default=4096, ge=1, le=1_000_000)
+    # How long one fetch waits for jobs; also bounds how soon a stop request is noticed while idle.
+    fetch_timeout_seconds: float = Field(default=2.0, ge=0.05, le=60)
+    # A review running longer than this is cancelled and retried (guards against a wedged call).
+    max_review_seconds: float = Field(default=900.0, ge=1, le=86_400)
+    # On SIGTERM running reviews get this long to finish; the rest are handed back to JetStream.
+    grace_period_seconds: float = Field(default=25.0, ge=0, le=3600)
+
+    # Review state in Redis: last reviewed head and posted fingerprints live this long after the last write.
+    state_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # Review records kept per repository (Redis stream, trimmed approximately).
+    history_per_repo: int = Field(default=10_000, ge=10, le=10_000_000)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """Interval of in-progress acknowledgements of a running review: a third of the shortest ack wait."""
+        return self.ack_wait_seconds / 3
+
+    @property
+    def backoff_seconds(self) -> list[float]:
+        """JetStream backoff list: the ack wait of each delivery, all ≥ ack_wait, one fewer than max_deliver.
+
+        JetStream lets ``backoff[0]`` override ``ack_wait``; starting the list at ``ack_wait`` keeps the two
+        equal, so the heartbeat interval derived from ``ack_wait`` is safe for every delivery.
+        """
+        return [self.ack_wait_seconds * self.backoff_factor**n for n in range(max(0, self.max_deliver - 1))]

@@ -1,0 +1,277 @@
+"""The review consumer: runs the pipeline on each job and maps what happened to JetStream, in ONE place.
+
+==============================  ==============================================================
+pipeline result                 delivery
+==============================  ==============================================================
+ReviewOutcome (any kind)        ack
+RetryableError                  nak(delay=error.delay); on the last allowed delivery: dead letter + term
+PermanentError                  dead letter (with the reason) + term
+undecodable / unknown version   dead letter + term
+anything else (a bug)           like RetryableError, logged with its traceback
+==============================  ==============================================================
+
+While the pipeline runs, the delivery is kept alive with in-progress acknowledgements every ack_wait/3, and
+the pipeline may send one itself through the ``heartbeat`` it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+import orjson
+import structlog
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from argoai_core.errors import InvalidInputError, PermanentError, RetryableError, UnavailableError
+from argoai_core.logs import get_logger
+from argoai_core.models.job import ReviewJob
+from argoai_core.telemetry import extract_context, inject_headers
+from argoai_reviewer.delivery import Delivery, JobSink
+from argoai_reviewer.metrics import JOBS_DEAD_LETTERED, REVIEW_SECONDS, REVIEWS, REVIEWS_IN_FLIGHT
+from argoai_reviewer.settings import ReviewerSettings
+
+log = get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+
+Heartbeat = Callable[[], Awaitable[None]]
+
+SUPPORTED_JOB_VERSIONS = frozenset({1})
+# Retry delay after an unexpected failure (a bug): long enough not to spin, short enough to recover soon.
+UNEXPECTED_FAILURE_DELAY_SECONDS = 30.0
+
+
+class OutcomeKind(StrEnum):
+    """How a review ended without an error."""
+
+    POSTED = "posted"
+    SKIPPED = "skipped"
+    SUPERSEDED = "superseded"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What the pipeline did with a job: posted a review, or decided (with a reason) not to."""
+
+    kind: OutcomeKind
+    reason: str = ""
+    review_id: int | None = None
+
+    @classmethod
+    def posted(cls, review_id: int) -> ReviewOutcome:
+        """A review was posted."""
+        return cls(OutcomeKind.POSTED, review_id=review_id)
+
+    @classmethod
+    def skipped(cls, reason: str) -> ReviewOutcome:
+        """Nothing to review, by policy or by content (draft, only ignored files…)."""
+        return cls(OutcomeKind.SKIPPED, reason=reason)
+
+    @classmethod
+    def superseded(cls, reason: str = "a newer head exists") -> ReviewOutcome:
+        """The pull request moved on (new head, closed) before the review could be posted."""
+        return cls(OutcomeKind.SUPERSEDED, reason=reason)
+
+    @classmethod
+    def duplicate(cls, reason: str = "this head was already reviewed") -> ReviewOutcome:
+        """This head was already reviewed, or another pod is reviewing it now."""
+        return cls(OutcomeKind.DUPLICATE, reason=reason)
+
+
+class ReviewRunner(Protocol):
+    """The review pipeline, as the consumer sees it."""
+
+    async def run(self, job: ReviewJob, heartbeat: Heartbeat) -> ReviewOutcome:
+        """Review ``job``; raise RetryableError or PermanentError when it cannot be done.
+
+        ``heartbeat`` tells the queue the review is still alive; the consumer already sends one every
+        ack_wait/3, so calling it is optional (useful before a step known to take long).
+        """
+        ...
+
+
+class DeadReason(StrEnum):
+    """Why a job went to the dead-letter stream."""
+
+    PERMANENT_ERROR = "permanent_error"
+    MAX_DELIVER = "max_deliver"
+    INVALID_JOB = "invalid_job"
+    UNKNOWN_VERSION = "unknown_version"
+
+
+class InvalidJobError(InvalidInputError):
+    """A message on the job subject that is not a job this reviewer can run."""
+
+    def __init__(self, reason: DeadReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def decode_job(data: bytes) -> ReviewJob:
+    """The job in a message body; InvalidJobError saying what is wrong (an unknown version included)."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJobError(DeadReason.INVALID_JOB, f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidJobError(DeadReason.INVALID_JOB, "not a JSON object")
+    version = document.get("version")
+    if version not in SUPPORTED_JOB_VERSIONS:
+        raise InvalidJobError(DeadReason.UNKNOWN_VERSION, f"job version {version!r} is not supported")
+    try:
+        return ReviewJob.model_validate(document)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidJobError(DeadReason.INVALID_JOB, f"{where}: {error['msg']}") from None
+
+
+class ReviewWorker:
+    """Handles review-job deliveries for a :class:`~argoai_reviewer.consumer.ConsumerLoop`."""
+
+    def __init__(self, runner: ReviewRunner, sink: JobSink, settings: ReviewerSettings) -> None:
+        self._runner = runner
+        self._sink = sink
+        self._max_deliver = settings.max_deliver
+        self._heartbeat_seconds = settings.heartbeat_seconds
+        self._max_review_seconds = settings.max_review_seconds
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Run the pipeline on one delivery and settle it."""
+        started = time.monotonic()
+        REVIEWS_IN_FLIGHT.inc()
+        try:
+            body = await delivery.body()
+            try:
+                job = decode_job(body)
+            except InvalidJobError as exc:
+                await self._dead_letter(delivery, exc.reason, exc, job=None, raw=body)
+                return
+            context = extract_context(delivery.headers)
+            with (
+                tracer.start_as_current_span("review", context=context, attributes={"argoai.job": job.key}),
+                structlog.contextvars.bound_contextvars(job=job.key, delivery=job.delivery_id),
+            ):
+                result = await self._run(delivery, job)
+                await self._settle(delivery, job, result)
+        finally:
+            REVIEWS_IN_FLIGHT.dec()
+            REVIEW_SECONDS.observe(time.monotonic() - started)
+
+    async def _run(self, delivery: Delivery, job: ReviewJob) -> ReviewOutcome | Exception:
+        async def heartbeat() -> None:
+            await self._beat(delivery)
+
+        try:
+            async with self._heartbeats(delivery), asyncio.timeout(self._max_review_seconds) as deadline:
+                return await self._runner.run(job, heartbeat)
+        except TimeoutError as exc:
+            if deadline.expired():
+                return UnavailableError(f"review took longer than {self._max_review_seconds:.0f}s")
+            return exc
+        # Top of one review: failures of every kind, bugs included, become a settlement in _settle.
+        except Exception as exc:  # noqa: BLE001
+            return exc
+
+    async def _settle(self, delivery: Delivery, job: ReviewJob, result: ReviewOutcome | Exception) -> None:
+        """THE mapping from a pipeline result to what JetStream is told."""
+        try:
+            if isinstance(result, ReviewOutcome):
+                await delivery.ack()
+                REVIEWS.labels(outcome=result.kind.value).inc()
+                log.info(
+                    "review finished",
+                    outcome=result.kind.value,
+                    reason=result.reason,
+                    review=result.review_id,
+                )
+            elif isinstance(result, PermanentError):
+                REVIEWS.labels(outcome="failed").inc()
+                await self._dead_letter(delivery, DeadReason.PERMANENT_ERROR, result, job=job)
+            else:
+                retryable = isinstance(result, RetryableError)
+                if not retryable:
+                    log.error("review failed unexpectedly", exc_info=result)
+                if delivery.num_delivered >= self._max_deliver:
+                    REVIEWS.labels(outcome="failed").inc()
+                    await self._dead_letter(delivery, DeadReason.MAX_DELIVER, result, job=job)
+                    return
+                delay = (
+                    result.delay if isinstance(result, RetryableError) else UNEXPECTED_FAILURE_DELAY_SECONDS
+                )
+                REVIEWS.labels(outcome="retried").inc()
+                log.warning(
+                    "review will be retried", error=str(result), delay=delay, attempt=delivery.num_delivered
+                )
+                await delivery.nak(delay)
+        except UnavailableError as exc:
+            # The delivery stays unsettled: JetStream redelivers it after the ack wait, and the pipeline's own
+            # state (last reviewed head) keeps a finished review from being posted twice.
+            log.warning("could not settle the delivery", error=str(exc))
+
+    async def _dead_letter(
+        self,
+        delivery: Delivery,
+        reason: DeadReason,
+        error: BaseException,
+        *,
+        job: ReviewJob | None,
+        raw: bytes | None = None,
+    ) -> None:
+        letter: dict[str, Any] = {
+            "reason": reason.value,
+            "error": str(error),
+            "error_type": type(error).__name__,
+            "subject": delivery.subject,
+            "stream_sequence": delivery.stream_sequence,
+            "num_delivered": delivery.num_delivered,
+            "failed_at": datetime.now(UTC).isoformat(),
+            "job": job.model_dump(mode="json") if job is not None else None,
+        }
+        if job is None and raw is not None:
+            letter["raw"] = raw.decode("utf-8", errors="replace")
+        log.error("job dead-lettered", reason=reason.value, error=str(error), seq=delivery.stream_sequence)
+        try:
+            await self._sink.dead_letter(
+                orjson.dumps(letter),
+                # One letter per stored job, however often a failing settlement is retried.
+                key=f"{delivery.subject}:{delivery.stream_sequence}",
+                headers=inject_headers({"ArgoAI-Dead-Reason": reason.value}),
+            )
+        except UnavailableError as exc:
+            # Not recorded yet: keep the job (retry later) rather than lose it without a trace.
+            log.warning("could not dead-letter the job; retrying later", error=str(exc))
+            await delivery.nak(exc.delay)
+            return
+        JOBS_DEAD_LETTERED.labels(reason=reason.value).inc()
+        await delivery.term()
+
+    async def _beat(self, delivery: Delivery) -> None:
+        try:
+            await delivery.in_progress()
+        except UnavailableError as exc:
+            # A missed beat is not fatal: the next one may get through before the ack wait runs out.
+            log.warning("heartbeat failed", error=str(exc))
+
+    @asynccontextmanager
+    async def _heartbeats(self, delivery: Delivery) -> AsyncIterator[None]:
+        async def beat_forever() -> None:
+            while True:
+                await asyncio.sleep(self._heartbeat_seconds)
+                await self._beat(delivery)
+
+        task = asyncio.create_task(beat_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
