@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from argoai_cli.commands import dev, gateway, review, reviewer
+from argoai_cli.commands import dev, gateway, operator, review, reviewer
 
 app = typer.Typer(
     name="argoai",
@@ -17,6 +17,7 @@ app.command("gateway")(gateway.command)
 app.command("reviewer")(reviewer.command)
 app.command("dev")(dev.command)
 app.command("review")(review.command)
+app.command("operator")(operator.command)
 
 
 def main() -> None:
