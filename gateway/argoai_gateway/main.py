@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argoai_core.logs import configure_logging
 from argoai_core.telemetry import configure_tracing
-from argoai_gateway.server import GatewayServer, serve_forever
+from argoai_gateway.server import GatewayServer, serve_forever, tune_gc
 from argoai_gateway.settings import load_gateway_config
 
 
@@ -13,4 +13,6 @@ def run(host: str, port: int) -> None:
     config = load_gateway_config()
     configure_logging(config.common.log_level)
     configure_tracing("argoai-gateway")
-    serve_forever(GatewayServer(config, host, port))
+    server = GatewayServer(config, host, port)
+    tune_gc()
+    serve_forever(server)
