@@ -106,5 +106,4 @@ def create_app(deps: GatewayDependencies) -> GatewayAPI:
             media_type="application/json",
         )
 
-    app.state.dependencies = deps
     return app

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from argoai_core.streams import PUBLISHED_EVENTS
+
 # Outcomes of one delivery, the ``outcome`` label of argoai_gateway_deliveries_total.
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -16,6 +18,11 @@ IGNORED = "ignored"
 PING = "ping"
 REJECTED = "rejected"
 UNAVAILABLE = "unavailable"
+
+# GitHub has about 70 event types; headers are not covered by the signature, so a replayed signed body with
+# made-up X-GitHub-Event values must not grow the number of series without bound.
+MAX_EVENT_LABELS = 100
+OTHER_EVENT = "other"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SIZE_BUCKETS = (1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 33554432)
@@ -28,6 +35,7 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._event_labels: set[str] = set()
         self.deliveries = Counter(
             "argoai_gateway_deliveries",
             "Webhook deliveries received, by GitHub event and outcome.",
@@ -52,6 +60,16 @@ class GatewayMetrics:
             buckets=_SIZE_BUCKETS,
             registry=self.registry,
         )
+
+    def event_label(self, event: str) -> str:
+        """``event`` as a metric label: itself for the events ArgoAI uses and the first MAX_EVENT_LABELS
+        other names seen, then ``other``."""
+        if event in PUBLISHED_EVENTS or event == "ping" or event in self._event_labels:
+            return event
+        if len(self._event_labels) >= MAX_EVENT_LABELS:
+            return OTHER_EVENT
+        self._event_labels.add(event)
+        return event
 
     def delivery(self, event: str, outcome: str) -> None:
         """Count one delivery of ``event`` ending in ``outcome``."""

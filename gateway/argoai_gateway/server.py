@@ -18,7 +18,7 @@ import uvloop
 
 from argoai_core.errors import ConfigError
 from argoai_gateway.adapters.publisher import JetStreamPublisher
-from argoai_gateway.app import GatewayDependencies, create_app
+from argoai_gateway.app import GatewayAPI, GatewayDependencies, create_app
 from argoai_gateway.settings import GatewayConfig
 
 
@@ -30,10 +30,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-def uvicorn_config(app: object, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(app: GatewayAPI, host: str, port: int) -> uvicorn.Config:
     """One worker on uvloop and httptools; no access log (one line per delivery costs throughput)."""
     return uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         host=host,
         port=port,
         loop="uvloop",

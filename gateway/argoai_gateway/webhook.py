@@ -12,6 +12,7 @@ those layers cost more than the HMAC does.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -52,6 +53,9 @@ _REQUIRED = (
     (b"x-github-delivery", "X-GitHub-Delivery"),
     (b"x-hub-signature-256", "X-Hub-Signature-256"),
 )
+# GitHub's delivery ids are GUIDs; the id becomes the Nats-Msg-Id and, for large bodies, an object name, so
+# anything else (too long, spaces, control characters) is refused rather than stored.
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # GitHub's delivery headers carried along on the stored message (ASGI gives header names lower-cased).
 _CARRIED = (
     (b"x-github-hook-id", HEADER_HOOK_ID),
@@ -115,29 +119,32 @@ class WebhookReceiver:
         started = time.perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
         delivery_id = headers.get(b"x-github-delivery", b"").decode("latin-1")
-        event = UNVERIFIED
+        event = label = UNVERIFIED
         try:
             missing = [name for key, name in _REQUIRED if not headers.get(key)]
             if missing:
                 raise MissingHeaderError(f"missing header(s): {', '.join(missing)}")
+            if _DELIVERY_ID.fullmatch(delivery_id) is None:
+                raise DeliveryError("X-GitHub-Delivery is not a delivery id")
             if not is_json_media_type(headers.get(b"content-type", b"").decode("latin-1")):
                 raise UnsupportedMediaTypeError("Content-Type must be application/json")
             body = await read_body(receive, headers.get(b"content-length"), self.limit)
             verify_signature(body, headers[b"x-hub-signature-256"].decode("latin-1"), self.secrets)
-            # From here on the headers are GitHub's own: the event name may label metrics.
             event = headers[b"x-github-event"].decode("latin-1")
+            # Signed body: the event name may now label metrics (bounded, as headers are not signed).
+            label = self.metrics.event_label(event)
             try:
                 orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise InvalidJSONError("body is not valid JSON") from None
             self.metrics.payload_bytes.observe(len(body))
-            status, answer = await self._dispatch(event, delivery_id, body, headers)
+            status, answer = await self._dispatch(event, label, delivery_id, body, headers)
         except ArgoAIError as exc:
             status = status_for(exc)
-            self.metrics.delivery(event, outcomes.UNAVAILABLE if status >= 500 else outcomes.REJECTED)
+            self.metrics.delivery(label, outcomes.UNAVAILABLE if status >= 500 else outcomes.REJECTED)
             log.warning(
                 "delivery_refused",
-                github_event=event,
+                github_event=event[:64],
                 delivery=delivery_id[:64],
                 status=status,
                 reason=str(exc),
@@ -149,16 +156,17 @@ class WebhookReceiver:
         await send_json(send, status, answer)
 
     async def _dispatch(
-        self, event: str, delivery_id: str, body: bytes, headers: dict[bytes, bytes]
+        self, event: str, label: str, delivery_id: str, body: bytes, headers: dict[bytes, bytes]
     ) -> tuple[int, bytes]:
         """Answer a verified delivery: pong, ignore, or store it."""
         if event == "ping":
             self.metrics.delivery(event, outcomes.PING)
-            log.info("ping", delivery=delivery_id, hook_id=headers.get(b"x-github-hook-id", b"").decode())
+            hook_id = headers.get(b"x-github-hook-id", b"").decode("latin-1")
+            log.info("ping", delivery=delivery_id, hook_id=hook_id)
             return 200, orjson.dumps({"status": "pong"})
         if event not in PUBLISHED_EVENTS:
-            self.metrics.delivery(event, outcomes.IGNORED)
-            log.debug("event_ignored", github_event=event, delivery=delivery_id)
+            self.metrics.delivery(label, outcomes.IGNORED)
+            log.debug("event_ignored", github_event=event[:64], delivery=delivery_id)
             return 202, orjson.dumps({"status": "ignored", "delivery": delivery_id})
         message_headers = {HEADER_EVENT: event, HEADER_DELIVERY: delivery_id}
         for key, name in _CARRIED:

@@ -179,6 +179,19 @@ async def test_missing_required_header_is_400_and_nothing_is_stored(
     assert await stream.messages() == []
 
 
+@pytest.mark.parametrize("delivery", ["has space", "x" * 200, "-leading-dash", "dé"])
+async def test_malformed_delivery_id_is_400_and_nothing_is_stored(
+    client: httpx.AsyncClient, stream: Stream, delivery: str
+) -> None:
+    """An X-GitHub-Delivery that is not an id (spaces, 200 chars, …) is refused with 400."""
+    body = pull_request_body()
+    headers = delivery_headers("pull_request", body, SECRET) | {"X-GitHub-Delivery": delivery}
+    response = await client.post(URL, content=body, headers={k: v.encode() for k, v in headers.items()})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_delivery"
+    assert await stream.messages() == []
+
+
 async def test_forged_signature_is_401_and_nothing_is_stored(
     client: httpx.AsyncClient, stream: Stream, metrics: GatewayMetrics
 ) -> None:
