@@ -24,7 +24,7 @@ from argoai_cli.errors import config_errors
 from argoai_cli.local_services import LocalProcess, ServiceError, nats_process, port_open
 from argoai_core.errors import ConfigError
 from argoai_core.logs import configure_logging
-from argoai_core.settings import GitHubSettings, LLMSettings, NatsSettings, load
+from argoai_core.settings import CommonSettings, GitHubSettings, LLMSettings, NatsSettings, load
 from argoai_core.telemetry import configure_tracing
 
 DEFAULT_STATE_DIR = Path(".argoai")
@@ -70,7 +70,11 @@ def _dev_webhook_secret(state_dir: Path) -> str:
 
 
 def components(host: str, port: int, github: dict[str, object], nats: dict[str, object]) -> list[Component]:
-    """The components ``argoai dev`` runs; add the reviewer here (its settings are already checked)."""
+    """The components ``argoai dev`` runs, all in one event loop.
+
+    The reviewer joins here as one more :class:`Component`, built from the same ``github`` and ``nats``
+    overrides (the development webhook secret, the embedded NATS URL) as the gateway.
+    """
     from argoai_gateway.server import GatewayServer
     from argoai_gateway.settings import load_gateway_config
 
@@ -79,15 +83,23 @@ def components(host: str, port: int, github: dict[str, object], nats: dict[str, 
 
 
 async def run_components(parts: list[Component]) -> None:
-    """Run ``parts`` until SIGINT/SIGTERM, or until one of them fails (the others are then stopped)."""
+    """Run ``parts`` until SIGINT/SIGTERM or until one of them ends or fails (then the others stop)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    async def run(part: Component) -> None:
+        try:
+            await part.run(stop)
+        finally:
+            # One component ending means local ArgoAI is incomplete: stop the others too.
+            stop.set()
+
     try:
         async with asyncio.TaskGroup() as group:
             for part in parts:
-                group.create_task(part.run(stop), name=part.name)
+                group.create_task(run(part), name=part.name)
     except BaseExceptionGroup as group:
         # A component's configuration error (e.g. the port is taken) is reported as one line, not a trace.
         config = [error for error in group.exceptions if isinstance(error, ConfigError)]
@@ -112,7 +124,7 @@ def command(
         github_env = load(GitHubSettings)
         nats_env = load(NatsSettings)
         llm = load(LLMSettings)
-        configure_logging("INFO")
+        configure_logging(load(CommonSettings).log_level)
         configure_tracing("argoai-dev")
 
         github: dict[str, object] = {}
@@ -151,7 +163,7 @@ def command(
             )
         try:
             parts = components(host, port, github, nats)
-            _say(f"gateway listening on http://{host}:{port}/webhooks/github; Ctrl-C stops everything")
+            _say(f"starting the gateway on http://{host}:{port}/webhooks/github; Ctrl-C stops everything")
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 runner.run(run_components(parts))
         finally:
