@@ -49,7 +49,13 @@ class HealthServer:
 
     def __init__(self, host: str, port: int, ready: Callable[[], bool]) -> None:
         config = uvicorn.Config(
-            health_app(ready), host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            health_app(ready),
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

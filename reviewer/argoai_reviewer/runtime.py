@@ -141,10 +141,14 @@ class Reviewer:
                 max_deliver=settings.max_deliver,
             )
             review = ReviewWorker(runner, jobs, settings)
+            intake_source = await jobs.intake_source(settings)
+            stack.push_async_callback(intake_source.close)
+            review_source = await jobs.review_source(settings)
+            stack.push_async_callback(review_source.close)
             self._loops = [
                 ConsumerLoop(
                     "intake",
-                    await jobs.intake_source(settings),
+                    intake_source,
                     intake.handle,
                     concurrency=settings.intake_concurrency,
                     fetch_timeout=settings.fetch_timeout_seconds,
@@ -152,7 +156,7 @@ class Reviewer:
                 ),
                 ConsumerLoop(
                     "review",
-                    await jobs.review_source(settings),
+                    review_source,
                     review.handle,
                     concurrency=settings.concurrency,
                     fetch_timeout=settings.fetch_timeout_seconds,

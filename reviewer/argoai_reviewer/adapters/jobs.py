@@ -6,6 +6,7 @@ Implements :mod:`argoai_reviewer.delivery` on nats-py. Every NATS failure leaves
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -140,8 +141,9 @@ class JetStreamSource:
         return [JetStreamDelivery(self._js, msg) for msg in messages]
 
     async def close(self) -> None:
-        """Stop receiving; deliveries not yet settled are redelivered after their ack wait."""
-        async with _unavailable("unsubscribe"):
+        """Stop receiving (before draining the connection: nats-py's drain waits out a pull subscription)."""
+        # At shutdown a failed unsubscribe is harmless: the connection closes next anyway.
+        with contextlib.suppress(nats.errors.Error):
             await self._subscription.unsubscribe()
 
 
