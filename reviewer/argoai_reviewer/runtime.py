@@ -133,7 +133,7 @@ class Reviewer:
             services = RuntimeServices.build(config, js)
             stack.push_async_callback(services.redis.aclose)
             runner = await stack.enter_async_context(self._runner_factory(config, services))
-            jobs = JetStreamJobs(js, names)
+            jobs = JetStreamJobs(nc, names)
             intake = IntakeWorker(
                 jobs,
                 github_host=config.github.host,
@@ -163,6 +163,7 @@ class Reviewer:
                     grace_period=settings.grace_period_seconds,
                 ),
             ]
+            stack.push_async_callback(await jobs.watch_exhausted(review.handle_exhausted))
             tasks = [asyncio.create_task(loop.run(), name=f"consumer:{loop.name}") for loop in self._loops]
             log.info("reviewer started", concurrency=settings.concurrency, metrics_port=self.health.port)
             stopped = asyncio.create_task(self._stop.wait())

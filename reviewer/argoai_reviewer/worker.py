@@ -166,6 +166,17 @@ class ReviewWorker:
             REVIEWS_IN_FLIGHT.dec()
             REVIEW_SECONDS.observe(time.monotonic() - started)
 
+    async def handle_exhausted(self, delivery: Delivery) -> None:
+        """Dead-letter a job whose last allowed delivery ended unsettled (its pod died mid-review)."""
+        body = await delivery.body()
+        try:
+            job: ReviewJob | None = decode_job(body)
+        except InvalidJobError:
+            job = None
+        REVIEWS.labels(outcome="failed").inc()
+        error = RetryableError(f"no reviewer settled it in {delivery.num_delivered} deliveries")
+        await self._dead_letter(delivery, DeadReason.MAX_DELIVER, error, job=job, raw=body)
+
     async def _run(self, delivery: Delivery, job: ReviewJob) -> ReviewOutcome | Exception:
         async def heartbeat() -> None:
             await self._beat(delivery)

@@ -21,7 +21,7 @@ async def stream(nats_settings: NatsSettings) -> AsyncIterator[Stream]:
     js = nc.jetstream()
     names = StreamNames(nats_settings.prefix)
     await ensure_streams(js, names)
-    result = Stream(nats_settings, nc, js, names, JetStreamJobs(js, names))
+    result = Stream(nats_settings, nc, js, names, JetStreamJobs(nc, names))
     yield result
     for other in result._others:
         await other.close()

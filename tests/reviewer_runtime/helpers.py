@@ -131,7 +131,7 @@ class Stream:
         """A second connection, as another reviewer pod would have (closed with the fixture)."""
         nc = await nats.connect(self.settings.url)
         self._others.append(nc)
-        return JetStreamJobs(nc.jetstream(), self.names)
+        return JetStreamJobs(nc, self.names)
 
     _others: list[Client] = field(default_factory=list)
 

@@ -7,7 +7,7 @@ import time
 
 from argoai_core.errors import PermanentError, RetryableError
 from argoai_core.models.job import ReviewJob
-from argoai_reviewer.worker import Heartbeat, ReviewOutcome
+from argoai_reviewer.worker import Heartbeat, ReviewOutcome, ReviewWorker
 from reviewer_runtime.helpers import (
     RecordingRunner,
     Stream,
@@ -234,6 +234,35 @@ async def test_stalled_review_without_heartbeats_would_be_redelivered(stream: St
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_job_whose_last_delivery_dies_with_its_pod_is_dead_lettered(stream: Stream) -> None:
+    """A pod dying during a job's last allowed delivery: JetStream's max-deliveries advisory makes another
+    pod dead-letter the job and remove it from the work queue (it would otherwise stay there forever)."""
+    started = asyncio.Event()
+
+    async def hang(_: ReviewJob, __: int, ___: Heartbeat) -> ReviewOutcome:
+        started.set()
+        await asyncio.sleep(60)
+        return ReviewOutcome.posted(1)
+
+    settings = fast_settings(max_deliver=1, ack_wait_seconds=1.0, grace_period_seconds=0.1)
+    dying = await review_loop(await stream.connect_another(), RecordingRunner(hang), settings)
+    survivor = ReviewWorker(RecordingRunner(), stream.jobs, settings)
+    stop_watching = await stream.jobs.watch_exhausted(survivor.handle_exhausted)
+    task = asyncio.create_task(dying.run())
+    await stream.publish_jobs(make_job(1))
+    await asyncio.wait_for(started.wait(), 5)
+    await stream._others[0].close()  # the pod vanishes without settling its delivery
+    task.cancel()
+    await eventually(lambda: _has_dead_letters(stream, 1))
+    await eventually(lambda: _jobs_left(stream, 0))
+    await stop_watching()
+    await asyncio.gather(task, return_exceptions=True)
+    (letter,) = await stream.dead_letters()
+    assert letter["reason"] == "max_deliver"
+    assert letter["num_delivered"] == 1
+    assert letter["job"]["number"] == 1
+
+
 async def test_two_workers_share_the_work_each_job_once(stream: Stream) -> None:
     """Two reviewer pods on the one durable consumer split the jobs; every job is reviewed exactly once."""
 
@@ -303,6 +332,10 @@ async def test_shutdown_finishes_in_flight_and_hands_back_the_rest(stream: Strea
 
 async def _done(stream: Stream, runner: RecordingRunner, count: int) -> bool:
     return len(runner.finished) >= count and await stream.messages(stream.names.jobs_stream) == 0
+
+
+async def _jobs_left(stream: Stream, count: int) -> bool:
+    return await stream.messages(stream.names.jobs_stream) == count
 
 
 async def _has_dead_letters(stream: Stream, count: int) -> bool:

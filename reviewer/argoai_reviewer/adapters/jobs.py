@@ -7,19 +7,25 @@ Implements :mod:`argoai_reviewer.delivery` on nats-py. Every NATS failure leaves
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from argoai_core.adapters.jetstream import load_body
 from argoai_core.errors import UnavailableError
+from argoai_core.logs import get_logger
 from argoai_core.streams import StreamNames
 from argoai_reviewer.delivery import Delivery
 from argoai_reviewer.settings import ReviewerSettings
+
+log = get_logger(__name__)
 
 # The JetStream context, for services of the pipeline that read JetStream themselves (the policy bucket).
 JetStream = JetStreamContext
@@ -124,6 +130,77 @@ class JetStreamDelivery:
             await self._msg.in_progress()
 
 
+class StoredJob:
+    """A job still in the stream after its last allowed delivery went unsettled (its reviewer died).
+
+    JetStream will not deliver it again; as a :class:`~argoai_reviewer.delivery.Delivery` it can be
+    dead-lettered like any failed job: ``term``/``ack`` delete it from the stream, ``nak`` leaves it.
+    """
+
+    def __init__(self, js: JetStreamContext, stream: str, sequence: int, deliveries: int) -> None:
+        self._js = js
+        self._stream = stream
+        self._sequence = sequence
+        self._deliveries = deliveries
+        self._subject = ""
+        self._data = b""
+        self._headers: Mapping[str, str] = {}
+
+    async def load(self) -> bool:
+        """Read the stored message; False when it is gone (another pod already dealt with it)."""
+        try:
+            async with _unavailable("reading an exhausted job"):
+                stored = await self._js.get_msg(self._stream, self._sequence)
+        except UnavailableError as exc:
+            if isinstance(exc.__cause__, NotFoundError):
+                return False
+            raise
+        self._subject = stored.subject or ""
+        self._data = stored.data or b""
+        self._headers = dict(stored.headers or {})
+        return True
+
+    @property
+    def subject(self) -> str:
+        """The job subject."""
+        return self._subject
+
+    async def body(self) -> bytes:
+        """The stored job."""
+        return self._data
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The stored job's headers."""
+        return self._headers
+
+    @property
+    def num_delivered(self) -> int:
+        """Deliveries the job had."""
+        return self._deliveries
+
+    @property
+    def stream_sequence(self) -> int:
+        """The job's sequence number in the jobs stream."""
+        return self._sequence
+
+    async def ack(self) -> None:
+        """Remove the job from the stream."""
+        await self.term()
+
+    async def nak(self, delay: float = 0.0) -> None:
+        """Leave the job where it is (nothing would deliver it again anyway)."""
+
+    async def term(self) -> None:
+        """Remove the job from the stream."""
+        async with _unavailable("deleting an exhausted job"):
+            with contextlib.suppress(NotFoundError):
+                await self._js.delete_msg(self._stream, self._sequence)
+
+    async def in_progress(self) -> None:
+        """Nothing to keep alive."""
+
+
 class JetStreamSource:
     """A :class:`~argoai_reviewer.delivery.DeliverySource`: a pull subscription on a durable consumer."""
 
@@ -150,9 +227,47 @@ class JetStreamSource:
 class JetStreamJobs:
     """The reviewer's JetStream: its two durable consumers, the job subject and the dead-letter subject."""
 
-    def __init__(self, js: JetStreamContext, names: StreamNames) -> None:
-        self._js = js
+    def __init__(self, nc: Client, names: StreamNames) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
         self._names = names
+
+    @property
+    def js(self) -> JetStream:
+        """The JetStream context of this connection."""
+        return self._js
+
+    async def watch_exhausted(
+        self, handle: Callable[[StoredJob], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``handle`` for each job whose last allowed delivery expired unsettled (its pod died).
+
+        JetStream announces those with a MAX_DELIVERIES advisory and otherwise keeps them in the work queue
+        forever. Every pod hears the advisory; dead letters are deduplicated and the delete is idempotent.
+        Returns the function that stops watching.
+        """
+        stream = self._names.jobs_stream
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{self._names.review_consumer}"
+
+        async def on_advisory(msg: Msg) -> None:
+            try:
+                advisory = json.loads(msg.data)
+                job = StoredJob(self._js, stream, int(advisory["stream_seq"]), int(advisory["deliveries"]))
+                if await job.load():
+                    await handle(job)
+            except (ValueError, KeyError, TypeError, UnavailableError) as exc:
+                # The job stays in the stream; it is visible in the stream's metrics and can be replayed.
+                log.warning("could not dead-letter an exhausted job", error=str(exc))
+
+        async with _unavailable("subscribing to max-deliveries advisories"):
+            subscription = await self._nc.subscribe(subject, cb=on_advisory)
+
+        async def stop() -> None:
+            # At shutdown a failed unsubscribe is harmless: the connection closes next anyway.
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+        return stop
 
     def review_consumer_config(self, settings: ReviewerSettings) -> ConsumerConfig:
         """The one consumer every reviewer pod shares (work-queue stream: each job goes to one pod)."""
