@@ -51,6 +51,12 @@ def _nats_answers(url: str) -> bool:
     return port_open(first.hostname or "127.0.0.1", first.port or 4222)
 
 
+def _without_credentials(url: str) -> str:
+    """``url`` without a user or password, fit to print."""
+    parts = [urlsplit(server.strip()) for server in url.split(",")]
+    return ",".join(f"{part.scheme}://{part.hostname}:{part.port or 4222}" for part in parts)
+
+
 def _start_embedded_nats(state_dir: Path) -> LocalProcess:
     server = nats_process(state_dir / "nats")
     server.start()
@@ -149,7 +155,7 @@ def command(
         embedded: LocalProcess | None = None
         nats: dict[str, object] = {}
         if _nats_answers(nats_env.url):
-            _say(f"using NATS at {nats_env.url}")
+            _say(f"using NATS at {_without_credentials(nats_env.url)}")
         else:
             try:
                 embedded = _start_embedded_nats(state_dir)
@@ -158,7 +164,8 @@ def command(
                 raise typer.Exit(1) from None
             nats["url"] = f"nats://127.0.0.1:{embedded.port}"
             _say(
-                f"no NATS answers at {nats_env.url}: started an embedded nats-server at {nats['url']} "
+                f"no NATS answers at {_without_credentials(nats_env.url)}: "
+                f"started an embedded nats-server at {nats['url']} "
                 f"(JetStream store in {state_dir / 'nats'})"
             )
         try:

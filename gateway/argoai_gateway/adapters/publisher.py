@@ -78,7 +78,9 @@ class JetStreamPublisher:
             self._settings, name=self._name, on_disconnect=self._disconnected, on_reconnect=self._reconnected
         )
         self._js = self._nc.jetstream(timeout=self._gateway.publish_timeout_seconds)
-        log.info("nats_connected", url=str(self._nc.connected_url.geturl() if self._nc.connected_url else ""))
+        url = self._nc.connected_url
+        # Host and port only: a NATS URL may carry a user and password.
+        log.info("nats_connected", host=url.hostname if url else None, port=url.port if url else None)
         await self._declare()
 
     async def _declare(self) -> None:
