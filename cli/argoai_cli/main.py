@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from argoai_cli.commands import dev, gateway, operator, review, reviewer
+from argoai_cli.commands import dev, gateway, operator, redeliver, review, reviewer
 
 app = typer.Typer(
     name="argoai",
@@ -18,6 +18,7 @@ app.command("reviewer")(reviewer.command)
 app.command("dev")(dev.command)
 app.command("review")(review.command)
 app.command("operator")(operator.command)
+app.command("redeliver")(redeliver.command)
 
 
 def main() -> None:

@@ -58,3 +58,8 @@ INTAKE = Counter(
     "Webhook deliveries seen by the intake, by result (job, duplicate_job, malformed, or a skip reason)",
     ["result"],
 )
+WEBHOOK_REDELIVERIES = Counter(
+    "argoai_webhook_redeliveries_total",
+    "Failed webhook deliveries handled by `argoai redeliver`, by outcome (redelivered, rejected, too_old)",
+    ["outcome"],
+)

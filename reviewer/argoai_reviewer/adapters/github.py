@@ -42,7 +42,6 @@ from argoai_reviewer.adapters.github_json import (
     ContentJson,
     DeliveryJson,
     FileJson,
-    HookDelivery,
     PullJson,
     ReviewJson,
 )
@@ -52,6 +51,7 @@ from argoai_reviewer.domain import (
     ChangedFile,
     Comparison,
     ExistingReview,
+    HookDelivery,
     InlineComment,
     PullRequest,
     ReviewDraft,

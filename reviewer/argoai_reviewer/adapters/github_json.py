@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from argoai_reviewer.domain import ChangedFile, Comparison, ExistingReview, FileStatus, PullRequest
+from argoai_reviewer.domain import (
+    ChangedFile,
+    Comparison,
+    ExistingReview,
+    FileStatus,
+    HookDelivery,
+    PullRequest,
+)
 
 MAX_FILE_BYTES = 1024 * 1024  # the contents API sends content inline only up to 1 MB
 
@@ -146,27 +152,6 @@ class ContentJson(_Model):
             return data.decode("utf-8")
         except UnicodeDecodeError:
             return None  # not text we can show a model
-
-
-@dataclass(frozen=True)
-class HookDelivery:
-    """One attempt in the App's webhook delivery log (``GET /app/hook/deliveries``)."""
-
-    id: int
-    guid: str
-    delivered_at: datetime
-    redelivery: bool
-    status: str
-    status_code: int
-    event: str
-    action: str | None
-    installation_id: int | None
-    repository_id: int | None
-
-    @property
-    def ok(self) -> bool:
-        """Whether this attempt was delivered (GitHub's status ``OK``)."""
-        return self.status == "OK"
 
 
 class DeliveryJson(_Model):
