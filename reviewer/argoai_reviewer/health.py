@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -16,6 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from argoai_core.errors import ConfigError
 
 
 def health_app(ready: Callable[[], bool], registry: CollectorRegistry = REGISTRY) -> Starlette:
@@ -48,6 +51,8 @@ class HealthServer:
     """Serves :func:`health_app` on ``host:port`` (port 0 picks a free one) inside the running event loop."""
 
     def __init__(self, host: str, port: int, ready: Callable[[], bool]) -> None:
+        self._host = host
+        self._port = port
         config = uvicorn.Config(
             health_app(ready),
             host=host,
@@ -61,8 +66,17 @@ class HealthServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start listening; returns once the port accepts connections."""
-        self._task = asyncio.create_task(self._server.serve())
+        """Start listening; returns once the port accepts connections. ConfigError when the port is taken."""
+        try:
+            # Bound here rather than by uvicorn, which would exit the process on a taken port.
+            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+            sock = socket.create_server((self._host, self._port), family=family)
+        except OSError as exc:
+            where = f"{self._host}:{self._port}"
+            raise ConfigError(
+                f"ARGOAI_REVIEWER_METRICS_PORT: cannot listen on {where}: {exc.strerror or exc}"
+            ) from None
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises why it could not start (e.g. the port is taken)

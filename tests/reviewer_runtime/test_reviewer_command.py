@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -76,3 +77,22 @@ def test_reviewer_process_serves_health_and_exits_cleanly_on_sigterm(
             process.wait()
     assert process.returncode == 0, output
     assert '"reviewer stopped"' in output
+
+
+def test_taken_metrics_port_exits_2_with_one_line() -> None:
+    """A metrics port already in use is a one-line configuration error (exit 2), not a traceback."""
+    argoai = Path(sys.executable).parent / "argoai"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        # A real process: the command configures logging process-wide, which must not leak into other tests.
+        result = subprocess.run(
+            [str(argoai), "reviewer", "--metrics-port", str(port)],
+            env={**os.environ, "ARGOAI_REVIEWER_METRICS_HOST": "127.0.0.1"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"ARGOAI_REVIEWER_METRICS_PORT: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
