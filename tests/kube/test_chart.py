@@ -139,7 +139,7 @@ def test_chart_lints_strictly(name: str) -> None:
 
 @pytest.mark.parametrize("name", VALUE_FILES)
 def test_every_manifest_validates(name: str) -> None:
-    """Built-in kinds pass kubernetes-validate --strict; peerings their CRD; KEDA/Prometheus kinds a shape check."""
+    """Built-in kinds pass kubernetes-validate --strict; peerings their CRD; KEDA/Prometheus a shape check."""
     docs = render(values(name))
     crds = chart_crds()
     custom = 0

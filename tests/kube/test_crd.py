@@ -1,4 +1,4 @@
-"""The ReviewPolicy CRD: generated from the model, identical everywhere, structural, agreeing with the model."""
+"""The ReviewPolicy CRD: generated from the model, the same everywhere, structural, agreeing with pydantic."""
 
 from __future__ import annotations
 
