@@ -62,7 +62,7 @@ def test_tiltfile_parses_without_lint_findings() -> None:
 
 
 def test_tiltfile_builds_installs_and_forwards() -> None:
-    """It builds the image, installs NATS (JetStream) and Redis and the chart, forwards the gateway, adds a policy."""
+    """It builds the image, installs NATS, Redis, the chart; forwards the gateway; applies a policy."""
     calls = evaluate({})
     ((build_args, build_kwargs),) = named(calls, "docker_build")
     assert build_args[:2] == ("argoai", ".")
