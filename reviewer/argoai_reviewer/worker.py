@@ -186,7 +186,7 @@ class ReviewWorker:
                 return await self._runner.run(job, heartbeat)
         except TimeoutError as exc:
             if deadline.expired():
-                return UnavailableError(f"review took longer than {self._max_review_seconds:.0f}s")
+                return RetryableError(f"review took longer than {self._max_review_seconds:.0f}s")
             return exc
         # Top of one review: failures of every kind, bugs included, become a settlement in _settle.
         except Exception as exc:  # noqa: BLE001
@@ -208,8 +208,7 @@ class ReviewWorker:
                 REVIEWS.labels(outcome="failed").inc()
                 await self._dead_letter(delivery, DeadReason.PERMANENT_ERROR, result, job=job)
             else:
-                retryable = isinstance(result, RetryableError)
-                if not retryable:
+                if not isinstance(result, RetryableError):
                     log.error("review failed unexpectedly", exc_info=result)
                 if delivery.num_delivered >= self._max_deliver:
                     REVIEWS.labels(outcome="failed").inc()

@@ -131,6 +131,23 @@ async def test_unexpected_exception_does_not_stop_the_consumer(stream: Stream) -
     assert (letter["reason"], letter["error_type"]) == ("max_deliver", "KeyError")
 
 
+async def test_review_running_past_its_limit_is_cancelled_and_retried(stream: Stream) -> None:
+    """A wedged review is cancelled after max_review_seconds and treated as retryable (here: last try)."""
+
+    async def wedge(_: ReviewJob, __: int, ___: Heartbeat) -> ReviewOutcome:
+        await asyncio.sleep(60)
+        return ReviewOutcome.posted(1)
+
+    runner = RecordingRunner(wedge)
+    loop = await review_loop(stream.jobs, runner, fast_settings(max_review_seconds=1.0, max_deliver=1))
+    await stream.publish_jobs(make_job(1))
+    async with running(loop):
+        await eventually(lambda: _has_dead_letters(stream, 1))
+    assert runner.cancelled == [1]
+    (letter,) = await stream.dead_letters()
+    assert (letter["reason"], letter["error"]) == ("max_deliver", "review took longer than 1s")
+
+
 async def test_unknown_job_version_is_terminated_and_dead_lettered(stream: Stream) -> None:
     """A job of a version this reviewer does not know never reaches the pipeline: dead-lettered."""
     runner = RecordingRunner()
