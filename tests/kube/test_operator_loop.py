@@ -124,8 +124,17 @@ async def nats_client(nats_settings: NatsSettings) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
+def preexisting() -> list[dict[str, Any]]:
+    """ReviewPolicies stored before the operator starts (a test parametrizes this to simulate a restart)."""
+    return []
+
+
+@pytest.fixture
 async def running(
-    kmock: kmock.KubernetesEmulator, nats_settings: NatsSettings, nats_client: Client
+    kmock: kmock.KubernetesEmulator,
+    nats_settings: NatsSettings,
+    nats_client: Client,
+    preexisting: list[dict[str, Any]],
 ) -> AsyncIterator[tuple[Cluster, PolicyWatcher]]:
     """The emulator with the CRD's resource declared, a PolicyWatcher, and the operator running."""
     kmock.resources["argoai.dev/v1alpha1/reviewpolicies"] = kmock.ResourceInfo(
@@ -139,6 +148,9 @@ async def running(
         kind="Namespace", namespaced=False, verbs={"list", "watch"}
     )
     kmock.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True, verbs={"create"})
+    for obj in preexisting:
+        meta = obj["metadata"]
+        kmock.objects["argoai.dev/v1alpha1/reviewpolicies", meta["namespace"], meta["name"]] = obj
 
     # The watcher stands in for a reviewer pod; started before the operator, whose shutdown cancels every
     # task created after it started.
@@ -277,3 +289,33 @@ async def _events(cluster: Cluster, reason: str) -> list[dict[str, Any]]:
 async def _seen(watcher: PolicyWatcher, revision: int) -> PolicySet:
     async with asyncio.timeout(2):
         return await watcher.wait_for_revision(revision)
+
+
+def stored(namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        "namespace": namespace,
+        "name": name,
+        "uid": f"uid-{name}",
+        "generation": 3,
+        "resourceVersion": "7",
+    }
+    return {"apiVersion": "argoai.dev/v1alpha1", "kind": "ReviewPolicy", "metadata": meta, "spec": spec}
+
+
+@pytest.mark.parametrize(
+    "preexisting",
+    [
+        [
+            stored("ops", "org", {"scope": {"orgs": ["acme"]}}),
+            stored("ops", "repo", {"scope": {"repos": ["acme/api"]}}),
+        ]
+    ],
+)
+async def test_restart_publishes_the_full_set_first(running: tuple[Cluster, PolicyWatcher]) -> None:
+    """After a restart the first publish already holds every stored policy (Kopf indexes, then handles)."""
+    cluster, watcher = running
+    repo = await eventually(lambda: _ready(cluster, "ops", "repo", generation=3))
+    org = await eventually(lambda: _ready(cluster, "ops", "org", generation=3))
+    # Both handlers got revision 1: a partial first set would have forced a second revision.
+    assert (repo["status"]["revision"], org["status"]["revision"]) == (1, 1)
+    assert (await _seen(watcher, 1)).names() == ["ops/org", "ops/repo"]
