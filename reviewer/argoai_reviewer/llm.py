@@ -31,8 +31,9 @@ import email.utils
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import stamina
@@ -53,6 +54,8 @@ from argoai_core.settings import LLMSettings
 from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS
 from argoai_reviewer.ports import ModelReply, ReviewModel
 
+PROMPTS = Path(__file__).parent / "prompts"
+
 # The name of the schema (OpenAI ``json_schema.name``) and of the Anthropic tool that carries the answer.
 SCHEMA_NAME = "submit_review"
 SCHEMA_DESCRIPTION = "Submit the review of the change: a short summary and the findings."
@@ -62,22 +65,21 @@ SCHEMA_DESCRIPTION = "Submit the review of the change: a short summary and the f
 _UNSUPPORTED_IN_STRICT = frozenset({"minLength", "maxLength"})
 
 
+def _prompt_file(name: str) -> str:
+    return (PROMPTS / name).read_text(encoding="utf-8").rstrip("\n")
+
+
 @dataclass(frozen=True)
 class ReplyInstructions:
-    """The texts the adapters themselves add to a conversation.
+    """The texts the adapters themselves add to a conversation, from ``prompts/`` by default.
 
     ``correction`` (with ``{problem}``) follows a rejected reply; ``json_object`` (with ``{schema}``) is
-    appended to the system prompt when a server only supports ``json_object``. The defaults are minimal;
-    the prompts module may pass texts rendered from its templates.
+    appended to the system prompt when a server only supports ``json_object``. Plain placeholders rather
+    than Jinja2: the values are JSON and model-facing error text, which must be inserted verbatim.
     """
 
-    correction: str = (
-        "Your previous answer could not be accepted: {problem}\n"
-        "Give the complete review again, conforming exactly to the schema."
-    )
-    json_object: str = (
-        "Answer with one JSON object and nothing else. It must conform exactly to this JSON schema:\n{schema}"
-    )
+    correction: str = field(default_factory=lambda: _prompt_file("correction.txt"))
+    json_object: str = field(default_factory=lambda: _prompt_file("json_object.txt"))
 
     def correct(self, problem: str) -> str:
         """The message telling the model what was wrong with its reply."""

@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import cast
 
-from argoai_core.errors import ConfigError
 from argoai_core.logs import configure_logging
 from argoai_core.telemetry import configure_tracing
 from argoai_reviewer.runtime import Reviewer, ReviewerConfig, RunnerFactory
-
-WIRING_MODULE = "argoai_reviewer.wiring"
+from argoai_reviewer.wiring import build_runner
 
 
 def run(*, metrics_port: int | None = None, runner_factory: RunnerFactory | None = None) -> None:
-    """Run the reviewer; ``runner_factory`` defaults to ``argoai_reviewer.wiring.build_runner``."""
+    """Run the reviewer; ``runner_factory`` defaults to the production pipeline (``wiring.build_runner``)."""
     config = ReviewerConfig.load(**({} if metrics_port is None else {"metrics_port": metrics_port}))
     configure_logging(config.common.log_level)
     configure_tracing("argoai-reviewer")
-    asyncio.run(_serve(Reviewer(config, runner_factory or pipeline_factory())))
-
-
-def pipeline_factory() -> RunnerFactory:
-    """The production pipeline's factory, imported only when the reviewer starts."""
-    try:
-        module = importlib.import_module(WIRING_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != WIRING_MODULE:
-            raise
-        raise ConfigError(f"the review pipeline ({WIRING_MODULE}) is not installed") from None
-    return cast(RunnerFactory, module.build_runner)
+    asyncio.run(_serve(Reviewer(config, runner_factory or build_runner)))
 
 
 async def _serve(reviewer: Reviewer) -> None:
