@@ -16,7 +16,8 @@ from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer.anchoring import Placement, anchor, anchor_at_lines
 from argoai_reviewer.checks import merge_findings, run_checks
-from argoai_reviewer.context import ContextLimits, Coverage, build_batches
+from argoai_reviewer.context import ContextLimits, build_batches
+from argoai_reviewer.coverage import Coverage
 from argoai_reviewer.diff import FileDiff, by_path, from_changed_file
 from argoai_reviewer.domain import ChangedFile, PullRequest
 from argoai_reviewer.ports import ModelReply, ReviewModel
@@ -139,8 +140,9 @@ async def analyze(
     plan = build_batches(diffs, texts, counter=counter, limits=_limits(request.pr, policy, counter, options))
     builtin = run_checks(diffs)
     findings: list[Finding] = builtin
+    coverage = plan.coverage.with_selection(selection.skipped, llm_used=model is not None)
     analysis = Analysis(
-        selection=selection, coverage=plan.coverage, placements=[], summaries=[], llm_used=model is not None
+        selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
     )
     if model is not None and plan.batches:
         system = render_system()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from argoai_core.redact import redact_keeping_lines
+from argoai_reviewer.coverage import Coverage
 from argoai_reviewer.diff import FileDiff, Hunk
 from argoai_reviewer.tokens import TokenCounter
 
@@ -108,16 +109,6 @@ class Batch:
     def text(self) -> str:
         """All blocks, as the prompt shows them."""
         return join_blocks(self.files)
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the model saw: files with lines sent, files clipped with the reason, changed lines sent/total."""
-
-    reviewed: list[str]
-    clipped: list[tuple[str, str]]
-    lines_sent: int
-    lines_total: int
 
 
 @dataclass(frozen=True)
@@ -425,8 +416,8 @@ def build_batches(
             stats[block.path].changed_sent += block.changed_lines
     sent_paths = {block.path for batch in batches for block in batch.files}
     coverage = Coverage(
-        reviewed=[path for path in stats if path in sent_paths],
-        clipped=[(path, "; ".join(item.reasons)) for path, item in stats.items() if item.reasons],
+        reviewed=tuple(path for path in stats if path in sent_paths),
+        clipped=tuple((path, "; ".join(item.reasons)) for path, item in stats.items() if item.reasons),
         lines_sent=sum(item.changed_sent for item in stats.values()),
         lines_total=sum(diff.changed_lines for diff in diffs),
     )

@@ -36,7 +36,7 @@ from argoai_reviewer.ports import (
     ReviewModel,
     ReviewState,
 )
-from argoai_reviewer.render import Coverage, build_review, find_marker
+from argoai_reviewer.render import build_review, find_marker
 from argoai_reviewer.tokens import TokenCounter, counter_for
 from argoai_reviewer.worker import Heartbeat, ReviewOutcome
 
@@ -131,7 +131,7 @@ class ReviewPipeline:
         draft = build_review(
             fresh,
             policy=policy,
-            coverage=_coverage(analysis),
+            coverage=analysis.coverage,
             summary=analysis.summary,
             head_sha=job.head_sha,
             bot_handle=self._options.analysis.bot_name,
@@ -218,13 +218,3 @@ class ReviewPipeline:
         log.info(
             "review posted", key=job.key, review_id=review_id, comments=comments, seconds=round(seconds, 3)
         )
-
-
-def _coverage(analysis: Analysis) -> Coverage:
-    return Coverage(
-        reviewed=tuple(analysis.coverage.reviewed),
-        skipped=tuple(analysis.selection.skipped),
-        clipped=tuple(analysis.coverage.clipped),
-        lines_sent=analysis.coverage.lines_sent,
-        lines_total=analysis.coverage.lines_total,
-    )

@@ -27,6 +27,7 @@ import jinja2
 from argoai_core.models.findings import Finding, Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer.anchoring import Anchored, Placement, Unanchored
+from argoai_reviewer.coverage import Coverage
 from argoai_reviewer.domain import InlineComment, ReviewDraft
 from argoai_reviewer.fingerprint import fingerprint_of
 from argoai_reviewer.sanitize import (
@@ -66,22 +67,6 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=False,
 )
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the model saw: files reviewed, skipped or clipped (each with a reason), changed lines sent."""
-
-    reviewed: tuple[str, ...] = ()
-    skipped: tuple[tuple[str, str], ...] = ()
-    clipped: tuple[tuple[str, str], ...] = ()
-    lines_sent: int = 0
-    lines_total: int = 0
-
-    @property
-    def complete(self) -> bool:
-        """True when nothing was skipped or clipped and every changed line was sent."""
-        return not self.skipped and not self.clipped and self.lines_sent >= self.lines_total
 
 
 @dataclass
@@ -212,10 +197,17 @@ def _coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
     reviewed, reviewed_more = _fit(
         [{"path": sanitize_path(p)} for p in coverage.reviewed], COVERAGE_BUDGET // 3
     )
-    line = (
-        f"Reviewed {len(coverage.reviewed)} file{'s' if len(coverage.reviewed) != 1 else ''}; "
-        f"{coverage.lines_sent:,} of {coverage.lines_total:,} changed lines were sent to the model."
-    )
+    files = f"{len(coverage.reviewed)} file{'s' if len(coverage.reviewed) != 1 else ''}"
+    if coverage.llm_used:
+        line = (
+            f"Reviewed {files}; {coverage.lines_sent:,} of {coverage.lines_total:,} changed lines "
+            "were sent to the model."
+        )
+    else:
+        line = (
+            f"Checked {files} with ArgoAI's built-in checks only ({coverage.lines_total:,} changed lines): "
+            "no LLM is configured."
+        )
     if coverage.complete:
         line += " Nothing was skipped."
     return {

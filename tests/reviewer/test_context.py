@@ -77,8 +77,8 @@ def test_twenty_thousand_line_pr_fits_budgets_and_every_changed_line_is_sent_onc
     ]
     assert len(sent) == len(set(sent)) == 20_000
     assert plan.coverage.lines_sent == plan.coverage.lines_total == 20_000
-    assert plan.coverage.clipped == []
-    assert plan.coverage.reviewed == [diff.path for diff in diffs]
+    assert plan.coverage.clipped == ()
+    assert plan.coverage.reviewed == tuple(diff.path for diff in diffs)
 
 
 def test_estimate_counter_budgets_hold_too() -> None:
@@ -222,7 +222,7 @@ def test_long_lines_are_shortened_and_reported() -> None:
     plan = build_batches([diff], {}, counter=tiktoken(), limits=ContextLimits(max_line_chars=200))
     assert "line shortened: 4800 of 5000 characters not shown" in plan.batches[0].text
     assert (plan.coverage.lines_sent, plan.coverage.lines_total) == (2, 3)
-    assert plan.coverage.clipped == [("app.js", "1 changed lines too long to send whole, shortened")]
+    assert plan.coverage.clipped == (("app.js", "1 changed lines too long to send whole, shortened"),)
 
 
 def test_calls_beyond_max_calls_are_reported_with_their_lines() -> None:

@@ -11,9 +11,9 @@ import pytest
 from argoai_core.models.findings import Category, Finding, Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer.anchoring import Anchored, How, Reason, Unanchored, anchor_all
+from argoai_reviewer.coverage import Coverage
 from argoai_reviewer.diff import FileDiff, parse_patch, parse_unified_diff
 from argoai_reviewer.render import (
-    Coverage,
     build_review,
     find_marker,
     inline_comment,
