@@ -54,13 +54,18 @@ class LocalProcess:
     argv: list[str]
     port: int
     log: Path
+    # In a session of its own, a terminal's Ctrl-C reaches only the parent, which stops this process after
+    # everything that depends on it (``argoai dev`` drains the reviewer before stopping NATS).
+    detach: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the process and wait until its port accepts connections."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+            self.process = subprocess.Popen(  # noqa: S603
+                self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=self.detach
+            )
         deadline = time.monotonic() + timeout
         while not port_open("127.0.0.1", self.port):
             if self.process.poll() is not None:
@@ -97,8 +102,9 @@ def nats_process(store: Path, port: int | None = None) -> LocalProcess:
     return LocalProcess(argv=argv, port=port, log=store / "nats-server.log")
 
 
-def redis_process(workdir: Path, port: int | None = None) -> LocalProcess:
-    """A redis-server that keeps nothing on disk; ServiceError when none is installed."""
+def redis_process(workdir: Path, port: int | None = None, *, persistent: bool = False) -> LocalProcess:
+    """A redis-server (keeping its data in ``workdir`` when ``persistent``, else nothing on disk);
+    ServiceError when none is installed."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServiceError(
@@ -107,7 +113,7 @@ def redis_process(workdir: Path, port: int | None = None) -> LocalProcess:
         )
     port = port or free_port()
     argv = [
-        binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-        "--dir", str(workdir),
+        binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+        "--appendonly", "yes" if persistent else "no", "--dir", str(workdir),
     ]  # fmt: skip
     return LocalProcess(argv=argv, port=port, log=workdir / "redis-server.log")
