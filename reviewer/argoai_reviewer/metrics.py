@@ -63,3 +63,8 @@ WEBHOOK_REDELIVERIES = Counter(
     "Failed webhook deliveries handled by `argoai redeliver`, by outcome (redelivered, rejected, too_old)",
     ["outcome"],
 )
+REVIEW_FAILURES_NOTIFIED = Counter(
+    "argoai_review_failures_notified_total",
+    "Reviews that failed for good and were reported on the PR with one comment, by dead-letter reason",
+    ["reason"],
+)

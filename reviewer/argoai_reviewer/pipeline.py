@@ -2,7 +2,8 @@
 
 Order of a review and why:
 1. policy and cheap skips (action, draft, already reviewed) before any GitHub call;
-2. a lock per (PR, head) with an owner token, so two pods never review the same head at once;
+2. a lock per (PR, head) with an owner token, so two pods never review the same head at once; renewed while
+   the review runs, so a long review keeps it and a dead pod's lock expires within one TTL;
 3. the pull request as it is now: closed or moved on → superseded, nothing posted;
 4. an earlier review of ours for this head (hidden marker) → recorded, nothing posted again;
 5. full review, or only what changed since the last reviewed head (compare API) when history is linear;
@@ -13,12 +14,15 @@ Order of a review and why:
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from opentelemetry import trace
 
-from argoai_core.errors import RetryableError
+from argoai_core.errors import RetryableError, UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import ReviewJob
 from argoai_core.models.policy import PolicySpec
@@ -38,7 +42,7 @@ from argoai_reviewer.ports import (
 )
 from argoai_reviewer.render import build_review, find_marker
 from argoai_reviewer.tokens import TokenCounter, counter_for
-from argoai_reviewer.worker import Heartbeat, ReviewOutcome
+from argoai_reviewer.worker import FailureNotifier, Heartbeat, ReviewOutcome
 
 log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -52,6 +56,7 @@ class PipelineOptions:
     """Tuning of the pipeline."""
 
     analysis: AnalysisOptions
+    # Renewed every third of it while the review runs: also how long a dead pod's lock blocks its head.
     lock_ttl_seconds: float = 120.0
     input_price_per_mtok: float = 0.0
     output_price_per_mtok: float = 0.0
@@ -72,8 +77,10 @@ class ReviewPipeline:
         state: ReviewState,
         history: ReviewHistory,
         options: PipelineOptions,
+        failures: FailureNotifier | None = None,
     ) -> None:
         self._github = github
+        self._failures = failures
         self._policies = policies
         self._model = model
         self._lock = lock
@@ -96,10 +103,40 @@ class ReviewPipeline:
             # Another pod is reviewing this head; come back later, when its outcome is recorded.
             raise RetryableError("another reviewer holds this head's lock", delay=ttl / 2)
         try:
-            with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
-                return await self._review(job, policy, heartbeat, token)
+            async with self._renewing(job.key, token):
+                with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
+                    return await self._review(job, policy, heartbeat, token)
         finally:
             await self._lock.release(job.key, token)
+
+    async def review_failed(self, job: ReviewJob, reason: str) -> None:
+        """:class:`~argoai_reviewer.worker.FailureNotifier`: tell the pull request (when configured to)."""
+        if self._failures is not None:
+            await self._failures.review_failed(job, reason)
+
+    @asynccontextmanager
+    async def _renewing(self, key: str, token: str) -> AsyncIterator[None]:
+        """Extend the lock every third of its TTL until the block ends; fencing checks we still own it."""
+        ttl = self._options.lock_ttl_seconds
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl / 3)
+                try:
+                    if not await self._lock.extend(key, token, ttl):
+                        log.warning("lost this head's lock while reviewing", key=key)
+                        return
+                except UnavailableError as exc:
+                    # The next renewal may get through; fencing refuses to post if the lock was lost.
+                    log.warning("could not renew this head's lock", key=key, error=str(exc))
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
     async def _review(
         self, job: ReviewJob, policy: PolicySpec, heartbeat: Heartbeat, token: str

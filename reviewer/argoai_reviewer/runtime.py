@@ -34,7 +34,7 @@ from argoai_reviewer.consumer import ConsumerLoop
 from argoai_reviewer.health import HealthServer
 from argoai_reviewer.intake_consumer import IntakeWorker
 from argoai_reviewer.settings import ReviewerSettings
-from argoai_reviewer.worker import ReviewRunner, ReviewWorker
+from argoai_reviewer.worker import FailureNotifier, ReviewRunner, ReviewWorker
 
 log = get_logger(__name__)
 
@@ -140,7 +140,9 @@ class Reviewer:
                 bot_name=config.common.bot_name,
                 max_deliver=settings.max_deliver,
             )
-            review = ReviewWorker(runner, jobs, settings)
+            # The production pipeline also reports final failures on the pull request; a bare runner does not.
+            notifier = runner if isinstance(runner, FailureNotifier) else None
+            review = ReviewWorker(runner, jobs, settings, notifier)
             intake_source = await jobs.intake_source(settings)
             stack.push_async_callback(intake_source.close)
             review_source = await jobs.review_source(settings)

@@ -15,13 +15,16 @@ from argoai_core.policy_set import StaticPolicyProvider, load_policy_file
 from argoai_core.streams import StreamNames
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.analysis import AnalysisOptions
+from argoai_reviewer.failures import FailureComment
 from argoai_reviewer.llm import build_model
 from argoai_reviewer.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.ports import PolicyProvider, ReviewModel
-from argoai_reviewer.runtime import ReviewerConfig, RuntimeServices
+from argoai_reviewer.runtime import SECONDS_PER_DAY, ReviewerConfig, RuntimeServices
 from argoai_reviewer.worker import ReviewRunner
 
 log = get_logger(__name__)
+
+LOCK_TTL_ACK_WAITS = 3
 
 
 @asynccontextmanager
@@ -53,7 +56,12 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             lock=services.lock,
             state=services.state,
             history=services.history,
+            failures=FailureComment(
+                github, services.lock, remember_seconds=settings.state_ttl_days * SECONDS_PER_DAY
+            ),
             options=PipelineOptions(
+                # A few ack waits: renewed while the review runs, soon free when its pod died.
+                lock_ttl_seconds=LOCK_TTL_ACK_WAITS * settings.ack_wait_seconds,
                 analysis=AnalysisOptions(
                     input_tokens_per_call=settings.max_input_tokens_per_call,
                     llm_concurrency=settings.llm_concurrency,

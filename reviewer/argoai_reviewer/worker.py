@@ -12,6 +12,9 @@ anything else (a bug)           like RetryableError, logged with its traceback
 
 While the pipeline runs, the delivery is kept alive with in-progress acknowledgements every ack_wait/3, and
 the pipeline may send one itself through the ``heartbeat`` it is given.
+
+A job dead-lettered for good is then reported to the :class:`FailureNotifier`, when there is one (the pull
+request is told once that its review failed); a failing notification never changes the settlement.
 """
 
 from __future__ import annotations
@@ -23,14 +26,20 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 import structlog
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from argoai_core.errors import InvalidInputError, PermanentError, RetryableError, UnavailableError
+from argoai_core.errors import (
+    ArgoAIError,
+    InvalidInputError,
+    PermanentError,
+    RetryableError,
+    UnavailableError,
+)
 from argoai_core.logs import get_logger
 from argoai_core.models.job import ReviewJob
 from argoai_core.telemetry import extract_context, inject_headers
@@ -98,6 +107,19 @@ class ReviewRunner(Protocol):
         ...
 
 
+@runtime_checkable
+class FailureNotifier(Protocol):
+    """Told about a job that failed for good (after it was dead-lettered), e.g. to say so on the PR."""
+
+    async def review_failed(self, job: ReviewJob, reason: str) -> None:
+        """Report that ``job`` will not be reviewed; ``reason`` is a :class:`DeadReason` value.
+
+        Called again for the same job when a dead-letter settlement is retried or several pods hear of
+        one exhausted job: it must be idempotent. Raises ArgoAIError when it could not report.
+        """
+        ...
+
+
 class DeadReason(StrEnum):
     """Why a job went to the dead-letter stream."""
 
@@ -137,9 +159,16 @@ def decode_job(data: bytes) -> ReviewJob:
 class ReviewWorker:
     """Handles review-job deliveries for a :class:`~argoai_reviewer.consumer.ConsumerLoop`."""
 
-    def __init__(self, runner: ReviewRunner, sink: JobSink, settings: ReviewerSettings) -> None:
+    def __init__(
+        self,
+        runner: ReviewRunner,
+        sink: JobSink,
+        settings: ReviewerSettings,
+        notifier: FailureNotifier | None = None,
+    ) -> None:
         self._runner = runner
         self._sink = sink
+        self._notifier = notifier
         self._max_deliver = settings.max_deliver
         self._heartbeat_seconds = settings.heartbeat_seconds
         self._max_review_seconds = settings.max_review_seconds
@@ -263,6 +292,17 @@ class ReviewWorker:
             return
         JOBS_DEAD_LETTERED.labels(reason=reason.value).inc()
         await delivery.term()
+        if job is not None:
+            await self._notify(job, reason)
+
+    async def _notify(self, job: ReviewJob, reason: DeadReason) -> None:
+        # After the settlement: a slow or failing notification must never get the job redelivered.
+        if self._notifier is None:
+            return
+        try:
+            await self._notifier.review_failed(job, reason.value)
+        except ArgoAIError as exc:
+            log.warning("could not report the failed review on the pull request", error=str(exc))
 
     async def _beat(self, delivery: Delivery) -> None:
         try:

@@ -88,6 +88,8 @@ class ArgoSystem:
     gateway_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    webhook_secret: str = WEBHOOK_SECRET
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The environment of an ArgoAI process of this system."""
@@ -98,7 +100,7 @@ class ArgoSystem:
             "ARGOAI_GITHUB_API_URL": self.fake_github.url,
             "ARGOAI_GITHUB_APP_ID": str(self.app_id),
             "ARGOAI_GITHUB_PRIVATE_KEY": self.private_key,
-            "ARGOAI_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "ARGOAI_GITHUB_WEBHOOK_SECRET": self.webhook_secret,
             "ARGOAI_LLM_PROVIDER": "openai",
             "ARGOAI_LLM_BASE_URL": self.fake_llm.openai_base_url,
             "ARGOAI_LLM_API_KEY": LLM_KEY,
@@ -152,6 +154,7 @@ class ArgoSystem:
                 return False
 
         wait_until(ready, 30, f"{name} to be ready")
+        self.metrics_ports[name] = port
         return port
 
     def stop(self, name: str, *, kill: bool = False) -> None:
@@ -176,8 +179,12 @@ class ArgoSystem:
     def send(self, event: str, payload: dict[str, Any], *, delivery: str | None = None) -> httpx.Response:
         """Deliver a correctly signed webhook to the gateway, as GitHub does."""
         body = json.dumps(payload).encode()
-        headers = delivery_headers(event, body, WEBHOOK_SECRET, delivery=delivery)
+        headers = delivery_headers(event, body, self.webhook_secret, delivery=delivery)
         return httpx.post(f"{self.gateway_url}/webhooks/github", content=body, headers=headers, timeout=10)
+
+    def metrics(self, name: str = "reviewer") -> str:
+        """The Prometheus text exposition of reviewer ``name`` (started with :meth:`start_reviewer`)."""
+        return httpx.get(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", timeout=5).text
 
     def logs(self) -> str:
         """Everything the processes of this system wrote."""
