@@ -1,8 +1,9 @@
-"""The intake consumer: stored ``pull_request`` webhooks in, review jobs out.
+"""The intake consumer: ``pull_request`` and ``issue_comment`` webhooks in, review and command jobs out.
 
-A job is published with ``Nats-Msg-Id`` = its key (PR and head SHA), so two ``synchronize`` deliveries for one
-push, and redeliveries of one webhook, become one job. The webhook is acknowledged only once the job stream
-has acknowledged the job; a payload that can never make a job is terminated, never redelivered forever.
+A job is published with ``Nats-Msg-Id`` = its key (PR and head SHA; or PR, command and comment id), so two
+``synchronize`` deliveries for one push, and redeliveries of one webhook, become one job. The webhook is
+acknowledged only once the job stream has acknowledged the job; a payload that can never make a job is
+terminated, never redelivered forever.
 """
 
 from __future__ import annotations

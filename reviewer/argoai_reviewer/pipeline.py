@@ -24,11 +24,12 @@ from opentelemetry import trace
 
 from argoai_core.errors import RetryableError, UnavailableError
 from argoai_core.logs import get_logger
-from argoai_core.models.job import ReviewJob
+from argoai_core.models.job import AnyJob, CommandJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer import metrics
 from argoai_reviewer.analysis import Analysis, AnalysisOptions, ChangeRequest, analyze
 from argoai_reviewer.anchoring import Anchored
+from argoai_reviewer.commands import find_command_marker, with_command_marker
 from argoai_reviewer.domain import ChangedFile, PullRequest, ReviewRecord
 from argoai_reviewer.fingerprint import fingerprint_of
 from argoai_reviewer.ports import (
@@ -40,7 +41,9 @@ from argoai_reviewer.ports import (
     ReviewModel,
     ReviewState,
 )
-from argoai_reviewer.render import build_review, find_marker
+from argoai_reviewer.render import build_review, find_marker, marker
+from argoai_reviewer.repo_config import apply_repo_config
+from argoai_reviewer.repo_config_cache import RepoConfigCache
 from argoai_reviewer.tokens import TokenCounter, counter_for
 from argoai_reviewer.worker import FailureNotifier, Heartbeat, ReviewOutcome
 
@@ -62,6 +65,8 @@ class PipelineOptions:
     output_price_per_mtok: float = 0.0
     default_provider: str | None = None
     default_model: str | None = None
+    # How long a repository's .github/argoai.yaml is cached (a pushed change applies within this time).
+    repo_config_ttl_seconds: float = 60.0
 
 
 class ReviewPipeline:
@@ -87,16 +92,30 @@ class ReviewPipeline:
         self._state = state
         self._history = history
         self._options = options
+        self._repo_configs = RepoConfigCache(options.repo_config_ttl_seconds)
 
-    async def run(self, job: ReviewJob, heartbeat: Heartbeat) -> ReviewOutcome:
-        """Review ``job`` and post at most one review for its head."""
+    async def run(self, job: AnyJob, heartbeat: Heartbeat) -> ReviewOutcome:
+        """Review ``job`` (or carry out a comment command) and post at most one review for its head."""
+        if isinstance(job, CommandJob):
+            return await self._command(job, heartbeat)
         policy = self._policies.policy_for(job.repo)
-        if job.action not in policy.events:
+        # A review a trusted command asked for skips the event rules: it is explicit, and one of its own.
+        forced = job.command_id is not None
+        if not forced and job.action not in policy.events:
             return ReviewOutcome.skipped(f"the policy does not review '{job.action}' events")
-        if job.draft and not policy.review_drafts:
-            return ReviewOutcome.skipped("draft pull request (the policy does not review drafts)")
-        if await self._state.last_reviewed_head(job.pr_key) == job.head_sha:
+        if not forced and await self._state.is_ignored(job.pr_key):
+            return ReviewOutcome.skipped("ignored by a command until someone asks for a review")
+        if not forced and await self._state.last_reviewed_head(job.pr_key) == job.head_sha:
             return ReviewOutcome.duplicate()
+        parsed = await self._repo_configs.get(
+            self._github.installation(job.installation_id), job.installation_id, job.repo, job.default_branch
+        )
+        notes = [parsed.note] if parsed.note else []
+        if parsed.config is not None:
+            policy, merge_notes = apply_repo_config(policy, parsed.config)
+            notes += merge_notes
+        if job.draft and not policy.review_drafts and not forced:
+            return ReviewOutcome.skipped("draft pull request (the policy does not review drafts)")
         ttl = self._options.lock_ttl_seconds
         token = await self._lock.acquire(job.key, ttl)
         if token is None:
@@ -105,7 +124,7 @@ class ReviewPipeline:
         try:
             async with self._renewing(job.key, token):
                 with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
-                    return await self._review(job, policy, heartbeat, token)
+                    return await self._review(job, policy, heartbeat, token, notes)
         finally:
             await self._lock.release(job.key, token)
 
@@ -138,8 +157,38 @@ class ReviewPipeline:
             with suppress(asyncio.CancelledError):
                 await task
 
+    async def _command(self, job: CommandJob, heartbeat: Heartbeat) -> ReviewOutcome:
+        """Carry out a trusted comment command, if the policy enables it (nothing is posted otherwise)."""
+        if job.command not in self._policies.policy_for(job.repo).commands:
+            log.info("command not enabled by the policy", command=job.command, commenter=job.commenter)
+            return ReviewOutcome.skipped(f"the policy does not enable the '{job.command}' command")
+        if job.command == "ignore":
+            await self._state.set_ignored(job.pr_key, True)
+            return ReviewOutcome.skipped(f"@{job.commenter} asked to ignore this pull request")
+        await self._state.set_ignored(job.pr_key, False)
+        pr = await self._github.installation(job.installation_id).pull_request(job.repo, job.number)
+        if pr.state != "open":
+            return ReviewOutcome.superseded(f"the pull request is {pr.state}")
+        forced = ReviewJob(
+            delivery_id=job.delivery_id,
+            installation_id=job.installation_id,
+            repo=job.repo,
+            number=job.number,
+            action="command",
+            head_sha=pr.head_sha,
+            base_sha=pr.base_sha,
+            base_ref=pr.base_ref,
+            title=pr.title,
+            body=pr.body,
+            author=pr.author,
+            draft=pr.draft,
+            default_branch=job.default_branch,
+            command_id=job.comment_id,
+        )
+        return await self.run(forced, heartbeat)
+
     async def _review(
-        self, job: ReviewJob, policy: PolicySpec, heartbeat: Heartbeat, token: str
+        self, job: ReviewJob, policy: PolicySpec, heartbeat: Heartbeat, token: str, notes: list[str]
     ) -> ReviewOutcome:
         started = time.monotonic()
         gh = self._github.installation(job.installation_id)
@@ -148,11 +197,16 @@ class ReviewPipeline:
         if moved is not None:
             return moved
         for review in await gh.reviews(job.repo, job.number):
-            if find_marker(review.body) == job.head_sha:
+            if job.command_id is not None:
+                # One command, one review: the review it asked for may be on an older head by now.
+                if find_command_marker(review.body) == job.command_id:
+                    return ReviewOutcome.duplicate("the review this command asked for is already posted")
+            elif find_marker(review.body) == job.head_sha:
                 await self._state.mark_reviewed(job.pr_key, job.head_sha, review.id)
                 return ReviewOutcome.duplicate("a review of this head is already on the pull request")
         pr_files = await gh.files(job.repo, job.number)
-        files = await self._scope(gh, job, pr_files)
+        # A review asked for by command covers the whole pull request, not only the last push.
+        files = pr_files if job.command_id is not None else await self._scope(gh, job, pr_files)
         request = ChangeRequest(
             pr=pr,
             files=files,
@@ -169,11 +223,13 @@ class ReviewPipeline:
             fresh,
             policy=policy,
             coverage=analysis.coverage,
-            summary=analysis.summary,
+            summary="\n\n".join(text for text in (*notes, analysis.summary) if text),
             head_sha=job.head_sha,
             bot_handle=self._options.analysis.bot_name,
             repeated=repeated,
         )
+        if job.command_id is not None:
+            draft.body = with_command_marker(draft.body, marker(job.head_sha), job.command_id)
         # Fencing: only the lock's owner posts, and only for the head the pull request still has.
         if not await self._lock.extend(job.key, token, self._options.lock_ttl_seconds):
             raise RetryableError("lost this head's lock while reviewing", delay=5.0)

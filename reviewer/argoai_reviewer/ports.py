@@ -123,6 +123,14 @@ class ReviewState(Protocol):
         """Remember findings just posted."""
         ...
 
+    async def is_ignored(self, pr_key: str) -> bool:
+        """Whether a trusted ``ignore`` command stopped the reviews of this pull request."""
+        ...
+
+    async def set_ignored(self, pr_key: str, ignored: bool) -> None:
+        """Stop (``ignore`` command) or resume (``review`` command) reviewing this pull request's pushes."""
+        ...
+
 
 class PolicyProvider(Protocol):
     """The effective review policy of a repository (from the policy file or the operator's bucket)."""

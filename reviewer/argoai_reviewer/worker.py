@@ -41,7 +41,7 @@ from argoai_core.errors import (
     UnavailableError,
 )
 from argoai_core.logs import get_logger
-from argoai_core.models.job import ReviewJob
+from argoai_core.models.job import JOB_VERSIONS, AnyJob, ReviewJob, parse_job
 from argoai_core.telemetry import extract_context, inject_headers
 from argoai_reviewer.delivery import Delivery, JobSink
 from argoai_reviewer.metrics import JOBS_DEAD_LETTERED, REVIEW_SECONDS, REVIEWS, REVIEWS_IN_FLIGHT
@@ -52,7 +52,7 @@ tracer = trace.get_tracer(__name__)
 
 Heartbeat = Callable[[], Awaitable[None]]
 
-SUPPORTED_JOB_VERSIONS = frozenset({1})
+SUPPORTED_JOB_VERSIONS = JOB_VERSIONS
 # Retry delay after an unexpected failure (a bug): long enough not to spin, short enough to recover soon.
 UNEXPECTED_FAILURE_DELAY_SECONDS = 30.0
 
@@ -98,8 +98,8 @@ class ReviewOutcome:
 class ReviewRunner(Protocol):
     """The review pipeline, as the consumer sees it."""
 
-    async def run(self, job: ReviewJob, heartbeat: Heartbeat) -> ReviewOutcome:
-        """Review ``job``; raise RetryableError or PermanentError when it cannot be done.
+    async def run(self, job: AnyJob, heartbeat: Heartbeat) -> ReviewOutcome:
+        """Review ``job`` (or carry out its command); RetryableError or PermanentError when it cannot be done.
 
         ``heartbeat`` tells the queue the review is still alive; the consumer already sends one every
         ack_wait/3, so calling it is optional (useful before a step known to take long).
@@ -137,7 +137,7 @@ class InvalidJobError(InvalidInputError):
         self.reason = reason
 
 
-def decode_job(data: bytes) -> ReviewJob:
+def decode_job(data: bytes) -> AnyJob:
     """The job in a message body; InvalidJobError saying what is wrong (an unknown version included)."""
     try:
         document = orjson.loads(data)
@@ -149,7 +149,7 @@ def decode_job(data: bytes) -> ReviewJob:
     if version not in SUPPORTED_JOB_VERSIONS:
         raise InvalidJobError(DeadReason.UNKNOWN_VERSION, f"job version {version!r} is not supported")
     try:
-        return ReviewJob.model_validate(document)
+        return parse_job(document)
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in error["loc"])
@@ -199,14 +199,14 @@ class ReviewWorker:
         """Dead-letter a job whose last allowed delivery ended unsettled (its pod died mid-review)."""
         body = await delivery.body()
         try:
-            job: ReviewJob | None = decode_job(body)
+            job: AnyJob | None = decode_job(body)
         except InvalidJobError:
             job = None
         REVIEWS.labels(outcome="failed").inc()
         error = RetryableError(f"no reviewer settled it in {delivery.num_delivered} deliveries")
         await self._dead_letter(delivery, DeadReason.MAX_DELIVER, error, job=job, raw=body)
 
-    async def _run(self, delivery: Delivery, job: ReviewJob) -> ReviewOutcome | Exception:
+    async def _run(self, delivery: Delivery, job: AnyJob) -> ReviewOutcome | Exception:
         async def heartbeat() -> None:
             await self._beat(delivery)
 
@@ -221,7 +221,7 @@ class ReviewWorker:
         except Exception as exc:  # noqa: BLE001
             return exc
 
-    async def _settle(self, delivery: Delivery, job: ReviewJob, result: ReviewOutcome | Exception) -> None:
+    async def _settle(self, delivery: Delivery, job: AnyJob, result: ReviewOutcome | Exception) -> None:
         """THE mapping from a pipeline result to what JetStream is told."""
         try:
             if isinstance(result, ReviewOutcome):
@@ -262,7 +262,7 @@ class ReviewWorker:
         reason: DeadReason,
         error: BaseException,
         *,
-        job: ReviewJob | None,
+        job: AnyJob | None,
         raw: bytes | None = None,
     ) -> None:
         letter: dict[str, Any] = {
@@ -292,7 +292,8 @@ class ReviewWorker:
             return
         JOBS_DEAD_LETTERED.labels(reason=reason.value).inc()
         await delivery.term()
-        if job is not None:
+        if isinstance(job, ReviewJob):
+            # A failed command names no head to report on; its commenter can ask again.
             await self._notify(job, reason)
 
     async def _notify(self, job: ReviewJob, reason: DeadReason) -> None:

@@ -115,9 +115,9 @@ def test_delivery_without_installation_is_skipped() -> None:
 
 
 def test_other_events_are_skipped() -> None:
-    """Events other than pull_request are not (yet) turned into jobs."""
-    decision = decide(load_payload("issue_comment.created"), event="issue_comment")
-    assert decision == Skip(SkipReason.UNSUPPORTED_EVENT, "issue_comment")
+    """Events other than pull_request and issue_comment are not turned into jobs."""
+    decision = decide(load_payload("installation.created"), event="installation")
+    assert decision == Skip(SkipReason.UNSUPPORTED_EVENT, "installation")
 
 
 @pytest.mark.parametrize(

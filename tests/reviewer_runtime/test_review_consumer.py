@@ -152,7 +152,7 @@ async def test_unknown_job_version_is_terminated_and_dead_lettered(stream: Strea
     """A job of a version this reviewer does not know never reaches the pipeline: dead-lettered."""
     runner = RecordingRunner()
     loop = await review_loop(stream.jobs, runner, fast_settings())
-    await stream.jobs.publish_job(b'{"version": 2, "number": 9}', key="v2", headers={})
+    await stream.jobs.publish_job(b'{"version": 99, "number": 9}', key="v99", headers={})
     await stream.jobs.publish_job(b"not json", key="garbage", headers={})
     async with running(loop):
         await eventually(lambda: _has_dead_letters(stream, 2))
@@ -160,7 +160,7 @@ async def test_unknown_job_version_is_terminated_and_dead_lettered(stream: Strea
     assert runner.calls == []
     letters = sorted(await stream.dead_letters(), key=lambda letter: letter["reason"])
     assert [letter["reason"] for letter in letters] == ["invalid_job", "unknown_version"]
-    assert letters[1]["raw"] == '{"version": 2, "number": 9}'
+    assert letters[1]["raw"] == '{"version": 99, "number": 9}'
     assert await stream.messages(stream.names.jobs_stream) == 0
 
 

@@ -23,6 +23,7 @@ from argoai_core.errors import UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.streams import StreamNames
 from argoai_reviewer.delivery import Delivery
+from argoai_reviewer.intake import INTAKE_EVENTS
 from argoai_reviewer.settings import ReviewerSettings
 
 log = get_logger(__name__)
@@ -46,7 +47,7 @@ async def _unavailable(what: str) -> AsyncIterator[None]:
         ) from exc
 
 
-def _consumer_config(name: str, subject: str, settings: ReviewerSettings) -> ConsumerConfig:
+def _consumer_config(name: str, subjects: list[str], settings: ReviewerSettings) -> ConsumerConfig:
     return ConsumerConfig(
         name=name,
         durable_name=name,
@@ -57,7 +58,9 @@ def _consumer_config(name: str, subject: str, settings: ReviewerSettings) -> Con
         # Redelivery of unacknowledged deliveries; naks choose their own delay.
         backoff=settings.backoff_seconds or None,
         max_ack_pending=settings.max_ack_pending,
-        filter_subject=subject,
+        # One subject as filter_subject, several as filter_subjects (a server updates one into the other).
+        filter_subject=subjects[0] if len(subjects) == 1 else None,
+        filter_subjects=subjects if len(subjects) > 1 else None,
     )
 
 
@@ -271,13 +274,12 @@ class JetStreamJobs:
 
     def review_consumer_config(self, settings: ReviewerSettings) -> ConsumerConfig:
         """The one consumer every reviewer pod shares (work-queue stream: each job goes to one pod)."""
-        return _consumer_config(self._names.review_consumer, self._names.review_subject, settings)
+        return _consumer_config(self._names.review_consumer, [self._names.review_subject], settings)
 
     def intake_consumer_config(self, settings: ReviewerSettings) -> ConsumerConfig:
-        """The consumer turning pull_request webhooks into review jobs."""
-        return _consumer_config(
-            self._names.intake_consumer, self._names.webhook_subject("pull_request"), settings
-        )
+        """The consumer turning pull_request webhooks into review jobs, and PR comments into command jobs."""
+        subjects = [self._names.webhook_subject(event) for event in INTAKE_EVENTS]
+        return _consumer_config(self._names.intake_consumer, subjects, settings)
 
     async def review_source(self, settings: ReviewerSettings) -> JetStreamSource:
         """Declare (or update) the review consumer and pull from it."""

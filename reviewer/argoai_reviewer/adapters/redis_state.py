@@ -26,6 +26,9 @@ from argoai_core.models.job import RepoRef
 from argoai_core.settings import RedisSettings
 from argoai_reviewer.domain import ReviewRecord
 
+# Connections per process; a command waits up to the Redis timeout for a free one (commands take well under
+# a millisecond, so even a thousand concurrent reviews rarely wait).
+POOL_SIZE = 100
 # Retry hint when Redis is unreachable (the pipeline naks the job with it).
 RETRY_DELAY_SECONDS = 5.0
 
@@ -66,8 +69,12 @@ class RedisConnection:
     @classmethod
     def from_settings(cls, settings: RedisSettings, *, timeout: float = 2.0) -> RedisConnection:
         """A client for ``settings.url`` that fails fast (``timeout`` seconds) and recovers on its own."""
-        client = aioredis.from_url(
+        # A blocking pool: hundreds of concurrent reviews share it, and redis-py's default pool raises
+        # MaxConnectionsError past 100 connections in use instead of waiting for one to come back.
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.url,
+            max_connections=POOL_SIZE,
+            timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             socket_keepalive=True,
@@ -78,6 +85,7 @@ class RedisConnection:
             retry_on_timeout=True,
             client_name="argoai-reviewer",
         )
+        client = aioredis.Redis.from_pool(pool)
         return cls(client, settings.key_prefix)
 
     def key(self, *parts: str) -> str:
@@ -126,9 +134,10 @@ class RedisReviewLock:
 
 
 class RedisReviewState:
-    """:class:`~argoai_reviewer.ports.ReviewState` on Redis: a hash per PR and a set of posted fingerprints.
+    """:class:`~argoai_reviewer.ports.ReviewState` on Redis: a hash per PR, a set of posted fingerprints and
+    the ``ignore`` command's flag.
 
-    Both expire ``ttl_seconds`` after their last write: a PR untouched that long is reviewed afresh.
+    All expire ``ttl_seconds`` after their last write: a PR untouched that long is reviewed afresh.
     """
 
     def __init__(self, redis: RedisConnection, *, ttl_seconds: float) -> None:
@@ -140,6 +149,9 @@ class RedisReviewState:
 
     def _fingerprints(self, pr_key: str) -> str:
         return self._redis.key("pr", pr_key, "fingerprints")
+
+    def _ignored(self, pr_key: str) -> str:
+        return self._redis.key("pr", pr_key, "ignored")
 
     async def last_reviewed_head(self, pr_key: str) -> str | None:
         """The head SHA of the last review posted on ``pr_key``."""
@@ -172,6 +184,19 @@ class RedisReviewState:
                 pipe.sadd(key, *sorted(fingerprints))
                 pipe.pexpire(key, self._ttl)
                 await pipe.execute()
+
+    async def is_ignored(self, pr_key: str) -> bool:
+        """Whether an ``ignore`` command stopped the reviews of ``pr_key``."""
+        with _unavailable("reading the ignore flag"):
+            return bool(await self._redis.client.exists(self._ignored(pr_key)))
+
+    async def set_ignored(self, pr_key: str, ignored: bool) -> None:
+        """Set (for the state's lifetime) or clear the ignore flag of ``pr_key``."""
+        with _unavailable("writing the ignore flag"):
+            if ignored:
+                await self._redis.client.set(self._ignored(pr_key), "1", px=self._ttl)
+            else:
+                await self._redis.client.delete(self._ignored(pr_key))
 
 
 class RedisReviewHistory:
