@@ -1,7 +1,9 @@
 """The GitHub review of one job: from a pull request head to exactly one posted review.
 
 Order of a review and why:
-1. policy and cheap skips (action, draft, already reviewed) before any GitHub call;
+1. policy and cheap skips (action, ``ignore`` command, already reviewed) before any GitHub call; then the
+   repository's ``.github/argoai.yaml`` from its default branch (cached, :mod:`argoai_reviewer.repo_config`)
+   merged into the policy, and the draft rule;
 2. a lock per (PR, head) with an owner token, so two pods never review the same head at once; renewed while
    the review runs, so a long review keeps it and a dead pod's lock expires within one TTL;
 3. the pull request as it is now: closed or moved on → superseded, nothing posted;
@@ -10,6 +12,12 @@ Order of a review and why:
 6. analysis (:mod:`argoai_reviewer.analysis`), findings already posted on unchanged code left out;
 7. fencing right before posting: we still own the lock and the head has not moved;
 8. post, then record state, fingerprints and history.
+
+A :class:`~argoai_core.models.job.CommandJob` (a trusted comment, see :mod:`argoai_reviewer.commands`) is
+carried out only when the policy enables its command: ``ignore`` sets a flag, ``review`` clears it and runs
+the steps above for the pull request's current head, skipping the event rules (action, ignore, draft,
+already reviewed), over the whole pull request. Its review carries the comment id in a second marker, so a
+retried command finds the review it posted instead of posting another.
 """
 
 from __future__ import annotations
