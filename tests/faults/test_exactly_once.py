@@ -8,6 +8,7 @@ import pytest
 from faults.helpers import (
     FAST,
     FULL_NAME,
+    comments,
     head,
     metric,
     open_pr,
@@ -62,6 +63,9 @@ def test_superseded_in_flight_review_is_not_posted(argo: ArgoSystem, tally: Tall
     settle(argo)
     tally.observe(argo.fake_github)
     assert [r.commit_id for r in reviews(argo, 7)] == [new]
+    # The stale review was not even attempted (the fake refuses a stale commit_id; GitHub would accept it).
+    assert [r.status for r in argo.fake_github.requests_to("/pulls/7/reviews", method="POST")] == [200]
+    assert comments(argo, 7) == []
     assert metric(argo, "reviewer", "argoai_reviews_total", outcome="superseded") == 1
 
 
