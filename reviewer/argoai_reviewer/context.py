@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 from argoai_core.redact import redact_keeping_lines
@@ -98,7 +99,13 @@ class Batch:
 
     index: int
     files: tuple[FileBlock, ...]
-    tokens: int
+    counter: TokenCounter = field(repr=False, compare=False)
+
+    @cached_property
+    def tokens(self) -> int:
+        """Tokens of the joined text, counted on first use: planning relies on the blocks' upper bounds, and
+        counting every call's text again cost about a tenth of a review's CPU for a number nothing read."""
+        return self.counter.count(self.text)
 
     @property
     def paths(self) -> list[str]:
@@ -347,7 +354,7 @@ def file_blocks(
 
 
 def _pack(blocks: Sequence[FileBlock], budget: int, counter: TokenCounter) -> list[Batch]:
-    """Fill calls next-fit in order; a call's count is taken on its joined text."""
+    """Fill calls next-fit in order, on the blocks' planned (upper-bound) counts."""
     groups: list[list[FileBlock]] = []
     used = budget + 1
     for block in blocks:
@@ -357,10 +364,7 @@ def _pack(blocks: Sequence[FileBlock], budget: int, counter: TokenCounter) -> li
             used = 0
         groups[-1].append(block)
         used += cost
-    return [
-        Batch(index=index, files=tuple(group), tokens=counter.count(join_blocks(group)))
-        for index, group in enumerate(groups)
-    ]
+    return [Batch(index=index, files=tuple(group), counter=counter) for index, group in enumerate(groups)]
 
 
 def _no_diff_reason(diff: FileDiff) -> str | None:
