@@ -48,6 +48,7 @@ from argoai_reviewer.ports import (
     ReviewLock,
     ReviewModel,
     ReviewState,
+    TokenBudget,
 )
 from argoai_reviewer.render import build_review, find_marker, marker
 from argoai_reviewer.repo_config import apply_repo_config
@@ -60,6 +61,8 @@ tracer = trace.get_tracer(__name__)
 
 # History GitHub reports between the last reviewed head and the new one: only "ahead" is a plain push.
 LINEAR = "ahead"
+# GitHub's compare API lists at most this many files: a longer list may be cut, so review everything.
+COMPARE_FILE_CAP = 300
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class ReviewPipeline:
         lock: ReviewLock,
         state: ReviewState,
         history: ReviewHistory,
+        budget: TokenBudget,
         options: PipelineOptions,
         failures: FailureNotifier | None = None,
     ) -> None:
@@ -99,6 +103,7 @@ class ReviewPipeline:
         self._lock = lock
         self._state = state
         self._history = history
+        self._budget = budget
         self._options = options
         self._repo_configs = RepoConfigCache(options.repo_config_ttl_seconds)
 
@@ -221,9 +226,13 @@ class ReviewPipeline:
             anchor_files=pr_files,
             head_text=lambda path: gh.file_text(job.repo, path, job.head_sha),
         )
+        model, budget_note = await self._model_within_budget(job, policy)
+        if budget_note:
+            notes.append(budget_note)
         analysis = await analyze(
-            request, policy, self._model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
+            request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
         )
+        await self._budget.spend(_budget_scope(job), analysis.input_tokens + analysis.output_tokens)
         posted = await self._state.posted_fingerprints(job.pr_key)
         fresh = [p for p in analysis.placements if fingerprint_of(p) not in posted]
         repeated = len(analysis.placements) - len(fresh)
@@ -269,6 +278,9 @@ class ReviewPipeline:
         if last is None or last == job.head_sha:
             return pr_files
         comparison = await gh.compare(job.repo, last, job.head_sha)
+        if len(comparison.files) >= COMPARE_FILE_CAP:
+            log.info("push changed too many files to list: full review", key=job.key)
+            return pr_files
         if comparison.status != LINEAR:
             log.info(
                 "history rewritten since last review: full review", key=job.key, status=comparison.status
@@ -277,6 +289,22 @@ class ReviewPipeline:
         in_pr = {changed.path for changed in pr_files}
         # A file changed by the push but no longer different from the base has nothing left to comment on.
         return [changed for changed in comparison.files if changed.path in in_pr]
+
+    async def _model_within_budget(
+        self, job: ReviewJob, policy: PolicySpec
+    ) -> tuple[ReviewModel | None, str]:
+        """The LLM, unless the repository's daily token budget is spent (then the built-in checks alone)."""
+        limit = policy.token_budget_per_day
+        if self._model is None or limit is None:
+            return self._model, ""
+        spent = await self._budget.spent_today(_budget_scope(job))
+        if spent < limit:
+            return self._model, ""
+        log.info("daily token budget spent: built-in checks only", key=job.key, spent=spent, limit=limit)
+        return None, (
+            f"The repository's daily LLM token budget ({limit:,} tokens) is spent: only ArgoAI's built-in "
+            "checks ran on this change."
+        )
 
     def _counter(self, policy: PolicySpec) -> TokenCounter:
         return counter_for(
@@ -319,3 +347,8 @@ class ReviewPipeline:
         log.info(
             "review posted", key=job.key, review_id=review_id, comments=comments, seconds=round(seconds, 3)
         )
+
+
+def _budget_scope(job: ReviewJob) -> str:
+    """The policy's token budget is per repository (per GitHub host)."""
+    return f"{job.repo.host}/{job.repo.full_name}"

@@ -140,6 +140,18 @@ class PolicyProvider(Protocol):
         ...
 
 
+class TokenBudget(Protocol):
+    """LLM tokens spent per repository per day, shared by every reviewer pod (the policy's daily budget)."""
+
+    async def spent_today(self, scope: str) -> int:
+        """Tokens spent today (UTC) in ``scope``."""
+        ...
+
+    async def spend(self, scope: str, tokens: int) -> None:
+        """Add ``tokens`` to today's total of ``scope``."""
+        ...
+
+
 class ReviewHistory(Protocol):
     """A durable-ish log of finished reviews per repository (outcome, files, tokens, cost, findings)."""
 

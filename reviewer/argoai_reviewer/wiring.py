@@ -14,6 +14,7 @@ from argoai_core.logs import get_logger
 from argoai_core.policy_set import StaticPolicyProvider, load_policy_file
 from argoai_core.streams import StreamNames
 from argoai_reviewer.adapters.github import GitHubAppAdapter
+from argoai_reviewer.adapters.redis_state import RedisTokenBudget
 from argoai_reviewer.analysis import AnalysisOptions
 from argoai_reviewer.failures import FailureComment
 from argoai_reviewer.llm import build_model
@@ -56,6 +57,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             lock=services.lock,
             state=services.state,
             history=services.history,
+            budget=RedisTokenBudget(services.redis),
             failures=FailureComment(
                 github, services.lock, remember_seconds=settings.state_ttl_days * SECONDS_PER_DAY
             ),

@@ -20,6 +20,7 @@ from argoai_reviewer.adapters.redis_state import (
     RedisReviewHistory,
     RedisReviewLock,
     RedisReviewState,
+    RedisTokenBudget,
 )
 from argoai_reviewer.analysis import AnalysisOptions
 from argoai_reviewer.commands import find_command_marker
@@ -80,6 +81,7 @@ async def make_world(fake: FakeGitHub, redis_settings: RedisSettings) -> AsyncIt
             lock=RedisReviewLock(redis),
             state=state,
             history=RedisReviewHistory(redis, max_per_repo=10),
+            budget=RedisTokenBudget(redis),
             options=PipelineOptions(analysis=AnalysisOptions()),
         )
         return World(fake, pipeline, state, RepoRef(host=github.host, owner=OWNER, name=REPO))

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -197,6 +197,36 @@ class RedisReviewState:
                 await self._redis.client.set(self._ignored(pr_key), "1", px=self._ttl)
             else:
                 await self._redis.client.delete(self._ignored(pr_key))
+
+
+class RedisTokenBudget:
+    """:class:`~argoai_reviewer.ports.TokenBudget` on Redis: one counter per scope and UTC day."""
+
+    # A day's counter outlives the day a little, so a review finishing after midnight still counts.
+    TTL_SECONDS = 2 * 86_400
+
+    def __init__(self, redis: RedisConnection) -> None:
+        self._redis = redis
+
+    def _key(self, scope: str) -> str:
+        return self._redis.key("tokens", scope, datetime.now(UTC).strftime("%Y-%m-%d"))
+
+    async def spent_today(self, scope: str) -> int:
+        """Tokens spent today (UTC) in ``scope``."""
+        with _unavailable("reading the token budget"):
+            value = await self._redis.client.get(self._key(scope))
+        return int(value) if value is not None else 0
+
+    async def spend(self, scope: str, tokens: int) -> None:
+        """Add ``tokens`` to today's total of ``scope``."""
+        if tokens <= 0:
+            return
+        key = self._key(scope)
+        with _unavailable("spending the token budget"):
+            async with self._redis.client.pipeline(transaction=True) as pipe:
+                pipe.incrby(key, tokens)
+                pipe.expire(key, self.TTL_SECONDS)
+                await pipe.execute()
 
 
 class RedisReviewHistory:
