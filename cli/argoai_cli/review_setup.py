@@ -13,7 +13,7 @@ from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError
 from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import load_policy_file
 from argoai_core.settings import CommonSettings, LLMSettings, load
-from argoai_reviewer.analysis import AnalysisOptions
+from argoai_reviewer.analysis import AnalysisOptions, within_configured_llm
 from argoai_reviewer.llm import build_model
 from argoai_reviewer.local import LocalReview, review_local
 from argoai_reviewer.settings import ReviewerSettings
@@ -48,7 +48,9 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
     common = load(CommonSettings)
     llm = load(LLMSettings)
     reviewer = load(ReviewerSettings)
-    policy = _policy(common, repo)
+    policy, provider_note = within_configured_llm(_policy(common, repo), llm.provider)
+    if provider_note and llm.configured:
+        _progress(provider_note)
     options = AnalysisOptions(
         input_tokens_per_call=reviewer.max_input_tokens_per_call,
         llm_concurrency=reviewer.llm_concurrency,

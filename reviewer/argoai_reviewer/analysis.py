@@ -82,6 +82,21 @@ class AnalysisOptions:
     bot_name: str = "argoai"
 
 
+def within_configured_llm(policy: PolicySpec, configured_provider: str | None) -> tuple[PolicySpec, str]:
+    """``policy`` without a provider/model choice this installation cannot honour, and a note saying so.
+
+    A policy may pick the model; it cannot conjure a provider whose credentials are not configured, so a
+    policy naming another provider falls back to the configured one, visibly.
+    """
+    if policy.provider is None or policy.provider == configured_provider:
+        return policy, ""
+    note = (
+        f"The review policy asks for {policy.provider} ({policy.model or 'default model'}), which this "
+        f"installation is not configured for; the configured {configured_provider or 'LLM'} reviewed it."
+    )
+    return policy.model_copy(update={"provider": None, "model": None}), note
+
+
 async def _head_texts(paths: Sequence[str], head_text: HeadText) -> dict[str, str | None]:
     gate = asyncio.Semaphore(HEAD_TEXT_CONCURRENCY)
 

@@ -35,7 +35,7 @@ from argoai_core.logs import get_logger
 from argoai_core.models.job import AnyJob, CommandJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer import metrics
-from argoai_reviewer.analysis import Analysis, AnalysisOptions, ChangeRequest, analyze
+from argoai_reviewer.analysis import Analysis, AnalysisOptions, ChangeRequest, analyze, within_configured_llm
 from argoai_reviewer.anchoring import Anchored
 from argoai_reviewer.commands import find_command_marker, with_command_marker
 from argoai_reviewer.domain import ChangedFile, PullRequest, ReviewRecord
@@ -226,9 +226,9 @@ class ReviewPipeline:
             anchor_files=pr_files,
             head_text=lambda path: gh.file_text(job.repo, path, job.head_sha),
         )
+        policy, provider_note = within_configured_llm(policy, self._options.default_provider)
         model, budget_note = await self._model_within_budget(job, policy)
-        if budget_note:
-            notes.append(budget_note)
+        notes += [note for note in (provider_note, budget_note) if note]
         analysis = await analyze(
             request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
         )

@@ -102,7 +102,7 @@ def test_tiltfile_values_render_the_chart() -> None:
     calls = evaluate(
         {
             "ARGOAI_GITHUB_APP_ID": "7",
-            "ARGOAI_GITHUB_PRIVATE_KEY_PATH": "/keys/app.pem",
+            "ARGOAI_GITHUB_PRIVATE_KEY_FILE": "/keys/app.pem",
             "ARGOAI_LLM_API_KEY": "k",
         }
     )

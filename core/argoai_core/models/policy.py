@@ -49,7 +49,7 @@ def _unique(values: list[Any], what: str) -> None:
 
 
 PullRequestAction = Literal["opened", "reopened", "ready_for_review", "synchronize"]
-Command = Literal["review", "summary", "ignore"]
+Command = Literal["review", "ignore"]
 
 
 def _all_actions() -> list[PullRequestAction]:
@@ -165,7 +165,7 @@ class PolicySpec(_Spec):
     )
     commands: list[Command] = Field(
         default_factory=_default_commands,
-        max_length=3,
+        max_length=2,
         description="Comment commands that are enabled",
         json_schema_extra=_SET,
     )
