@@ -30,6 +30,7 @@ from argoai_reviewer.adapters.redis_state import (
     RedisReviewHistory,
     RedisReviewLock,
     RedisReviewState,
+    RedisTokenBudget,
 )
 from argoai_reviewer.analysis import AnalysisOptions
 from argoai_reviewer.llm import build_model
@@ -125,6 +126,7 @@ class Bench:
             lock=RedisReviewLock(self.redis),
             state=RedisReviewState(self.redis, ttl_seconds=3600),
             history=RedisReviewHistory(self.redis, max_per_repo=1000),
+            budget=RedisTokenBudget(self.redis),
             options=PipelineOptions(
                 analysis=AnalysisOptions(
                     input_tokens_per_call=reviewer.max_input_tokens_per_call,

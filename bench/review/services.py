@@ -94,12 +94,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of process ``pid`` in MB."""
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """``field`` of /proc/<pid>/status in MB: VmHWM (peak resident set) or VmRSS (now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc status")
+    raise RuntimeError(f"no {field} in /proc status")
 
 
 @contextmanager

@@ -213,6 +213,7 @@ def run(
     reviewers: list[ReviewerProcess] = []
     try:
         reviewers.append(start_reviewer("reviewer-1", env, workdir))
+        idle_rss = round(peak_rss_mb(reviewers[0].process.pid, "VmRSS"), 1)
         asyncio.run(publish(nats_url, prefix, batch_one))
         one = measure(reviewers[:1], jobs_one, timeout, others)
         reviewers.append(start_reviewer("reviewer-2", env, workdir))
@@ -231,5 +232,6 @@ def run(
         "one_process": one,
         "two_processes": two,
         "scaling": round(two["reviews_per_s"] / one["reviews_per_s"], 2),
+        "rss_when_ready_mb": idle_rss,
         "peak_rss_mb": rss,
     }
