@@ -26,6 +26,7 @@ the base class defined here, and a process using one provider need not import th
 from __future__ import annotations
 
 import abc
+import asyncio
 import copy
 import email.utils
 import math
@@ -117,6 +118,23 @@ class LLMClient(ReviewModel, Protocol):
     async def aclose(self) -> None:
         """Close the underlying HTTP connection pool."""
         ...
+
+
+class ConcurrencyLimitedModel:
+    """A :class:`ReviewModel` letting at most ``limit`` calls run at once in this process.
+
+    Every review shares it, so ``ARGOAI_REVIEWER_LLM_CONCURRENCY`` bounds what one pod asks of the provider
+    however many reviews run, while a review alone may still use every slot.
+    """
+
+    def __init__(self, model: ReviewModel, limit: int) -> None:
+        self._model = model
+        self._gate = asyncio.Semaphore(limit)
+
+    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+        """Wait for a free slot, then ask the wrapped model."""
+        async with self._gate:
+            return await self._model.review(system=system, prompt=prompt, model=model)
 
 
 def build_model(

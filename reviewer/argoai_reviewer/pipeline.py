@@ -139,7 +139,14 @@ class ReviewPipeline:
                 with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
                     return await self._review(job, policy, heartbeat, token, notes)
         finally:
-            await self._lock.release(job.key, token)
+            await self._release(job.key, token)
+
+    async def _release(self, key: str, token: str) -> None:
+        """Release the head's lock; if Redis does not answer, its TTL frees it, and the outcome stands."""
+        try:
+            await self._lock.release(key, token)
+        except UnavailableError as exc:
+            log.warning("could not release this head's lock; it expires by itself", key=key, error=str(exc))
 
     async def review_failed(self, job: ReviewJob, reason: str) -> None:
         """:class:`~argoai_reviewer.worker.FailureNotifier`: tell the pull request (when configured to)."""

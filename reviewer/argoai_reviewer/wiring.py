@@ -17,7 +17,7 @@ from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.redis_state import RedisTokenBudget
 from argoai_reviewer.analysis import AnalysisOptions
 from argoai_reviewer.failures import FailureComment
-from argoai_reviewer.llm import build_model
+from argoai_reviewer.llm import ConcurrencyLimitedModel, build_model
 from argoai_reviewer.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.ports import PolicyProvider, ReviewModel
 from argoai_reviewer.runtime import SECONDS_PER_DAY, ReviewerConfig, RuntimeServices
@@ -38,7 +38,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
         if config.llm.configured:
             client = build_model(config.llm)
             stack.push_async_callback(client.aclose)
-            model = client
+            model = ConcurrencyLimitedModel(client, config.reviewer.llm_concurrency)
         else:
             log.warning("no LLM configured: reviews run the built-in checks only")
         policies: PolicyProvider
