@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from argoai_cli.local_services import free_port
-from dev.devprocess import DevProcess, start_dev
+from support.devprocess import DevProcess, start_dev
 from support.fake_github.server import FakeGitHub
 
 

@@ -9,7 +9,7 @@ import httpx
 
 from argoai_cli.local_services import port_open
 from argoai_core.settings import RedisSettings
-from dev.devprocess import DevProcess, alive, children, processes_using
+from support.devprocess import DevProcess, alive, children, processes_using
 from support.fake_github.server import FakeGitHub
 from support.system import OWNER, REPO, pull_request_payload, wait_until
 

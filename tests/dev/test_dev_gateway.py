@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -21,73 +15,8 @@ import pytest
 
 from argoai_cli.local_services import LocalProcess, free_port, port_open
 from argoai_core.streams import StreamNames
+from support.devprocess import DevProcess, processes_using, start_dev
 from support.webhooks import delivery_headers, load_payload
-
-ARGOAI = str(Path(sys.executable).parent / "argoai")
-
-
-@dataclass
-class DevProcess:
-    """A running ``argoai dev`` whose standard output is collected line by line."""
-
-    process: subprocess.Popen[str]
-    port: int
-    state_dir: Path
-    lines: list[str] = field(default_factory=list)
-
-    def collect(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for_line(self, pattern: str, within: float = 20) -> re.Match[str]:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                if match := re.search(pattern, line):
-                    return match
-            assert self.process.poll() is None, "\n".join(self.lines)
-            time.sleep(0.05)
-        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.lines))
-
-    def wait_ready(self, within: float = 20) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("argoai dev never became ready:\n" + "\n".join(self.lines))
-
-
-def start_dev(env: dict[str, str], state_dir: Path) -> DevProcess:
-    port = free_port()
-    process = subprocess.Popen(
-        [ARGOAI, "dev", "--port", str(port), "--state-dir", str(state_dir)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    dev = DevProcess(process, port, state_dir)
-    threading.Thread(target=dev.collect, daemon=True).start()
-    return dev
-
-
-def processes_using(path: Path) -> list[int]:
-    """Pids whose command line mentions ``path`` (e.g. a nats-server storing there)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(path) in cmdline:
-                pids.append(int(entry.name))
-    return pids
 
 
 @pytest.fixture
