@@ -183,6 +183,8 @@ def reviewer_env(
         "ARGOAI_REDIS_URL": redis_url,
         "ARGOAI_REDIS_KEY_PREFIX": f"bench:{prefix.lower()}",
         "ARGOAI_REVIEWER_CONCURRENCY": str(concurrency),
+        # Every in-flight review may be waiting on the LLM at once: the process-wide limit must not cap them.
+        "ARGOAI_REVIEWER_LLM_CONCURRENCY": str(concurrency),
         "ARGOAI_REVIEWER_METRICS_HOST": "127.0.0.1",
     }
 

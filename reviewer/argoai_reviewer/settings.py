@@ -20,7 +20,7 @@ class ReviewerSettings(BaseSettings):
     # concurrent reviews cost little CPU; the LLM semaphore below bounds the expensive part.
     concurrency: int = Field(default=8, ge=1, le=1024)
     # LLM calls at once in this process, shared by all its reviews (one review alone may use them all).
-    llm_concurrency: int = Field(default=8, ge=1, le=1024)
+    llm_concurrency: int = Field(default=64, ge=1, le=1024)
     # Prompt token budget of one LLM call; larger changes are split or summarised by the pipeline.
     max_input_tokens_per_call: int = Field(default=60_000, ge=1_000, le=2_000_000)
     # Webhooks turned into jobs at once (cheap: a JSON parse and one publish each).
