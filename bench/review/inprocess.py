@@ -132,8 +132,7 @@ class Bench:
                     input_tokens_per_call=reviewer.max_input_tokens_per_call,
                     llm_concurrency=reviewer.llm_concurrency,
                 ),
-                default_provider="openai",
-                default_model=MODEL,
+                llm=llm_settings,
             ),
         )
         self.counter = counter_for("openai", MODEL)

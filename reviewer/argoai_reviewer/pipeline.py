@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
@@ -34,12 +34,13 @@ from argoai_core.errors import RetryableError, UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import AnyJob, CommandJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
-from argoai_reviewer import metrics
+from argoai_core.settings import LLMSettings
+from argoai_reviewer.accounting import budget_scope, count_review, llm_within_budget, review_record
 from argoai_reviewer.analysis import Analysis, AnalysisOptions, ChangeRequest, analyze, within_configured_llm
-from argoai_reviewer.anchoring import Anchored
 from argoai_reviewer.commands import find_command_marker, with_command_marker
-from argoai_reviewer.domain import ChangedFile, PullRequest, ReviewRecord
+from argoai_reviewer.domain import ChangedFile, PullRequest
 from argoai_reviewer.fingerprint import fingerprint_of
+from argoai_reviewer.llm import estimate_cost
 from argoai_reviewer.ports import (
     GitHubApp,
     GitHubInstallation,
@@ -72,10 +73,8 @@ class PipelineOptions:
     analysis: AnalysisOptions
     # Renewed every third of it while the review runs: also how long a dead pod's lock blocks its head.
     lock_ttl_seconds: float = 120.0
-    input_price_per_mtok: float = 0.0
-    output_price_per_mtok: float = 0.0
-    default_provider: str | None = None
-    default_model: str | None = None
+    # The configured LLM: its provider and model are the defaults a policy may narrow; its prices give cost.
+    llm: LLMSettings = field(default_factory=lambda: LLMSettings.model_construct())
     # How long a repository's .github/argoai.yaml is cached (a pushed change applies within this time).
     repo_config_ttl_seconds: float = 60.0
 
@@ -233,13 +232,13 @@ class ReviewPipeline:
             anchor_files=pr_files,
             head_text=lambda path: gh.file_text(job.repo, path, job.head_sha),
         )
-        policy, provider_note = within_configured_llm(policy, self._options.default_provider)
-        model, budget_note = await self._model_within_budget(job, policy)
+        policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
+        model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
         notes += [note for note in (provider_note, budget_note) if note]
         analysis = await analyze(
             request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
         )
-        await self._budget.spend(_budget_scope(job), analysis.input_tokens + analysis.output_tokens)
+        await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
         posted = await self._state.posted_fingerprints(job.pr_key)
         fresh = [p for p in analysis.placements if fingerprint_of(p) not in posted]
         repeated = len(analysis.placements) - len(fresh)
@@ -297,65 +296,16 @@ class ReviewPipeline:
         # A file changed by the push but no longer different from the base has nothing left to comment on.
         return [changed for changed in comparison.files if changed.path in in_pr]
 
-    async def _model_within_budget(
-        self, job: ReviewJob, policy: PolicySpec
-    ) -> tuple[ReviewModel | None, str]:
-        """The LLM, unless the repository's daily token budget is spent (then the built-in checks alone)."""
-        limit = policy.token_budget_per_day
-        if self._model is None or limit is None:
-            return self._model, ""
-        spent = await self._budget.spent_today(_budget_scope(job))
-        if spent < limit:
-            return self._model, ""
-        log.info("daily token budget spent: built-in checks only", key=job.key, spent=spent, limit=limit)
-        return None, (
-            f"The repository's daily LLM token budget ({limit:,} tokens) is spent: only ArgoAI's built-in "
-            "checks ran on this change."
-        )
-
     def _counter(self, policy: PolicySpec) -> TokenCounter:
-        return counter_for(
-            policy.provider or self._options.default_provider, policy.model or self._options.default_model
-        )
+        llm = self._options.llm
+        return counter_for(policy.provider or llm.provider, policy.model or llm.model)
 
     async def _record(
         self, job: ReviewJob, analysis: Analysis, review_id: int, comments: int, seconds: float
     ) -> None:
-        options = self._options
-        cost = (
-            analysis.input_tokens * options.input_price_per_mtok
-            + analysis.output_tokens * options.output_price_per_mtok
-        ) / 1_000_000
-        for placement in analysis.placements:
-            how = placement.how.value if isinstance(placement, Anchored) else "summary"
-            metrics.ANCHORING.labels(how).inc()
-            metrics.FINDINGS.labels(placement.finding.severity.value, how).inc()
-        metrics.FILES.labels("reviewed").inc(len(analysis.coverage.reviewed))
-        metrics.FILES.labels("skipped").inc(len(analysis.selection.skipped))
-        metrics.FILES.labels("clipped").inc(len(analysis.coverage.clipped))
-        await self._history.record(
-            ReviewRecord(
-                repo=job.repo,
-                number=job.number,
-                head_sha=job.head_sha,
-                outcome="posted",
-                review_id=review_id,
-                files_reviewed=len(analysis.coverage.reviewed),
-                files_skipped=len(analysis.selection.skipped),
-                input_tokens=analysis.input_tokens,
-                output_tokens=analysis.output_tokens,
-                cost_usd=cost,
-                duration_seconds=seconds,
-                findings=len(analysis.placements),
-                model=",".join(sorted(analysis.models)),
-                delivery_id=job.delivery_id,
-            )
-        )
+        cost = estimate_cost(self._options.llm, analysis.input_tokens, analysis.output_tokens)
+        count_review(analysis)
+        await self._history.record(review_record(job, analysis, review_id, seconds, cost))
         log.info(
             "review posted", key=job.key, review_id=review_id, comments=comments, seconds=round(seconds, 3)
         )
-
-
-def _budget_scope(job: ReviewJob) -> str:
-    """The policy's token budget is per repository (per GitHub host)."""
-    return f"{job.repo.host}/{job.repo.full_name}"

@@ -69,9 +69,6 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                     llm_concurrency=settings.llm_concurrency,
                     bot_name=config.common.bot_name,
                 ),
-                input_price_per_mtok=config.llm.input_price_per_mtok,
-                output_price_per_mtok=config.llm.output_price_per_mtok,
-                default_provider=config.llm.provider,
-                default_model=config.llm.model,
+                llm=config.llm,
             ),
         )
