@@ -289,6 +289,30 @@ def parse_unified_diff(text: str) -> list[FileDiff]:
     return [_file_diff(patched) for patched in _patch_set(text, "<diff>")]
 
 
+def changed_files(text: str) -> list[ChangedFile]:
+    """The files of a whole ``git diff`` as GitHub lists them: per-file patches holding only the hunks.
+
+    This lets a local range take the same path through selection and parsing as a pull request's files;
+    like GitHub, binary files get no ``patch``.
+    """
+    files = []
+    for patched in _patch_set(text, "<diff>"):
+        status = _status(patched)
+        source = _strip_prefix(patched.source_file, "a/")
+        target = _strip_prefix(patched.target_file, "b/")
+        files.append(
+            ChangedFile(
+                path=source if status == FileStatus.REMOVED else target,
+                status=status,
+                additions=patched.added,
+                deletions=patched.removed,
+                patch=None if patched.is_binary_file else "".join(str(hunk) for hunk in patched),
+                previous_path=source if status == FileStatus.RENAMED else None,
+            )
+        )
+    return files
+
+
 def by_path(diffs: Iterable[FileDiff]) -> Mapping[str, FileDiff]:
     """Index file diffs by their (new) path."""
     return {diff.path: diff for diff in diffs}

@@ -9,10 +9,9 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from unidiff.patch import PatchSet
-
 from argoai_core.errors import InvalidInputError
-from argoai_reviewer.domain import ChangedFile, FileStatus
+from argoai_reviewer.diff import changed_files
+from argoai_reviewer.domain import ChangedFile
 
 
 @dataclass(frozen=True)
@@ -49,42 +48,6 @@ async def _commit(repo: Path, ref: str, what: str) -> str:
         return (await _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")).strip()
     except InvalidInputError:
         raise InvalidInputError(f"{what} {ref!r} is not a commit of the repository at {repo}") from None
-
-
-def _status(patched: object) -> FileStatus:
-    if getattr(patched, "is_added_file", False):
-        return FileStatus.ADDED
-    if getattr(patched, "is_removed_file", False):
-        return FileStatus.REMOVED
-    if getattr(patched, "is_rename", False):
-        return FileStatus.RENAMED
-    return FileStatus.MODIFIED
-
-
-def _strip_prefix(path: str) -> str:
-    return path[2:] if path.startswith(("a/", "b/")) else path
-
-
-def changed_files(diff_text: str) -> list[ChangedFile]:
-    """The files of a ``git diff`` as GitHub lists them: per-file patches holding only the hunks."""
-    files = []
-    for patched in PatchSet(diff_text):
-        status = _status(patched)
-        path = _strip_prefix(patched.source_file if status is FileStatus.REMOVED else patched.target_file)
-        previous = _strip_prefix(patched.source_file) if status is FileStatus.RENAMED else None
-        # GitHub omits `patch` for binary files; mirror that so both sources take the same path.
-        patch = None if patched.is_binary_file else "".join(str(hunk) for hunk in patched)
-        files.append(
-            ChangedFile(
-                path=path,
-                status=status,
-                additions=patched.added,
-                deletions=patched.removed,
-                patch=patch,
-                previous_path=previous,
-            )
-        )
-    return files
 
 
 async def read_change(repo: Path, base: str, head: str = "HEAD") -> LocalChange:

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from argoai_core.errors import InvalidInputError, PermanentError
-from argoai_reviewer.diff import FileDiff, PatchParseError, from_changed_file, parse_patch, parse_unified_diff
+from argoai_reviewer.diff import (
+    FileDiff,
+    PatchParseError,
+    changed_files,
+    from_changed_file,
+    parse_patch,
+    parse_unified_diff,
+)
 from argoai_reviewer.domain import ChangedFile, FileStatus
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "diffs"
@@ -249,3 +256,21 @@ def test_unified_diff_unquotes_git_quoted_paths() -> None:
 def test_unified_diff_empty() -> None:
     """An empty diff is no files."""
     assert parse_unified_diff("") == []
+
+
+@pytest.mark.parametrize("name", ["local.diff", "quoted.diff"])
+def test_changed_files_of_a_git_diff_parse_back_to_the_same_files(name: str) -> None:
+    """A local range's changed files (GitHub-style patches) carry the same paths, renames and statuses as the
+    whole diff, git-quoted paths decoded, binary files without a patch, and every hunk line intact."""
+    text = (FIXTURES / name).read_bytes().decode("utf-8")
+    whole = parse_unified_diff(text)
+    files = changed_files(text)
+    assert [(f.path, f.previous_path, str(f.status)) for f in files] == [
+        (d.path, d.old_path, d.status) for d in whole
+    ]
+    assert not any('"' in f.path or "\\" in f.path for f in files)
+    for changed, diff in zip(files, whole, strict=True):
+        if diff.binary:
+            assert changed.patch is None
+        else:
+            assert from_changed_file(changed).hunks == diff.hunks
