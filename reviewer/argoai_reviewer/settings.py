@@ -1,12 +1,26 @@
-"""Settings of the reviewer process (``ARGOAI_REVIEWER_*``): concurrency, JetStream delivery, shutdown, ports.
+"""Settings of the reviewer process (``ARGOAI_REVIEWER_*``): concurrency, JetStream delivery, shutdown, ports;
+and :class:`ReviewerConfig`, every section the reviewer reads.
 
 Built once by the entrypoint, next to the shared sections of :mod:`argoai_core.settings`, and passed down.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from argoai_core.settings import (
+    CommonSettings,
+    GitHubSettings,
+    LLMSettings,
+    NatsSettings,
+    RedisSettings,
+    load,
+)
+
+SECONDS_PER_DAY = 86_400
 
 
 class ReviewerSettings(BaseSettings):
@@ -63,3 +77,27 @@ class ReviewerSettings(BaseSettings):
         equal, so the heartbeat interval derived from ``ack_wait`` is safe for every delivery.
         """
         return [self.ack_wait_seconds * self.backoff_factor**n for n in range(max(0, self.max_deliver - 1))]
+
+
+@dataclass(frozen=True)
+class ReviewerConfig:
+    """Every settings section the reviewer reads, built once at start-up."""
+
+    common: CommonSettings
+    github: GitHubSettings
+    llm: LLMSettings
+    nats: NatsSettings
+    redis: RedisSettings
+    reviewer: ReviewerSettings
+
+    @classmethod
+    def load(cls, **reviewer_overrides: object) -> ReviewerConfig:
+        """Read every section from the environment; ConfigError naming the first bad variable."""
+        return cls(
+            common=load(CommonSettings),
+            github=load(GitHubSettings),
+            llm=load(LLMSettings),
+            nats=load(NatsSettings),
+            redis=load(RedisSettings),
+            reviewer=load(ReviewerSettings, **reviewer_overrides),
+        )
