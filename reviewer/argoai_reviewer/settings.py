@@ -35,8 +35,9 @@ class ReviewerSettings(BaseSettings):
     concurrency: int = Field(default=8, ge=1, le=1024)
     # LLM calls at once in this process, shared by all its reviews (one review alone may use them all).
     llm_concurrency: int = Field(default=64, ge=1, le=1024)
-    # Prompt token budget of one LLM call; larger changes are split or summarised by the pipeline.
-    max_input_tokens_per_call: int = Field(default=60_000, ge=1_000, le=2_000_000)
+    # Prompt token budget of one LLM call; larger changes are split into several calls. Smaller calls keep the
+    # model focused and run in parallel; a larger budget shows more of a change at once (costlier calls).
+    max_input_tokens_per_call: int = Field(default=16_000, ge=2_000, le=2_000_000)
     # Webhooks turned into jobs at once (cheap: a JSON parse and one publish each).
     intake_concurrency: int = Field(default=64, ge=1, le=4096)
 

@@ -48,7 +48,7 @@ async def close_connection(nc: Client, drain_seconds: float) -> None:
     if nc.is_closed:
         return
     try:
-        # nats-py types the timeout as int, but waits with asyncio.wait_for, which takes any number of seconds.
+        # nats-py types the timeout as int but waits with asyncio.wait_for, which takes any seconds.
         await nc.flush(timeout=max(0.1, min(1.0, drain_seconds)))  # type: ignore[arg-type]
     except (nats.errors.Error, TimeoutError):
         log.warning("NATS does not answer: closing the connection without draining it")

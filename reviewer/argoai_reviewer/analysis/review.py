@@ -82,7 +82,7 @@ class AnalysisOptions:
 
     limits: ContextLimits = field(default_factory=ContextLimits)
     # The whole prompt of one call (system prompt, PR text, instructions and files) stays within this.
-    input_tokens_per_call: int = 60_000
+    input_tokens_per_call: int = 16_000
     llm_concurrency: int = 4
     bot_name: str = "argoai"
 
@@ -195,9 +195,8 @@ async def analyze(
 def _limits(
     pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions
 ) -> ContextLimits:
-    """The files' share of each call: at most ``limits.file_tokens`` (smaller calls keep the model focused
-    and run in parallel), and never more than the call's budget less the system prompt, PR text and
-    instructions."""
+    """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
+    the system prompt, PR text and instructions."""
     overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
     room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead)
-    return replace(options.limits, file_tokens=min(options.limits.file_tokens, room))
+    return replace(options.limits, file_tokens=room)
