@@ -107,3 +107,79 @@ class ReviewRecord:
     model: str = ""
     delivery_id: str = ""
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    """A conversation comment on a pull request (where the living summary and command replies go)."""
+
+    id: int
+    body: str
+    author: str
+    author_is_bot: bool
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    """One comment of a diff thread: a thread's first comment (``in_reply_to`` None) or a reply in it.
+
+    ``thumbs_up``/``thumbs_down`` are GitHub's reaction counts (the ``reactions`` roll-up of the comment).
+    """
+
+    id: int
+    body: str
+    author: str
+    author_is_bot: bool
+    path: str
+    in_reply_to: int | None = None
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+
+
+@dataclass(frozen=True)
+class Reactor:
+    """Who left a reaction."""
+
+    login: str
+    is_bot: bool
+
+
+@dataclass(frozen=True)
+class CheckRunOutput:
+    """The ``output`` of a check run: a title, a Markdown summary and optional Markdown text."""
+
+    title: str
+    summary: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One check-run annotation on lines of the head commit (``level``: notice, warning or failure)."""
+
+    path: str
+    start_line: int
+    end_line: int
+    level: str
+    title: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """A check run already on a commit (``app_slug`` tells ours from other Apps' runs of the same name)."""
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None
+    app_slug: str | None
+
+
+@dataclass(frozen=True)
+class ReviewThread:
+    """A diff thread as GraphQL knows it: its node id (to resolve it) and its first comment's id."""
+
+    id: str
+    first_comment_id: int | None
+    resolved: bool

@@ -68,3 +68,15 @@ REVIEW_FAILURES_NOTIFIED = Counter(
     "Reviews that failed for good and were reported on the PR with one comment, by dead-letter reason",
     ["reason"],
 )
+FEEDBACK = Counter(
+    "argoai_feedback_total",
+    "ArgoAI's inline comments and what became of them, per repository (posted, thumbs_up, thumbs_down, "
+    "dismissed, addressed, suppressed)",
+    ["repo", "signal"],
+)
+COMMANDS = Counter(
+    "argoai_commands_total",
+    "Comment commands, by command and result (done, refused, disabled, invalid)",
+    ["command", "result"],
+)
+CHECK_RUNS = Counter("argoai_check_runs_total", "ArgoAI check runs completed, by conclusion", ["conclusion"])

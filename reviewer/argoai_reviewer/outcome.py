@@ -20,11 +20,13 @@ class OutcomeKind(StrEnum):
     SKIPPED = "skipped"
     SUPERSEDED = "superseded"
     DUPLICATE = "duplicate"
+    UPDATED = "updated"
 
 
 @dataclass(frozen=True)
 class ReviewOutcome:
-    """What the pipeline did with a job: posted a review, or decided (with a reason) not to."""
+    """What the pipeline did with a job: posted a review, updated the summary only, or decided (with a
+    reason) to do nothing."""
 
     kind: OutcomeKind
     reason: str = ""
@@ -34,6 +36,11 @@ class ReviewOutcome:
     def posted(cls, review_id: int) -> ReviewOutcome:
         """A review was posted."""
         return cls(OutcomeKind.POSTED, review_id=review_id)
+
+    @classmethod
+    def updated(cls, reason: str) -> ReviewOutcome:
+        """Reviewed, nothing new worth a review: the summary comment and the check run were updated."""
+        return cls(OutcomeKind.UPDATED, reason=reason)
 
     @classmethod
     def skipped(cls, reason: str) -> ReviewOutcome:

@@ -58,6 +58,11 @@ class ReviewerSettings(BaseSettings):
 
     # Review state in Redis: last reviewed head and posted fingerprints live this long after the last write.
     state_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # A closed pull request's state (record, threads, reply ledgers) is kept this long (a reopened one
+    # carries on within it).
+    closed_state_ttl_days: int = Field(default=7, ge=1, le=3650)
+    # GitHub asks for content-creating requests at least a second apart (per installation, across pods).
+    github_write_spacing_seconds: float = Field(default=1.0, ge=0, le=10)
     # Review records kept per repository (Redis stream, trimmed approximately).
     history_per_repo: int = Field(default=10_000, ge=10, le=10_000_000)
     redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)

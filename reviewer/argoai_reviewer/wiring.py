@@ -20,9 +20,13 @@ from argoai_core.policy_set import StaticPolicyProvider, load_policy_file
 from argoai_core.settings import LLMSettings
 from argoai_core.streams import StreamNames
 from argoai_reviewer.adapters.github import GitHubAppAdapter
+from argoai_reviewer.adapters.github_retry import GitHubPolicy
 from argoai_reviewer.adapters.jobs import JetStream, JetStreamJobs, close_connection
 from argoai_reviewer.adapters.redis_state import (
     RedisConnection,
+    RedisConversationKeys,
+    RedisPullRequestRecords,
+    RedisRepositoryFeedback,
     RedisReviewHistory,
     RedisReviewLock,
     RedisReviewState,
@@ -31,7 +35,7 @@ from argoai_reviewer.adapters.redis_state import (
 from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.failures import FailureComment
-from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
+from argoai_reviewer.conversation.pipeline import ConversationStores, PipelineOptions, ReviewPipeline
 from argoai_reviewer.conversation.ports import PolicyProvider
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
@@ -125,7 +129,12 @@ def build_model(
 async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> AsyncIterator[ReviewRunner]:
     """The review pipeline for ``config``; closes its clients when the reviewer stops."""
     async with AsyncExitStack() as stack:
-        github = GitHubAppAdapter(config.github, services.redis.client, key_prefix=config.redis.key_prefix)
+        github = GitHubAppAdapter(
+            config.github,
+            services.redis.client,
+            key_prefix=config.redis.key_prefix,
+            policy=GitHubPolicy(write_spacing_seconds=config.reviewer.github_write_spacing_seconds),
+        )
         stack.push_async_callback(github.aclose)
         model: ReviewModel | None = None
         if config.llm.configured:
@@ -143,6 +152,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             stack.push_async_callback(watcher.stop)
             policies = KvPolicyProvider(watcher)
         settings = config.reviewer
+        state_ttl = settings.state_ttl_days * SECONDS_PER_DAY
         yield ReviewPipeline(
             github=github,
             policies=policies,
@@ -151,8 +161,11 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             state=services.state,
             history=services.history,
             budget=RedisTokenBudget(services.redis),
-            failures=FailureComment(
-                github, services.lock, remember_seconds=settings.state_ttl_days * SECONDS_PER_DAY
+            failures=FailureComment(github, services.lock, remember_seconds=state_ttl),
+            stores=ConversationStores(
+                records=RedisPullRequestRecords(services.redis, ttl_seconds=state_ttl),
+                keys=RedisConversationKeys(services.redis),
+                feedback=RedisRepositoryFeedback(services.redis),
             ),
             options=PipelineOptions(
                 # A few ack waits: renewed while the review runs, soon free when its pod died.
@@ -163,5 +176,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                     bot_name=config.common.bot_name,
                 ),
                 llm=config.llm,
+                state_ttl_seconds=state_ttl,
+                closed_ttl_seconds=min(state_ttl, settings.closed_state_ttl_days * SECONDS_PER_DAY),
             ),
         )

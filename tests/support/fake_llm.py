@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from argoai_core.models.findings import Category, Finding, ReviewOutput, Severity
+from argoai_core.models.findings import Category, FileNote, Finding, ReviewOutput, Severity
 
 Api = Literal["openai", "azure", "anthropic"]
 
@@ -234,6 +234,10 @@ class PromptLine:
 PromptLineParser = Callable[[str], Iterable[PromptLine]]
 
 
+# A file's header line in a review prompt (see RegexLineParser).
+FILE_HEADER = re.compile(r"^=== (?P<path>.+?) \([a-z]+[,)].* ===$")
+
+
 @dataclass(frozen=True)
 class RegexLineParser:
     """Parses prompts where a ``file`` regex line (group ``path``) starts each file and a ``line`` regex
@@ -244,7 +248,7 @@ class RegexLineParser:
     <code>``; removed lines carry no number and are skipped (they cannot be commented on).
     """
 
-    file: re.Pattern[str] = re.compile(r"^=== (?P<path>.+?) \([a-z]+[,)].* ===$")
+    file: re.Pattern[str] = FILE_HEADER
     line: re.Pattern[str] = re.compile(r"^ *(?P<line>\d+) (?P<kind>[+ ]) (?P<code>.*)$")
 
     def __call__(self, prompt: str) -> Iterator[PromptLine]:
@@ -292,11 +296,22 @@ class MarkerResponder:
             if self.marker in line.code and (line.added or not self.added_only)
         ][:100]
 
+    def files(self, prompt: str) -> list[FileNote]:
+        """One description per file the prompt shows (its ``===`` headers), in order."""
+        paths = dict.fromkeys(
+            found["path"] for text in prompt.splitlines() if (found := FILE_HEADER.match(text))
+        )
+        return [FileNote(path=path, description=f"Fake description of {path}") for path in paths][:300]
+
     def __call__(self, request: Recorded) -> Reply:
         """A review of the request's prompt."""
         findings = self.findings(request.prompt)
         return Reply.output(
-            ReviewOutput(summary=f"Fake review: {len(findings)} marked line(s).", findings=findings)
+            ReviewOutput(
+                summary=f"Fake review: {len(findings)} marked line(s).",
+                files=self.files(request.prompt),
+                findings=findings,
+            )
         )
 
 

@@ -3,13 +3,21 @@
 One pydantic model is the schema: it is sent to the LLM as a JSON schema (OpenAI structured output,
 Anthropic tool input) and every reply is validated against it; a reply that does not validate is asked again,
 never repaired.
+
+Versions of :class:`ReviewOutput` (:data:`REVIEW_OUTPUT_VERSION`): 1 had ``summary`` and ``findings``; 2 adds
+``files`` (one line per file, for the pull request's walkthrough). The schema sent to the model requires
+``files``; a reply without it (a version 1 answer: a recorded reply, an older fake) still validates, with no
+file descriptions, so the walkthrough falls back to the file list.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+REVIEW_OUTPUT_VERSION = 2
 
 
 class Severity(StrEnum):
@@ -67,10 +75,34 @@ class Finding(BaseModel):
         return self
 
 
-class ReviewOutput(BaseModel):
-    """A whole answer: a summary of the change and the findings."""
+class FileNote(BaseModel):
+    """One line about one changed file, for the walkthrough of the pull request."""
 
     model_config = ConfigDict(extra="forbid")
 
+    path: str = Field(min_length=1, max_length=1024, description="Path of the file as in its header")
+    description: str = Field(
+        min_length=1, max_length=300, description="One line: what this change does in this file"
+    )
+
+
+def _files_required(schema: dict[str, Any]) -> None:
+    # ``files`` has a default so that version 1 answers still validate; the model is asked for it anyway
+    # (strict structured output needs every property required).
+    required = schema.setdefault("required", [])
+    if "files" not in required:
+        required.append("files")
+
+
+class ReviewOutput(BaseModel):
+    """A whole answer: a summary of the change, a line per file, and the findings."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_files_required)
+
     summary: str = Field(max_length=8000, description="What the change does and its main risks, briefly")
+    files: list[FileNote] = Field(
+        default_factory=list,
+        max_length=300,
+        description="One entry per file shown, in the order shown: what the change does in it",
+    )
     findings: list[Finding] = Field(max_length=100)

@@ -12,6 +12,18 @@ Jobs cross process boundaries through JetStream, so the documents are versioned:
   version 1 dead-letters it ("unknown version") rather than running it as a review of some head. The
   pipeline resolves a ``review`` command into a :class:`ReviewJob` at the pull request's current head, with
   ``command_id`` set (the comment id): that job exists only inside the pipeline.
+* Version 3, also :class:`CommandJob`: every command of the conversation (``help``, ``full-review``,
+  ``pause``, ``resume``, ``summary``, ``dismiss``… see :data:`JobCommand`), from a pull request comment or a
+  review comment (``comment_kind``, ``in_reply_to``), with the commenter's ``author_association``: a commenter
+  GitHub does not call a member may still hold write permission, which the pipeline asks GitHub about. A
+  reviewer that knows only versions 1 and 2 dead-letters it rather than run a command it does not know.
+  Version 2 documents still read (as trusted ``review``/``ignore`` commands from a pull request comment).
+* Version 4, :class:`PullRequestClosedJob`: a pull request was closed; the reviewer reads the reactions on its
+  comments (GitHub sends no webhook for reactions) and lets the pull request's state expire.
+
+A ``check_run`` ``rerequested`` event becomes a version 1 :class:`ReviewJob` with ``rerun_id`` set (a full
+review of that head again); a reviewer that predates the field sees an action its policy does not review and
+skips it.
 """
 
 from __future__ import annotations
@@ -22,9 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SHA = Field(pattern=r"^[0-9a-f]{40}$")
 # The commands a comment can give (see argoai_reviewer.conversation.commands); none takes an argument.
-JobCommand = Literal["review", "ignore"]
-# Every job version this code reads (1: ReviewJob, 2: CommandJob).
-JOB_VERSIONS = frozenset({1, 2})
+JobCommand = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
+# Where a command was written: a pull request (issue) comment, or a review comment (in a diff thread).
+CommentKind = Literal["issue", "review"]
+# Every job version this code reads (1: ReviewJob, 2 and 3: CommandJob, 4: PullRequestClosedJob).
+JOB_VERSIONS = frozenset({1, 2, 3, 4})
 # An optional branch name: no whitespace, control or git-special characters (it becomes a ``ref`` parameter).
 BRANCH = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\\x00-\x1f\x7f]+$")
 
@@ -68,12 +82,23 @@ class ReviewJob(BaseModel):
     default_branch: str | None = BRANCH
     # Set only on the job the pipeline makes from a ``review`` command: the comment that asked for it.
     command_id: int | None = Field(default=None, gt=0)
+    # Set on the job of a ``check_run`` ``rerequested`` event: the delivery that asked (one rerun each).
+    rerun_id: str | None = Field(default=None, min_length=1, max_length=100)
+    # Review the whole pull request, not only what changed since the last reviewed head.
+    full: bool = False
 
     @property
     def key(self) -> str:
-        """Identity of the review: one (PR, head SHA) is reviewed at most once, plus once per command."""
+        """Identity of the review: one (PR, head SHA) is reviewed at most once, plus once per command/rerun."""
         key = f"{self.repo.host}/{self.repo.full_name}#{self.number}@{self.head_sha}"
-        return key if self.command_id is None else f"{key}/command-{self.command_id}"
+        if self.command_id is not None:
+            return f"{key}/command-{self.command_id}"
+        return key if self.rerun_id is None else f"{key}/rerun-{self.rerun_id}"
+
+    @property
+    def forced(self) -> bool:
+        """Asked for explicitly (a command or a re-run of the check): the event rules do not apply."""
+        return self.command_id is not None or self.rerun_id is not None
 
     @property
     def pr_key(self) -> str:
@@ -82,16 +107,16 @@ class ReviewJob(BaseModel):
 
 
 class CommandJob(BaseModel):
-    """A command from a trusted ``@<bot> <command>`` comment on a pull request (version 2).
+    """A command from an ``@<bot> <command>`` comment on a pull request (versions 2 and 3).
 
-    Only commands that exist can be expressed: ``review`` (review the current head now, even if it was
-    reviewed; lifts ``ignore``) and ``ignore`` (skip this pull request's later pushes). Nothing that names a
-    URL, key, model, provider or secret can be carried.
+    Only commands that exist can be expressed (:data:`JobCommand`); none takes an argument, so nothing that
+    names a URL, key, model, provider or secret can be carried. Bots never make command jobs; whether the
+    commenter may give commands (``association``, else GitHub's permission) is checked by the pipeline.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    version: Literal[2] = 2
+    version: Literal[2, 3] = 3
     delivery_id: str = Field(min_length=1, max_length=100, description="X-GitHub-Delivery that caused it")
     installation_id: int = Field(gt=0)
     repo: RepoRef
@@ -100,11 +125,17 @@ class CommandJob(BaseModel):
     comment_id: int = Field(gt=0, description="The comment that holds the command: one comment, one command")
     commenter: str = Field(min_length=1, max_length=100)
     default_branch: str | None = BRANCH
+    # The comment's author_association as GitHub computed it; None on version 2 (trusted by the intake).
+    association: str | None = Field(default=None, max_length=40)
+    comment_kind: CommentKind = "issue"
+    # A review comment's thread: the id of the thread's first comment (GitHub's ``in_reply_to_id``).
+    in_reply_to: int | None = Field(default=None, gt=0)
 
     @property
     def key(self) -> str:
         """Identity of the command: a redelivered comment webhook is the same command."""
-        return f"{self.pr_key}!{self.command}/{self.comment_id}"
+        kind = "" if self.comment_kind == "issue" else "review-comment-"
+        return f"{self.pr_key}!{self.command}/{kind}{self.comment_id}"
 
     @property
     def pr_key(self) -> str:
@@ -112,7 +143,30 @@ class CommandJob(BaseModel):
         return f"{self.repo.host}/{self.repo.full_name}#{self.number}"
 
 
-AnyJob = ReviewJob | CommandJob
+class PullRequestClosedJob(BaseModel):
+    """A pull request was closed (version 4): read the feedback on its comments, let its state expire."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: Literal[4] = 4
+    delivery_id: str = Field(min_length=1, max_length=100, description="X-GitHub-Delivery that caused it")
+    installation_id: int = Field(gt=0)
+    repo: RepoRef
+    number: int = Field(gt=0)
+    merged: bool = False
+
+    @property
+    def key(self) -> str:
+        """Identity: one job per close (a pull request closed, reopened and closed again has two)."""
+        return f"{self.pr_key}!closed/{self.delivery_id}"
+
+    @property
+    def pr_key(self) -> str:
+        """Identity of the pull request."""
+        return f"{self.repo.host}/{self.repo.full_name}#{self.number}"
+
+
+AnyJob = ReviewJob | CommandJob | PullRequestClosedJob
 
 
 def parse_job(document: dict[str, Any]) -> AnyJob:
@@ -120,6 +174,9 @@ def parse_job(document: dict[str, Any]) -> AnyJob:
 
     The caller checks ``version`` against :data:`JOB_VERSIONS` first to tell an unknown version apart.
     """
-    if document.get("version") == CommandJob.model_fields["version"].default:
+    version = document.get("version")
+    if version in (2, 3):
         return CommandJob.model_validate(document)
+    if version == 4:
+        return PullRequestClosedJob.model_validate(document)
     return ReviewJob.model_validate(document)

@@ -49,7 +49,8 @@ def _unique(values: list[Any], what: str) -> None:
 
 
 PullRequestAction = Literal["opened", "reopened", "ready_for_review", "synchronize"]
-Command = Literal["review", "ignore"]
+Command = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
+CheckPassConclusion = Literal["success", "neutral"]
 
 
 def _all_actions() -> list[PullRequestAction]:
@@ -57,7 +58,8 @@ def _all_actions() -> list[PullRequestAction]:
 
 
 def _default_commands() -> list[Command]:
-    return ["review"]
+    # ``ignore`` stays opt-in, as it was: ``pause``/``resume`` do the same visibly (the summary says so).
+    return ["help", "review", "full-review", "pause", "resume", "summary", "dismiss"]
 
 
 class _Spec(BaseModel):
@@ -165,9 +167,26 @@ class PolicySpec(_Spec):
     )
     commands: list[Command] = Field(
         default_factory=_default_commands,
-        max_length=2,
-        description="Comment commands that are enabled",
+        max_length=8,
+        description=(
+            "Comment commands that are enabled (default: help, review, full-review, pause, resume, summary, "
+            "dismiss)"
+        ),
         json_schema_extra=_SET,
+    )
+    check_fail_on: Severity | None = Field(
+        default=Severity.CRITICAL,
+        description=(
+            "The ArgoAI check run fails when an open finding is at or above this severity (default critical); "
+            "null: it never fails"
+        ),
+    )
+    check_pass_conclusion: CheckPassConclusion = Field(
+        default="success", description="Conclusion of the ArgoAI check run when it does not fail"
+    )
+    learn_from_feedback: bool = Field(
+        default=True,
+        description="Do not post findings like ones the team rejected (a thumbs-down or dismiss) in the repository",
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,8 @@
 * Explicit timeouts; capped retries (``github_retry``); every failure leaves as ArgoAI's error tree through
   ``github_errors.to_argoai_error`` in :meth:`_Calls.call`, the one place that maps them.
 * Reviews and comments go through ``github_writes.WriteGate``: one at a time per installation, across pods.
+* The conversation's endpoints (comments, threads, reactions, permissions, check runs, GraphQL) are in
+  ``github_conversation``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from argoai_reviewer.adapters.github_client import (
     cache_prefix,
     token_cache_keys,
 )
+from argoai_reviewer.adapters.github_conversation import ConversationEndpoints
 from argoai_reviewer.adapters.github_errors import status_of, to_argoai_error
 from argoai_reviewer.adapters.github_json import (
     CompareJson,
@@ -141,8 +144,11 @@ class _Calls:
         await self.redis.delete(*token_cache_keys(self.key_prefix, self.host, self.app_id, installation_id))
 
 
-class GitHubInstallationAdapter:
-    """Reads and writes pull requests as one installation of the App (``ports.GitHubInstallation``)."""
+class GitHubInstallationAdapter(ConversationEndpoints):
+    """Reads and writes pull requests as one installation of the App (``ports.GitHubInstallation``).
+
+    The conversation's endpoints come from :class:`.github_conversation.ConversationEndpoints`.
+    """
 
     def __init__(self, calls: _Calls, installation_id: int) -> None:
         self._calls = calls

@@ -13,7 +13,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from argoai_reviewer.domain import ChangedFile, Comparison, ExistingReview, FileStatus, PullRequest
+from argoai_reviewer.domain import (
+    ChangedFile,
+    CheckRun,
+    Comparison,
+    ExistingReview,
+    FileStatus,
+    IssueComment,
+    PullRequest,
+    Reactor,
+    ReviewComment,
+)
 from argoai_reviewer.redeliver.job import HookDelivery
 
 MAX_FILE_BYTES = 1024 * 1024  # the contents API sends content inline only up to 1 MB
@@ -165,3 +175,104 @@ class DeliveryJson(_Model):
     def to_domain(self) -> HookDelivery:
         """As a plain dataclass."""
         return HookDelivery(**self.model_dump())
+
+
+class IssueCommentJson(_Model):
+    """One entry of ``/issues/{n}/comments``."""
+
+    id: int
+    body: str | None = None
+    user: UserJson | None = None
+
+    def to_domain(self) -> IssueComment:
+        """The reviewer's view of it."""
+        return IssueComment(
+            id=self.id,
+            body=self.body or "",
+            author=self.user.login if self.user else "ghost",
+            author_is_bot=bool(self.user and self.user.type == "Bot"),
+        )
+
+
+class ReactionsJson(_Model):
+    """The ``reactions`` roll-up of a comment."""
+
+    plus_one: int = Field(default=0, alias="+1")
+    minus_one: int = Field(default=0, alias="-1")
+
+
+class ReviewCommentJson(_Model):
+    """One entry of ``/pulls/{n}/comments`` (or ``/pulls/comments/{id}``)."""
+
+    id: int
+    body: str | None = None
+    user: UserJson | None = None
+    path: str = ""
+    in_reply_to_id: int | None = None
+    reactions: ReactionsJson | None = None
+
+    def to_domain(self) -> ReviewComment:
+        """The reviewer's view of it."""
+        reactions = self.reactions or ReactionsJson()
+        return ReviewComment(
+            id=self.id,
+            body=self.body or "",
+            author=self.user.login if self.user else "ghost",
+            author_is_bot=bool(self.user and self.user.type == "Bot"),
+            path=self.path,
+            in_reply_to=self.in_reply_to_id,
+            thumbs_up=reactions.plus_one,
+            thumbs_down=reactions.minus_one,
+        )
+
+
+class ReactionJson(_Model):
+    """One entry of ``/comments/{id}/reactions``."""
+
+    content: str
+    user: UserJson | None = None
+
+    def to_domain(self) -> Reactor:
+        """Who reacted."""
+        return Reactor(
+            login=self.user.login if self.user else "ghost",
+            is_bot=bool(self.user and self.user.type == "Bot"),
+        )
+
+
+class PermissionJson(_Model):
+    """``GET /repos/{o}/{r}/collaborators/{user}/permission``: ``role_name`` is precise (maintain, triage),
+    ``permission`` the legacy name (admin, write, read, none)."""
+
+    permission: str = "none"
+    role_name: str | None = None
+
+    def role(self) -> str:
+        """The most precise role GitHub reports."""
+        return (self.role_name or self.permission or "none").lower()
+
+
+class AppJson(_Model):
+    """The App of a check run."""
+
+    slug: str | None = None
+
+
+class CheckRunJson(_Model):
+    """One check run."""
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None = None
+    app: AppJson | None = None
+
+    def to_domain(self) -> CheckRun:
+        """The reviewer's view of it."""
+        return CheckRun(
+            id=self.id,
+            name=self.name,
+            status=self.status,
+            conclusion=self.conclusion,
+            app_slug=self.app.slug if self.app else None,
+        )

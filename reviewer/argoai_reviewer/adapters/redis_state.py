@@ -1,4 +1,5 @@
-"""Redis adapter of the reviewer: review locks with owner tokens, review state and review history.
+"""Redis adapter of the reviewer: review locks with owner tokens, review state and review history, and the
+conversation's state (pull request records, reply ledgers and small counters, the repository's feedback).
 
 Every key starts with ``RedisSettings.key_prefix``; review and PR keys already carry the GitHub host
 (``ReviewJob.key`` / ``pr_key``), so two GitHub hosts never share state. A Redis that does not answer raises
@@ -9,6 +10,7 @@ wedging a review.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,6 +200,150 @@ class RedisReviewState:
                 await self._redis.client.set(self._ignored(pr_key), "1", px=self._ttl)
             else:
                 await self._redis.client.delete(self._ignored(pr_key))
+
+
+class RedisPullRequestRecords:
+    """:class:`~argoai_reviewer.conversation.ports.PullRequestRecords` on Redis: one string per pull request.
+
+    It expires ``ttl_seconds`` after its last write, like the review state; :meth:`expire` shortens the life
+    of every key of the pull request (record, review state, ignore flag) once it is closed.
+    """
+
+    def __init__(self, redis: RedisConnection, *, ttl_seconds: float) -> None:
+        self._redis = redis
+        self._ttl = _ms(ttl_seconds)
+
+    def _key(self, pr_key: str) -> str:
+        return self._redis.key("pr", pr_key, "conversation")
+
+    async def load(self, pr_key: str) -> str | None:
+        """The stored document of ``pr_key``."""
+        with _unavailable("reading a pull request record"):
+            value = await self._redis.client.get(self._key(pr_key))
+        return _text(value) if value is not None else None
+
+    async def save(self, pr_key: str, document: str) -> None:
+        """Store the document of ``pr_key`` for the state's lifetime."""
+        with _unavailable("writing a pull request record"):
+            await self._redis.client.set(self._key(pr_key), document, px=self._ttl)
+
+    async def expire(self, pr_key: str, seconds: float) -> None:
+        """Every key of ``pr_key`` expires within ``seconds`` (at most the state's lifetime)."""
+        keys = [
+            self._redis.key("pr", pr_key, part)
+            for part in ("conversation", "reviewed", "fingerprints", "ignored")
+        ]
+        with _unavailable("expiring a closed pull request's state"):
+            async with self._redis.client.pipeline(transaction=True) as pipe:
+                for key in keys:
+                    pipe.pexpire(key, _ms(min(seconds, self._ttl / 1000)))
+                await pipe.execute()
+
+
+class RedisConversationKeys:
+    """:class:`~argoai_reviewer.conversation.ports.ConversationKeys` on Redis, under ``<prefix>:conv:``."""
+
+    def __init__(self, redis: RedisConnection) -> None:
+        self._redis = redis
+
+    def _key(self, key: str) -> str:
+        return self._redis.key("conv", key)
+
+    async def get(self, key: str) -> str | None:
+        """The value of ``key``, or None."""
+        with _unavailable("reading a conversation key"):
+            value = await self._redis.client.get(self._key(key))
+        return _text(value) if value is not None else None
+
+    async def put(self, key: str, value: str, ttl_seconds: float) -> None:
+        """Set ``key`` for ``ttl_seconds``."""
+        with _unavailable("writing a conversation key"):
+            await self._redis.client.set(self._key(key), value, px=_ms(ttl_seconds))
+
+    async def count(self, key: str, window_seconds: float) -> int:
+        """Add one to ``key``; the counter lives ``window_seconds`` from its first count."""
+        full = self._key(key)
+        with _unavailable("counting"):
+            async with self._redis.client.pipeline(transaction=True) as pipe:
+                pipe.set(full, 0, px=_ms(window_seconds), nx=True)
+                pipe.incr(full)
+                _, value = await pipe.execute()
+        return int(value)
+
+
+class RedisRepositoryFeedback:
+    """:class:`~argoai_reviewer.conversation.ports.RepositoryFeedback` on Redis: a hash of rejections and a
+    hash of counters per repository, kept without expiry (``argoai feedback`` lists and clears them)."""
+
+    # Rejections kept per repository; the oldest (by ``at``) go first beyond it.
+    MAX_REJECTIONS = 1000
+
+    def __init__(self, redis: RedisConnection) -> None:
+        self._redis = redis
+
+    def _rejected(self, repo: RepoRef) -> str:
+        return self._redis.key("feedback", repo.host, repo.owner, repo.name, "rejected")
+
+    def _counts(self, repo: RepoRef) -> str:
+        return self._redis.key("feedback", repo.host, repo.owner, repo.name, "counts")
+
+    async def rejections(self, repo: RepoRef) -> list[str]:
+        """Every rejection document of ``repo``."""
+        with _unavailable("reading rejected findings"):
+            values = await self._redis.client.hvals(self._rejected(repo))
+        return [_text(value) for value in values]
+
+    async def reject(self, repo: RepoRef, rejection_id: str, document: str) -> None:
+        """Store one rejection (replacing one with the same id)."""
+        key = self._rejected(repo)
+        with _unavailable("storing a rejected finding"):
+            await self._redis.client.hset(key, rejection_id, document)
+            if await self._redis.client.hlen(key) > self.MAX_REJECTIONS:
+                await self._trim(key)
+
+    async def _trim(self, key: str) -> None:
+        entries = {_text(k): _text(v) for k, v in (await self._redis.client.hgetall(key)).items()}
+
+        def at(document: str) -> str:
+            try:
+                return str(json.loads(document).get("at", ""))
+            except ValueError:
+                return ""
+
+        oldest = sorted(entries, key=lambda k: at(entries[k]))[: len(entries) - self.MAX_REJECTIONS]
+        if oldest:
+            await self._redis.client.hdel(key, *oldest)
+
+    async def clear(self, repo: RepoRef, rejection_id: str | None = None) -> int:
+        """Forget one rejection (by id or a unique id prefix) or all of them; how many were forgotten."""
+        key = self._rejected(repo)
+        with _unavailable("clearing rejected findings"):
+            if rejection_id is None:
+                count = await self._redis.client.hlen(key)
+                await self._redis.client.delete(key)
+                return int(count)
+            ids = [_text(k) for k in await self._redis.client.hkeys(key)]
+            matches = [k for k in ids if k == rejection_id] or [k for k in ids if k.startswith(rejection_id)]
+            if len(matches) != 1:
+                return 0
+            return int(await self._redis.client.hdel(key, matches[0]))
+
+    async def add_counts(self, repo: RepoRef, counts: dict[str, int]) -> None:
+        """Add to the repository's feedback counters."""
+        counts = {name: value for name, value in counts.items() if value}
+        if not counts:
+            return
+        with _unavailable("counting feedback"):
+            async with self._redis.client.pipeline(transaction=False) as pipe:
+                for name, value in counts.items():
+                    pipe.hincrby(self._counts(repo), name, value)
+                await pipe.execute()
+
+    async def counts(self, repo: RepoRef) -> dict[str, int]:
+        """The repository's feedback counters."""
+        with _unavailable("reading feedback counts"):
+            values = await self._redis.client.hgetall(self._counts(repo))
+        return {_text(k): int(v) for k, v in values.items()}
 
 
 class RedisTokenBudget:

@@ -69,6 +69,8 @@ class Analysis:
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    # One line per file from the model (path → description), for the pull request's walkthrough.
+    file_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -177,6 +179,7 @@ async def analyze(
             )
         for reply in replies:
             analysis.summaries.append(reply.output.summary)
+            analysis.file_notes.update((note.path, note.description) for note in reply.output.files)
             analysis.models.add(reply.model)
             analysis.input_tokens += reply.input_tokens
             analysis.output_tokens += reply.output_tokens

@@ -53,14 +53,15 @@ def count_review(analysis: Analysis) -> None:
 
 
 def review_record(
-    job: ReviewJob, analysis: Analysis, review_id: int, seconds: float, cost_usd: float
+    job: ReviewJob, analysis: Analysis, review_id: int | None, seconds: float, cost_usd: float
 ) -> ReviewRecord:
-    """The history entry of a posted review."""
+    """The history entry of a finished review: ``posted`` (a review with its id) or ``updated`` (nothing new
+    to post: only the summary comment and the check run changed)."""
     return ReviewRecord(
         repo=job.repo,
         number=job.number,
         head_sha=job.head_sha,
-        outcome="posted",
+        outcome="posted" if review_id is not None else "updated",
         review_id=review_id,
         files_reviewed=len(analysis.coverage.reviewed),
         files_skipped=len(analysis.selection.skipped),

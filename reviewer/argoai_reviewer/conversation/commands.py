@@ -1,25 +1,29 @@
-"""Comment commands (``@<bot> review``, ``@<bot> ignore``): strict parsing and who may give them. Pure.
+"""Comment commands (``@<bot> review``, ``@<bot> pause``…): strict parsing, who may give them, help. Pure.
 
 A comment body is untrusted text, so the grammar is deliberately tiny:
 
 * a command is a line that starts (column 0: not quoted, not indented, not inside a code fence) with
-  ``@<bot_name>`` (or ``@<bot_name>[bot]``), whitespace, then the command word; the word must be exactly
-  one of :data:`COMMANDS` (any letter case) and end at whitespace or the end of the line;
+  ``@<bot_name>`` (or ``@<bot_name>[bot]``), whitespace, then the command's words; the words must be exactly
+  one of :data:`GRAMMAR` (any letter case) and end at whitespace or the end of the line;
 * words after the command are ignored; only the first command line of a comment counts;
 * there are no arguments and no settings: nothing naming a URL, key, model, provider or secret can be
   changed from a comment, because no command takes a value.
 
-Only people GitHub reports as the repository's ``OWNER``, ``MEMBER`` (of its organization) or
-``COLLABORATOR`` may give commands; bots never can (our own comments included). Whether a command is enabled
-is the effective policy's business (``PolicySpec.commands``), checked where the policy is known.
+Who may give commands: people GitHub reports as the repository's ``OWNER``, ``MEMBER`` (of its organization)
+or ``COLLABORATOR`` in the comment's ``author_association``, or who have at least write permission on the
+repository (GitHub's collaborator-permission endpoint, checked by
+:mod:`~argoai_reviewer.conversation.trust`: members whose membership is private show as ``CONTRIBUTOR``).
+Bots never can (our own comments included). Whether a command is enabled is the effective policy's business
+(``PolicySpec.commands``), checked where the policy is known.
 
-A review posted for a command carries a second hidden marker naming the comment
-(:mod:`argoai_reviewer.conversation.markers`), so one command posts at most one review.
+A later command that takes words (a question to the model) would get its own entry here and its own rule for
+what follows it; ``dismiss`` is only meaningful in a reply in a thread on one of ArgoAI's inline comments.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from typing import get_args
 
@@ -27,6 +31,35 @@ from argoai_core.models.job import JobCommand
 
 COMMANDS: frozenset[str] = frozenset(get_args(JobCommand))
 TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+
+# The words of each command as written after the mention (lower case).
+GRAMMAR: dict[tuple[str, ...], JobCommand] = {
+    ("help",): "help",
+    ("review",): "review",
+    ("full", "review"): "full-review",
+    ("full-review",): "full-review",
+    ("pause",): "pause",
+    ("resume",): "resume",
+    ("ignore",): "ignore",
+    ("summary",): "summary",
+    ("dismiss",): "dismiss",
+}
+
+# What each command does, for ``help`` and the README (the order ``help`` lists them in).
+HELP: dict[JobCommand, tuple[str, str]] = {
+    "review": ("review", "review the changes since the last reviewed commit (even while paused)"),
+    "full-review": ("full review", "review the whole pull request again"),
+    "pause": ("pause", "no automatic reviews of later pushes until `resume`"),
+    "resume": ("resume", "review pushes again, starting with the current commit"),
+    "ignore": ("ignore", "no automatic reviews until the next `review`"),
+    "summary": ("summary", "rebuild the summary comment (walkthrough, findings, coverage)"),
+    "dismiss": (
+        "dismiss",
+        "in a thread on an ArgoAI comment: a false positive; like ones are not posted again",
+    ),
+    "help": ("help", "this list"),
+}
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -40,7 +73,7 @@ class Untrusted(StrEnum):
 
 def parse_command(body: str | None, bot_name: str) -> JobCommand | None:
     """The command a comment gives ``@<bot_name>``, or None when it gives none (see the module rules)."""
-    mention = re.compile(rf"@{re.escape(bot_name)}(?:\[bot\])?[ \t]+(\S+)", re.IGNORECASE)
+    mention = re.compile(rf"@{re.escape(bot_name)}(?:\[bot\])?[ \t]+(\S+)(?:[ \t]+(\S+))?", re.IGNORECASE)
     fence: str | None = None
     for line in (body or "").splitlines():
         opened = _FENCE.match(line)
@@ -55,20 +88,20 @@ def parse_command(body: str | None, bot_name: str) -> JobCommand | None:
         found = mention.match(line)
         if found is None:
             continue
-        word = found.group(1).lower()
-        if word == "review":
-            return "review"
-        if word == "ignore":
-            return "ignore"
+        first = found.group(1).lower()
+        second = (found.group(2) or "").lower()
+        command = GRAMMAR.get((first, second)) or GRAMMAR.get((first,))
+        if command is not None:
+            return command
         # A mention with anything else is not a command, and does not hide a later one.
     return None
 
 
 def untrusted(login: str, user_type: str, association: str | None) -> Untrusted | None:
-    """Why this commenter may not give commands, or None when they may.
+    """Why this commenter may not give commands on their association alone, or None when they may.
 
     ``association`` is the comment's ``author_association`` as GitHub computed it (not something the
-    commenter can write).
+    commenter can write). ``ASSOCIATION`` is not final: write permission on the repository also qualifies.
     """
     # Every App's bot (ours included) is a Bot named ``<slug>[bot]``.
     if user_type == "Bot" or login.lower().endswith("[bot]"):
@@ -76,3 +109,25 @@ def untrusted(login: str, user_type: str, association: str | None) -> Untrusted 
     if (association or "").upper() not in TRUSTED_ASSOCIATIONS:
         return Untrusted.ASSOCIATION
     return None
+
+
+def help_text(enabled: Collection[str], bot_name: str) -> str:
+    """The answer to ``help``: the commands the policy enables, in the documented order."""
+    rows = [
+        f"| `@{bot_name} {words}` | {what} |" for command, (words, what) in HELP.items() if command in enabled
+    ]
+    return "\n".join(
+        [
+            "**ArgoAI commands** (people with write access to this repository):",
+            "",
+            "| Command | What it does |",
+            "|---|---|",
+            *rows,
+        ]
+    )
+
+
+REFUSAL = (
+    "Only people with write access to this repository (or its owners, members and collaborators) can give "
+    "ArgoAI commands."
+)

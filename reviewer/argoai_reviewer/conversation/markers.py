@@ -4,13 +4,24 @@
   review it already posted for that head instead of posting another.
 * A review posted for a comment command carries ``<!-- argoai:command id=<comment id> -->`` right before the
   head marker: a retried command finds the review it already posted, so one command posts at most one review.
+* The living summary comment ends with ``<!-- argoai:summary <base64 JSON> -->``: what it records (reviewed
+  heads, paused) survives a loss of Redis, and a retried job finds the comment instead of posting another.
+* Every inline comment ends with ``<!-- argoai:finding fp=<fingerprint> cat=<category> -->``: its thread is
+  known as that finding's (feedback, ``dismiss``, "addressed") from GitHub alone.
+* Every reply and confirmation ends with ``<!-- argoai:reply to=<comment id> for=<purpose> -->``: a retried
+  job finds the reply it posted.
 
-Only markers at the very end of a body count, so text the model managed to place earlier cannot fake one.
+Only markers at the very end of a body count, so text the model managed to place earlier cannot fake one; and
+the callers only read markers in comments written by ArgoAI's own bot account.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+from typing import Any
 
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 _MARKER = re.compile(r"<!-- argoai:review head=([0-9a-f]{7,64}) -->\s*\Z")
@@ -51,3 +62,48 @@ def find_command_marker(body: str | None) -> int | None:
     """
     found = _COMMAND_MARKER.search(body or "")
     return int(found.group(1)) if found else None
+
+
+_SUMMARY = re.compile(r"<!-- argoai:summary ([A-Za-z0-9+/=]{1,20000}) -->\s*\Z")
+_FINDING = re.compile(r"<!-- argoai:finding fp=([0-9a-f]{8,64}) cat=([a-z]{1,30}) -->\s*\Z")
+_REPLY = re.compile(r"<!-- argoai:reply to=([0-9]{1,20}) for=([a-z-]{1,30}) -->\s*\Z")
+
+
+def summary_marker(meta: dict[str, Any]) -> str:
+    """The hidden marker ending the summary comment, carrying ``meta`` (JSON-able) in base64."""
+    encoded = base64.b64encode(json.dumps(meta, separators=(",", ":"), sort_keys=True).encode()).decode()
+    return f"<!-- argoai:summary {encoded} -->"
+
+
+def find_summary_meta(body: str | None) -> dict[str, Any] | None:
+    """The metadata of a summary comment body, or None when the body is not one (or its marker is damaged)."""
+    found = _SUMMARY.search(body or "")
+    if found is None:
+        return None
+    try:
+        meta = json.loads(base64.b64decode(found.group(1), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def finding_marker(fingerprint: str, category: str) -> str:
+    """The hidden marker ending the inline comment of the finding ``fingerprint``."""
+    return f"<!-- argoai:finding fp={fingerprint} cat={category} -->"
+
+
+def find_finding_marker(body: str | None) -> tuple[str, str] | None:
+    """(fingerprint, category) of an inline comment of ours, or None."""
+    found = _FINDING.search(body or "")
+    return (found.group(1), found.group(2)) if found else None
+
+
+def reply_marker(comment_id: int, purpose: str) -> str:
+    """The hidden marker ending our reply to comment ``comment_id`` for ``purpose``."""
+    return f"<!-- argoai:reply to={comment_id} for={purpose} -->"
+
+
+def find_reply_marker(body: str | None) -> tuple[int, str] | None:
+    """(comment id, purpose) of one of our replies, or None."""
+    found = _REPLY.search(body or "")
+    return (int(found.group(1)), found.group(2)) if found else None

@@ -13,19 +13,24 @@ Order of a review and why:
 7. fencing right before posting: we still own the lock and the head has not moved;
 8. post, then record state, fingerprints and history.
 
-A :class:`~argoai_core.models.job.CommandJob` (a trusted comment, see
-:mod:`~argoai_reviewer.conversation.commands`) is carried out only when the policy enables its command:
-``ignore`` sets a flag, ``review`` clears it and runs the steps above for the pull request's current head,
-skipping the event rules (action, ignore, draft, already reviewed), over the whole pull request. Its review
-carries the comment id in a second marker, so a retried command finds the review it posted instead of posting
-another.
+The end of a review (feedback read, suppression, posting only when there is something new, "addressed"
+replies, the living summary comment, the check run) is :mod:`~argoai_reviewer.conversation.publish`'s, in the
+pull request's turn; the check run is started (``in_progress``) once the lock is held and the pull request
+still has this head, and completed as ``skipped`` when the review is superseded.
+
+A :class:`~argoai_core.models.job.CommandJob` (a comment command) is carried out by
+:mod:`~argoai_reviewer.conversation.command_runner`; a ``review`` command comes back here as a forced review
+of the current head (the event rules do not apply: action, ignore, pause, draft, already reviewed), and so
+does a re-run of the check (``check_run`` ``rerequested``). A forced review's body carries the comment id in a
+second marker, so a retried command finds the review it posted instead of posting another. A
+:class:`~argoai_core.models.job.PullRequestClosedJob` goes to :mod:`~argoai_reviewer.conversation.lifecycle`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -33,10 +38,9 @@ from opentelemetry import trace
 
 from argoai_core.errors import RetryableError, UnavailableError
 from argoai_core.logs import get_logger
-from argoai_core.models.job import AnyJob, CommandJob, ReviewJob
+from argoai_core.models.job import AnyJob, CommandJob, PullRequestClosedJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.analysis.fingerprint import fingerprint_of
 from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import (
     Analysis,
@@ -52,22 +56,33 @@ from argoai_reviewer.conversation.accounting import (
     llm_within_budget,
     review_record,
 )
+from argoai_reviewer.conversation.checks_run import CheckRuns
+from argoai_reviewer.conversation.command_runner import CommandRunner
 from argoai_reviewer.conversation.failures import FailureComment
-from argoai_reviewer.conversation.markers import find_command_marker, find_marker, marker, with_command_marker
+from argoai_reviewer.conversation.feedback import Feedback
+from argoai_reviewer.conversation.lifecycle import Lifecycle
+from argoai_reviewer.conversation.markers import find_command_marker, find_marker
 from argoai_reviewer.conversation.ports import (
+    ConversationKeys,
     GitHubApp,
     GitHubInstallation,
     PolicyProvider,
+    PullRequestRecords,
+    RepositoryFeedback,
     ReviewHistory,
     ReviewLock,
     ReviewState,
     TokenBudget,
 )
-from argoai_reviewer.conversation.render import build_review
+from argoai_reviewer.conversation.publish import Publisher, ReviewScope
+from argoai_reviewer.conversation.replies import Replies
 from argoai_reviewer.conversation.repo_config import apply_repo_config
 from argoai_reviewer.conversation.repo_config_cache import RepoConfigCache
-from argoai_reviewer.domain import ChangedFile, PullRequest
-from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
+from argoai_reviewer.conversation.state import Conversation, TurnOptions
+from argoai_reviewer.conversation.summary import SummaryComments
+from argoai_reviewer.conversation.trust import Trust
+from argoai_reviewer.domain import ChangedFile, FileStatus, PullRequest
+from argoai_reviewer.outcome import Heartbeat, OutcomeKind, ReviewOutcome
 
 log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -89,6 +104,20 @@ class PipelineOptions:
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.model_construct())
     # How long a repository's .github/argoai.yaml is cached (a pushed change applies within this time).
     repo_config_ttl_seconds: float = 60.0
+    # How long the conversation's state (records, reply ledgers, check-run ids) lives after its last write.
+    state_ttl_seconds: float = 30 * 86_400.0
+    # How long a closed pull request's state is kept (a reopened one carries on within it).
+    closed_ttl_seconds: float = 7 * 86_400.0
+    turn: TurnOptions = field(default_factory=TurnOptions)
+
+
+@dataclass(frozen=True)
+class ConversationStores:
+    """Where the conversation's state lives (Redis in production)."""
+
+    records: PullRequestRecords
+    keys: ConversationKeys
+    feedback: RepositoryFeedback
 
 
 class ReviewPipeline:
@@ -105,6 +134,7 @@ class ReviewPipeline:
         history: ReviewHistory,
         budget: TokenBudget,
         options: PipelineOptions,
+        stores: ConversationStores,
         failures: FailureComment | None = None,
     ) -> None:
         self._github = github
@@ -117,20 +147,59 @@ class ReviewPipeline:
         self._budget = budget
         self._options = options
         self._repo_configs = RepoConfigCache(options.repo_config_ttl_seconds)
+        bot = options.analysis.bot_name
+        remember = options.state_ttl_seconds
+        self._conversation = Conversation(
+            stores.records, lock, SummaryComments(bot_name=bot), bot_name=bot, turn=options.turn
+        )
+        trust = Trust(stores.keys)
+        replies = Replies(stores.keys, bot_name=bot, remember_seconds=remember)
+        feedback = Feedback(stores.feedback, trust, bot_name=bot)
+        self._checks = CheckRuns(stores.keys, bot_name=bot, remember_seconds=remember)
+        self._publisher = Publisher(
+            conversation=self._conversation,
+            checks=self._checks,
+            feedback=feedback,
+            replies=replies,
+            state=state,
+        )
+        self._commands = CommandRunner(
+            github=github,
+            policies=policies,
+            trust=trust,
+            replies=replies,
+            conversation=self._conversation,
+            feedback=feedback,
+            checks=self._checks,
+            state=state,
+            keys=stores.keys,
+            review=self.run,
+        )
+        self._lifecycle = Lifecycle(
+            github=github,
+            policies=policies,
+            conversation=self._conversation,
+            feedback=feedback,
+            closed_ttl_seconds=options.closed_ttl_seconds,
+        )
 
     async def run(self, job: AnyJob, heartbeat: Heartbeat) -> ReviewOutcome:
         """Review ``job`` (or carry out a comment command) and post at most one review for its head."""
         if isinstance(job, CommandJob):
-            return await self._command(job, heartbeat)
+            return await self._commands.run(job, heartbeat)
+        if isinstance(job, PullRequestClosedJob):
+            return await self._lifecycle.closed(job)
         policy = self._policies.policy_for(job.repo)
-        # A review a trusted command asked for skips the event rules: it is explicit, and one of its own.
-        forced = job.command_id is not None
+        # A review a trusted command (or a re-run of the check) asked for skips the event rules.
+        forced = job.forced
         if not forced and job.action not in policy.events:
             return ReviewOutcome.skipped(f"the policy does not review '{job.action}' events")
         if not forced and await self._state.is_ignored(job.pr_key):
             return ReviewOutcome.skipped("ignored by a command until someone asks for a review")
         if not forced and await self._state.last_reviewed_head(job.pr_key) == job.head_sha:
             return ReviewOutcome.duplicate()
+        if not forced and await self._paused(job.pr_key):
+            return ReviewOutcome.skipped("reviews are paused on this pull request (until `resume`)")
         parsed = await self._repo_configs.get(
             self._github.installation(job.installation_id), job.installation_id, job.repo, job.default_branch
         )
@@ -159,8 +228,22 @@ class ReviewPipeline:
         except UnavailableError as exc:
             log.warning("could not release this head's lock; it expires by itself", key=key, error=str(exc))
 
+    async def _paused(self, pr_key: str) -> bool:
+        record = await self._conversation.stored(pr_key)
+        return record is not None and record.paused
+
     async def review_failed(self, job: ReviewJob, reason: str) -> None:
-        """The runtime's ``FailureNotifier``: tell the pull request (when configured to)."""
+        """The runtime's ``FailureNotifier``: complete the check run (never left in progress) and tell the
+        pull request (when configured to)."""
+        await self._checks.finish(
+            self._github.installation(job.installation_id),
+            job.repo,
+            job.key,
+            "neutral",
+            "ArgoAI could not review this commit",
+            f"The review of `{job.head_sha[:12]}` failed after repeated attempts. Re-run this check to try "
+            "again.",
+        )
         if self._failures is not None:
             await self._failures.review_failed(job, reason)
 
@@ -188,36 +271,6 @@ class ReviewPipeline:
             with suppress(asyncio.CancelledError):
                 await task
 
-    async def _command(self, job: CommandJob, heartbeat: Heartbeat) -> ReviewOutcome:
-        """Carry out a trusted comment command, if the policy enables it (nothing is posted otherwise)."""
-        if job.command not in self._policies.policy_for(job.repo).commands:
-            log.info("command not enabled by the policy", command=job.command, commenter=job.commenter)
-            return ReviewOutcome.skipped(f"the policy does not enable the '{job.command}' command")
-        if job.command == "ignore":
-            await self._state.set_ignored(job.pr_key, True)
-            return ReviewOutcome.skipped(f"@{job.commenter} asked to ignore this pull request")
-        await self._state.set_ignored(job.pr_key, False)
-        pr = await self._github.installation(job.installation_id).pull_request(job.repo, job.number)
-        if pr.state != "open":
-            return ReviewOutcome.superseded(f"the pull request is {pr.state}")
-        forced = ReviewJob(
-            delivery_id=job.delivery_id,
-            installation_id=job.installation_id,
-            repo=job.repo,
-            number=job.number,
-            action="command",
-            head_sha=pr.head_sha,
-            base_sha=pr.base_sha,
-            base_ref=pr.base_ref,
-            title=pr.title,
-            body=pr.body,
-            author=pr.author,
-            draft=pr.draft,
-            default_branch=job.default_branch,
-            command_id=job.comment_id,
-        )
-        return await self.run(forced, heartbeat)
-
     async def _review(
         self, job: ReviewJob, policy: PolicySpec, heartbeat: Heartbeat, token: str, notes: list[str]
     ) -> ReviewOutcome:
@@ -232,17 +285,47 @@ class ReviewPipeline:
                 # One command, one review: the review it asked for may be on an older head by now.
                 if find_command_marker(review.body) == job.command_id:
                     return ReviewOutcome.duplicate("the review this command asked for is already posted")
-            elif find_marker(review.body) == job.head_sha:
-                await self._state.mark_reviewed(job.pr_key, job.head_sha, review.id)
+            elif find_marker(review.body) == job.head_sha and not job.forced:
+                await self._publisher.settle_duplicate(gh, job, policy, review.id)
                 return ReviewOutcome.duplicate("a review of this head is already on the pull request")
+        if not job.forced:
+            record = await self._conversation.record(gh, job.repo, job.number, job.pr_key)
+            if job.head_sha in record.heads:
+                # Reviewed with nothing to post (the summary records the head): nothing to do again.
+                await self._state.mark_reviewed(job.pr_key, job.head_sha, 0)
+                return ReviewOutcome.duplicate("the summary comment records this head as reviewed")
+        check_id = await self._checks.start(gh, job.repo, job.head_sha, job.key)
+        outcome = await self._analyze_and_publish(
+            gh, job, pr, policy, heartbeat, token, notes, check_id, started
+        )
+        if outcome.kind is OutcomeKind.SUPERSEDED:
+            await self._checks.finish(
+                gh, job.repo, job.key, "skipped", "Superseded", f"Not reviewed: {outcome.reason}."
+            )
+        return outcome
+
+    async def _analyze_and_publish(
+        self,
+        gh: GitHubInstallation,
+        job: ReviewJob,
+        pr: PullRequest,
+        policy: PolicySpec,
+        heartbeat: Heartbeat,
+        token: str,
+        notes: list[str],
+        check_id: int | None,
+        started: float,
+    ) -> ReviewOutcome:
         pr_files = await gh.files(job.repo, job.number)
-        # A review asked for by command covers the whole pull request, not only the last push.
-        files = pr_files if job.command_id is not None else await self._scope(gh, job, pr_files)
+        # A review asked for in full (``full review``, a re-run of the check) covers the whole pull request.
+        scope = ReviewScope(pr_files=pr_files) if job.full else await self._scope(gh, job, pr_files)
+        files = list(pr_files) if scope.changed is None else [f for f in pr_files if f.path in scope.changed]
+        head_text = _memo(lambda path: gh.file_text(job.repo, path, job.head_sha))
         request = ChangeRequest(
             pr=pr,
             files=files,
             anchor_files=pr_files,
-            head_text=lambda path: gh.file_text(job.repo, path, job.head_sha),
+            head_text=head_text,
         )
         policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
         model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
@@ -251,34 +334,21 @@ class ReviewPipeline:
             request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
         )
         await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
-        posted = await self._state.posted_fingerprints(job.pr_key)
-        fresh = [p for p in analysis.placements if fingerprint_of(p) not in posted]
-        repeated = len(analysis.placements) - len(fresh)
-        draft = build_review(
-            fresh,
-            policy=policy,
-            coverage=analysis.coverage,
-            summary="\n\n".join(text for text in (*notes, analysis.summary) if text),
-            head_sha=job.head_sha,
-            bot_handle=self._options.analysis.bot_name,
-            repeated=repeated,
+
+        async def fence() -> ReviewOutcome | None:
+            # Only the lock's owner posts, and only for the head the pull request still has.
+            if not await self._lock.extend(job.key, token, self._options.lock_ttl_seconds):
+                raise RetryableError("lost this head's lock while reviewing", delay=5.0)
+            return self._moved_on(job, await gh.pull_request(job.repo, job.number))
+
+        published = await self._publisher.publish(
+            gh, job, policy, analysis, scope, head_text=head_text, notes=notes, check_id=check_id, fence=fence
         )
-        if job.command_id is not None:
-            draft.body = with_command_marker(draft.body, marker(job.head_sha), job.command_id)
-        # Fencing: only the lock's owner posts, and only for the head the pull request still has.
-        if not await self._lock.extend(job.key, token, self._options.lock_ttl_seconds):
-            raise RetryableError("lost this head's lock while reviewing", delay=5.0)
-        moved = self._moved_on(job, await gh.pull_request(job.repo, job.number))
-        if moved is not None:
-            return moved
-        review_id = await gh.post_review(job.repo, job.number, draft)
-        await self._state.mark_reviewed(job.pr_key, job.head_sha, review_id)
-        # Everything the review reported (inline, as a note, or listed over the cap) is not repeated later;
-        # findings below the policy's minimum severity were not reported, so they stay eligible.
-        reported = {fingerprint_of(p) for p in fresh if p.finding.severity.rank <= policy.min_severity.rank}
-        await self._state.add_fingerprints(job.pr_key, reported)
-        await self._record(job, analysis, review_id, len(draft.comments), time.monotonic() - started)
-        return ReviewOutcome.posted(review_id)
+        if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
+            await self._record(
+                job, analysis, published.review_id, published.comments, time.monotonic() - started
+            )
+        return published.outcome
 
     @staticmethod
     def _moved_on(job: ReviewJob, pr: PullRequest) -> ReviewOutcome | None:
@@ -290,34 +360,60 @@ class ReviewPipeline:
 
     async def _scope(
         self, gh: GitHubInstallation, job: ReviewJob, pr_files: list[ChangedFile]
-    ) -> list[ChangedFile]:
-        """The files to show the model: all of them, or only what changed since the last reviewed head."""
+    ) -> ReviewScope:
+        """The whole pull request, or only what changed since the last reviewed head (and what that is)."""
         last = await self._state.last_reviewed_head(job.pr_key)
         if last is None or last == job.head_sha:
-            return pr_files
+            return ReviewScope(pr_files=pr_files)
         comparison = await gh.compare(job.repo, last, job.head_sha)
         if len(comparison.files) >= COMPARE_FILE_CAP:
             log.info("push changed too many files to list: full review", key=job.key)
-            return pr_files
+            return ReviewScope(pr_files=pr_files)
         if comparison.status != LINEAR:
             log.info(
                 "history rewritten since last review: full review", key=job.key, status=comparison.status
             )
-            return pr_files
-        in_pr = {changed.path for changed in pr_files}
-        # A file changed by the push but no longer different from the base has nothing left to comment on.
-        return [changed for changed in comparison.files if changed.path in in_pr]
+            return ReviewScope(pr_files=pr_files)
+        # Files the push changed; one no longer different from the base has nothing left to comment on (it
+        # is left out of the review), but the findings on it may have been addressed.
+        renamed = {
+            changed.previous_path: changed.path
+            for changed in comparison.files
+            if changed.status is FileStatus.RENAMED and changed.previous_path
+        }
+        return ReviewScope(
+            pr_files=pr_files,
+            changed=frozenset(changed.path for changed in comparison.files) | frozenset(renamed),
+            renamed=renamed,
+            since=last,
+        )
 
     def _counter(self, policy: PolicySpec) -> TokenCounter:
         llm = self._options.llm
         return counter_for(policy.provider or llm.provider, policy.model or llm.model)
 
     async def _record(
-        self, job: ReviewJob, analysis: Analysis, review_id: int, comments: int, seconds: float
+        self, job: ReviewJob, analysis: Analysis, review_id: int | None, comments: int, seconds: float
     ) -> None:
         cost = self._options.llm.estimate_cost(analysis.input_tokens, analysis.output_tokens)
         count_review(analysis)
         await self._history.record(review_record(job, analysis, review_id, seconds, cost))
         log.info(
-            "review posted", key=job.key, review_id=review_id, comments=comments, seconds=round(seconds, 3)
+            "review posted" if review_id is not None else "reviewed: nothing new to post",
+            key=job.key,
+            review_id=review_id,
+            comments=comments,
+            seconds=round(seconds, 3),
         )
+
+
+def _memo(read: Callable[[str], Awaitable[str | None]]) -> Callable[[str], Awaitable[str | None]]:
+    """``read`` that reads each path once: the analysis and the "addressed" check share the head's files."""
+    cache: dict[str, asyncio.Future[str | None]] = {}
+
+    def cached(path: str) -> Awaitable[str | None]:
+        if path not in cache:
+            cache[path] = asyncio.ensure_future(read(path))
+        return asyncio.shield(cache[path])
+
+    return cached

@@ -1,18 +1,21 @@
-"""Turn placed findings into the review GitHub receives: inline comments, summary body, event.
+"""Turn placed findings into the review GitHub receives: inline comments, a short body, the event.
 
 Decisions made here:
 
 * Findings below ``policy.min_severity`` are not posted; they are counted in the body.
 * Two findings with the same fingerprint in one answer are posted once; the rest are counted.
 * Anchored findings are ordered by severity (critical first), then path and line; the first
-  ``policy.max_comments`` become inline comments, the rest are listed in the body ("not posted inline").
-* Unanchored findings become file-level notes in the body, with the reason they are not inline.
+  ``policy.max_comments`` become inline comments; the rest, and findings that could not be anchored (notes,
+  with the reason), are listed in the pull request's summary comment (:mod:`.summary`), not in the review.
 * The event is ``COMMENT``, or ``REQUEST_CHANGES`` when ``policy.request_changes`` is set and a critical
-  finding is in the review (inline, as a note, or listed over the cap). ArgoAI never approves.
-* All model text goes through :mod:`argoai_core.sanitize`; every section of the body has a size budget
-  so the body stays under :data:`~argoai_core.sanitize.REVIEW_BODY_MAX` whatever the model wrote.
+  finding is in the review (inline, as a note, or over the cap). ArgoAI never approves.
+* A review is worth posting only with a new inline comment or to request changes
+  (:attr:`ComposedReview.postable`): thirty pushes with nothing new leave thirty edits of one summary, not
+  thirty empty reviews.
+* All model text goes through :mod:`argoai_core.sanitize`.
 * The body ends with a hidden marker naming the head commit, so a retry finds the review it already posted
-  (:func:`~argoai_reviewer.conversation.markers.find_marker`) instead of posting it again.
+  (:func:`~argoai_reviewer.conversation.markers.find_marker`) instead of posting it again; each inline comment
+  ends with a marker naming its finding.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from argoai_core.sanitize import (
     BODY_MAX,
     COMMENT_MAX,
     REVIEW_BODY_MAX,
-    SUMMARY_MAX,
     code_fence,
     safe_suggestion,
     sanitize_markdown,
@@ -39,7 +41,7 @@ from argoai_core.sanitize import (
 from argoai_reviewer.analysis.anchoring import Anchored, Placement, Unanchored
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.fingerprint import fingerprint_of
-from argoai_reviewer.conversation.markers import marker
+from argoai_reviewer.conversation.markers import finding_marker, marker
 from argoai_reviewer.domain import InlineComment, ReviewDraft
 
 BADGES = {
@@ -48,13 +50,9 @@ BADGES = {
     Severity.MINOR: "🟡 Minor",
     Severity.NIT: "⚪ Nit",
 }
-NOTE_BODY_MAX = 1500
-"""Longest body of one file-level note in the review body."""
 SUGGESTION_MAX = 8000
 """Longest suggestion posted; a longer one is dropped (it would not fit a comment)."""
-COVERAGE_BUDGET = 15_000
-NOTES_BUDGET = 25_000
-OVER_CAP_BUDGET = 5_000
+COVERAGE_BUDGET = 8_000
 
 
 _ENV = jinja2.Environment(
@@ -133,16 +131,18 @@ def render_comment(item: Anchored, *, bot_handle: str) -> str:
 
 
 def inline_comment(item: Anchored, *, bot_handle: str) -> InlineComment:
-    """The GitHub review comment for ``item`` (side RIGHT; ``start_line`` only for a range)."""
+    """The GitHub review comment for ``item`` (side RIGHT; ``start_line`` only for a range), ending with the
+    hidden marker that names its finding."""
+    tail = "\n\n" + finding_marker(fingerprint_of(item), item.finding.category.value)
     return InlineComment(
         path=item.path,
         line=item.end,
         start_line=item.start if item.start < item.end else None,
-        body=render_comment(item, bot_handle=bot_handle),
+        body=render_comment(item, bot_handle=bot_handle)[: COMMENT_MAX - len(tail)] + tail,
     )
 
 
-def _fit(items: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], int]:
+def fit(items: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], int]:
     """The leading items whose size (estimated from their values) fits ``budget``; how many did not."""
     taken, used = [], 0
     for item in items:
@@ -154,31 +154,17 @@ def _fit(items: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]]
     return taken, len(items) - len(taken)
 
 
-def _note(item: Unanchored, bot_handle: str) -> dict[str, Any]:
-    finding = item.finding
-    return {
-        "badge": BADGES[finding.severity],
-        "category": finding.category.value,
-        "title": sanitize_title(finding.title, bot_handle=bot_handle),
-        "path": sanitize_path(item.path),
-        "lines": _lines(finding.start_line, finding.end_line),
-        "reason": item.reason.text,
-        "body": sanitize_markdown(finding.body, bot_handle=bot_handle, limit=NOTE_BODY_MAX),
-    }
+def coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
+    """What the summary says about a review's coverage: a line, and the files skipped or cut (sanitized)."""
 
-
-def _coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
     def entries(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
         return [
             {"path": sanitize_path(path), "reason": sanitize_title(reason, bot_handle=bot_handle)}
             for path, reason in pairs
         ]
 
-    skipped, skipped_more = _fit(entries(coverage.skipped), COVERAGE_BUDGET // 3)
-    clipped, clipped_more = _fit(entries(coverage.clipped), COVERAGE_BUDGET // 3)
-    reviewed, reviewed_more = _fit(
-        [{"path": sanitize_path(p)} for p in coverage.reviewed], COVERAGE_BUDGET // 3
-    )
+    skipped, skipped_more = fit(entries(coverage.skipped), COVERAGE_BUDGET // 2)
+    clipped, clipped_more = fit(entries(coverage.clipped), COVERAGE_BUDGET // 2)
     files = f"{len(coverage.reviewed)} file{'s' if len(coverage.reviewed) != 1 else ''}"
     if coverage.llm_used:
         line = (
@@ -198,9 +184,6 @@ def _coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
         "skipped_more": skipped_more,
         "clipped": clipped,
         "clipped_more": clipped_more,
-        "reviewed": [item["path"] for item in reviewed],
-        "reviewed_more": reviewed_more,
-        "reviewed_count": len(coverage.reviewed),
     }
 
 
@@ -216,47 +199,19 @@ def _footnotes(selection: Selection, repeated: int, min_severity: Severity) -> l
 
 
 def render_body(
-    *,
-    summary: str,
-    coverage: Coverage,
-    selection: Selection,
-    policy: PolicySpec,
-    head_sha: str,
-    bot_handle: str,
-    repeated: int = 0,
+    *, selection: Selection, policy: PolicySpec, head_sha: str, repeated: int = 0, critical: bool = False
 ) -> str:
-    """The review body: tally, summary, coverage, notes, findings over the cap, counts, hidden marker."""
-    notes, notes_more = _fit([_note(n, bot_handle) for n in selection.notes], NOTES_BUDGET)
-    over_cap, over_cap_more = _fit(
-        [
-            {
-                "badge": BADGES[a.finding.severity],
-                "path": sanitize_path(a.path),
-                "lines": _lines(a.start, a.end),
-                "title": sanitize_title(a.finding.title, bot_handle=bot_handle),
-            }
-            for a in selection.over_cap
-        ],
-        OVER_CAP_BUDGET,
-    )
-    tally = (
-        f"{len(selection.inline)} inline comment{'s' if len(selection.inline) != 1 else ''}, "
-        f"{len(selection.notes)} file-level note{'s' if len(selection.notes) != 1 else ''}."
-    )
+    """The review body: what the review adds, where the rest is (the summary comment), hidden marker."""
+    inline = len(selection.inline)
+    elsewhere = len(selection.notes) + len(selection.over_cap)
     body = _ENV.get_template("review_body.md.j2").render(
-        tally=tally,
-        summary=sanitize_markdown(summary, bot_handle=bot_handle, limit=SUMMARY_MAX),
-        **_coverage_context(coverage, bot_handle),
-        notes=notes,
-        notes_more=notes_more,
-        over_cap=over_cap,
-        over_cap_more=over_cap_more,
-        over_cap_count=len(selection.over_cap),
-        max_comments=policy.max_comments,
+        inline=inline,
+        elsewhere=elsewhere,
+        request_changes=critical and policy.request_changes,
         footnotes=_footnotes(selection, repeated, policy.min_severity),
         marker=marker(head_sha),
     )
-    if len(body) > REVIEW_BODY_MAX:  # pragma: no cover - the section budgets keep it far below
+    if len(body) > REVIEW_BODY_MAX:  # pragma: no cover - a few fixed lines
         raise AssertionError(f"review body of {len(body)} characters exceeds the budget")
     return body
 
@@ -265,32 +220,40 @@ def _is_critical(finding: Finding) -> bool:
     return finding.severity is Severity.CRITICAL
 
 
-def build_review(
+@dataclass
+class ComposedReview:
+    """The review to post for a head, how the findings were sorted, and whether it is worth posting."""
+
+    draft: ReviewDraft
+    selection: Selection
+
+    @property
+    def postable(self) -> bool:
+        """A review is posted only with a new inline comment or to request changes (no empty reviews)."""
+        return bool(self.draft.comments) or self.draft.event == "REQUEST_CHANGES"
+
+
+def compose_review(
     placements: Sequence[Placement],
     *,
     policy: PolicySpec,
-    coverage: Coverage,
-    summary: str,
     head_sha: str,
     bot_handle: str = "argoai",
     repeated: int = 0,
-) -> ReviewDraft:
-    """The review to post for ``head_sha``: selected inline comments, the body, and the event.
+) -> ComposedReview:
+    """The review for ``head_sha``: selected inline comments, a short body, and the event.
 
     ``repeated`` is how many findings the caller left out because they were already posted (by fingerprint).
+    Findings not posted inline (notes, over the cap) are listed in the summary comment, not in the review.
     """
     selection = select(placements, policy)
     shown: list[Placement] = [*selection.inline, *selection.notes, *selection.over_cap]
     critical = any(_is_critical(item.finding) for item in shown)
     event = "REQUEST_CHANGES" if policy.request_changes and critical else "COMMENT"
     body = render_body(
-        summary=summary,
-        coverage=coverage,
-        selection=selection,
-        policy=policy,
-        head_sha=head_sha,
-        bot_handle=bot_handle,
-        repeated=repeated,
+        selection=selection, policy=policy, head_sha=head_sha, repeated=repeated, critical=critical
     )
     comments = [inline_comment(item, bot_handle=bot_handle) for item in selection.inline]
-    return ReviewDraft(commit_id=head_sha, body=body, event=event, comments=comments)
+    return ComposedReview(
+        ReviewDraft(commit_id=head_sha, body=body, event=event, comments=comments), selection
+    )

@@ -1,7 +1,9 @@
-"""The intake consumer: ``pull_request`` and ``issue_comment`` webhooks in, review and command jobs out.
+"""The intake consumer: ``pull_request``, ``issue_comment``, ``pull_request_review_comment`` and ``check_run``
+webhooks in, review, command and closed-pull-request jobs out (see :mod:`.intake`).
 
-A job is published with ``Nats-Msg-Id`` = its key (PR and head SHA; or PR, command and comment id), so two
-``synchronize`` deliveries for one push, and redeliveries of one webhook, become one job. The webhook is
+A job is published with ``Nats-Msg-Id`` = its key (PR and head SHA; or PR, command and comment id; or PR and
+the delivery of a close or of a check re-run), so two ``synchronize`` deliveries for one push, and
+redeliveries of one webhook, become one job. The webhook is
 acknowledged only once the job stream has acknowledged the job; a payload that can never make a job is
 terminated, never redelivered forever.
 """

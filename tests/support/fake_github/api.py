@@ -28,13 +28,18 @@ from support.fake_github.state import (
     MAX_COMPARE_FILES,
     MAX_CONTENT_BYTES,
     MAX_PR_FILES,
+    REACTIONS,
+    CheckRunState,
     FakeFile,
     FakeGitHubState,
     LoggedRequest,
     PostedComment,
     PostedReview,
     Pull,
+    Reaction,
     Repo,
+    ReviewComment,
+    Thread,
 )
 
 GHES_PREFIX = "/api/v3"
@@ -131,7 +136,13 @@ def create_access_token(state: FakeGitHubState, call: Call) -> Reply:
     body = {
         "token": token.value,
         "expires_at": shapes.iso(_utc(token.expires_at)),
-        "permissions": {"contents": "read", "pull_requests": "write", "issues": "write", "metadata": "read"},
+        "permissions": {
+            "contents": "read",
+            "pull_requests": "write",
+            "issues": "write",
+            "checks": "write",
+            "metadata": "read",
+        },
         "repository_selection": "all",
     }
     return Reply(201, body)
@@ -358,6 +369,21 @@ def create_review(state: FakeGitHubState, call: Call) -> Reply:
         comments=[dict(c) for c in comments],
     )
     pull.reviews.append(review)
+    for comment in comments:
+        inline = ReviewComment(
+            id=state.next_id(),
+            review_id=review.id,
+            author=review.author,
+            author_type="Bot",
+            path=comment["path"],
+            line=comment.get("line"),
+            start_line=comment.get("start_line"),
+            side=comment.get("side", "RIGHT"),
+            body=comment["body"],
+            commit_id=commit_id,
+        )
+        pull.review_comments.append(inline)
+        pull.threads[inline.id] = Thread(node_id=f"PRRT_{inline.id}", first_comment_id=inline.id)
     return Reply(200, _review_json(repo, pull, review))
 
 
@@ -401,6 +427,406 @@ def create_issue_comment(state: FakeGitHubState, call: Call) -> Reply:
     comment = PostedComment(id=state.next_id(), author=f"{app.slug}[bot]", author_type="Bot", body=body)
     pull.comments.append(comment)
     return Reply(201, _comment_json(repo, pull, comment))
+
+
+# ----- the conversation: comments, threads, reactions, permissions -------------------------------------
+
+
+def _app_slug(state: FakeGitHubState, repo: Repo) -> str:
+    return state.apps[state.installations[repo.installation_id].app_id].slug
+
+
+def _review_comment_json(repo: Repo, number: int, comment: ReviewComment) -> dict[str, Any]:
+    return shapes.review_comment(
+        owner=repo.owner,
+        repo=repo.name,
+        number=number,
+        comment_id=comment.id,
+        review_id=comment.review_id,
+        author=comment.author,
+        author_type=comment.author_type,
+        association=comment.association,
+        path=comment.path,
+        line=comment.line,
+        start_line=comment.start_line,
+        side=comment.side,
+        body=comment.body,
+        commit_id=comment.commit_id,
+        in_reply_to=comment.in_reply_to,
+        reactions=[r.content for r in comment.reactions],
+    )
+
+
+def list_review_comments(state: FakeGitHubState, call: Call) -> Reply:
+    """``GET /repos/{o}/{r}/pulls/{n}/comments``: every diff comment, replies included, oldest first."""
+    found = _pull(state, call)
+    if isinstance(found, Reply):
+        return found
+    repo, pull = found
+    return paginate(call, [_review_comment_json(repo, pull.number, c) for c in pull.review_comments])
+
+
+def _review_comment(state: FakeGitHubState, call: Call) -> tuple[Repo, Pull, ReviewComment] | Reply:
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    if repo is None:
+        return not_found()
+    wanted = call.int_param("comment_id")
+    for pull in repo.pulls.values():
+        for comment in pull.review_comments:
+            if comment.id == wanted:
+                return repo, pull, comment
+    return not_found()
+
+
+def get_review_comment(state: FakeGitHubState, call: Call) -> Reply:
+    """``GET /repos/{o}/{r}/pulls/comments/{id}``."""
+    found = _review_comment(state, call)
+    if isinstance(found, Reply):
+        return found
+    repo, pull, comment = found
+    return Reply(200, _review_comment_json(repo, pull.number, comment))
+
+
+def reply_to_review_comment(state: FakeGitHubState, call: Call) -> Reply:
+    """``POST /repos/{o}/{r}/pulls/{n}/comments/{id}/replies``: only to a thread's first comment (a reply to
+    a reply answers 404, as GitHub does)."""
+    found = _pull(state, call)
+    if isinstance(found, Reply):
+        return found
+    repo, pull = found
+    first = next((c for c in pull.review_comments if c.id == call.int_param("comment_id")), None)
+    if first is None or first.in_reply_to is not None:
+        return not_found()
+    body = call.body.get("body") if isinstance(call.body, dict) else None
+    if not isinstance(body, str) or not body.strip() or len(body) > MAX_BODY:
+        return Reply(
+            422, shapes.error("Validation Failed", status=422, errors=[{"field": "body", "code": "invalid"}])
+        )
+    reply = state.new_review_comment(pull, first, body, f"{_app_slug(state, repo)}[bot]", "Bot", first.id)
+    return Reply(201, _review_comment_json(repo, pull.number, reply))
+
+
+def _reaction_target(
+    state: FakeGitHubState, call: Call, kind: str
+) -> tuple[Repo, PostedComment | ReviewComment] | Reply:
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    if repo is None:
+        return not_found()
+    wanted = call.int_param("comment_id")
+    for pull in repo.pulls.values():
+        pool: list[PostedComment] | list[ReviewComment] = (
+            pull.comments if kind == "issue" else pull.review_comments
+        )
+        for comment in pool:
+            if comment.id == wanted:
+                return repo, comment
+    return not_found()
+
+
+def _create_reaction(state: FakeGitHubState, call: Call, kind: str) -> Reply:
+    found = _reaction_target(state, call, kind)
+    if isinstance(found, Reply):
+        return found
+    repo, comment = found
+    content = call.body.get("content") if isinstance(call.body, dict) else None
+    if content not in REACTIONS:
+        return Reply(
+            422,
+            shapes.error("Validation Failed", status=422, errors=[{"field": "content", "code": "invalid"}]),
+        )
+    login = f"{_app_slug(state, repo)}[bot]"
+    existing = next((r for r in comment.reactions if r.content == content and r.user == login), None)
+    status = 200 if existing is not None else 201
+    if existing is None:
+        comment.reactions.append(Reaction(content=content, user=login, user_type="Bot"))
+    return Reply(
+        status, shapes.reaction(reaction_id=state.next_id(), content=content, login=login, user_type="Bot")
+    )
+
+
+def create_issue_comment_reaction(state: FakeGitHubState, call: Call) -> Reply:
+    """``POST /repos/{o}/{r}/issues/comments/{id}/reactions`` (200 when the App already reacted so)."""
+    return _create_reaction(state, call, "issue")
+
+
+def create_review_comment_reaction(state: FakeGitHubState, call: Call) -> Reply:
+    """``POST /repos/{o}/{r}/pulls/comments/{id}/reactions`` (200 when the App already reacted so)."""
+    return _create_reaction(state, call, "review")
+
+
+def list_review_comment_reactions(state: FakeGitHubState, call: Call) -> Reply:
+    """``GET /repos/{o}/{r}/pulls/comments/{id}/reactions[?content=]``."""
+    found = _reaction_target(state, call, "review")
+    if isinstance(found, Reply):
+        return found
+    _, comment = found
+    wanted = call.query.get("content")
+    items = [
+        shapes.reaction(reaction_id=state.next_id(), content=r.content, login=r.user, user_type=r.user_type)
+        for r in comment.reactions
+        if wanted is None or r.content == wanted
+    ]
+    return paginate(call, items)
+
+
+def edit_issue_comment(state: FakeGitHubState, call: Call) -> Reply:
+    """``PATCH /repos/{o}/{r}/issues/comments/{id}``."""
+    found = _reaction_target(state, call, "issue")
+    if isinstance(found, Reply):
+        return found
+    repo, comment = found
+    body = call.body.get("body") if isinstance(call.body, dict) else None
+    if not isinstance(body, str) or not body.strip() or len(body) > MAX_BODY:
+        return Reply(
+            422, shapes.error("Validation Failed", status=422, errors=[{"field": "body", "code": "invalid"}])
+        )
+    assert isinstance(comment, PostedComment)
+    comment.body = body
+    comment.edits += 1
+    number = next(p.number for p in repo.pulls.values() if comment in p.comments)
+    return Reply(200, _comment_json(repo, repo.pulls[number], comment))
+
+
+def collaborator_permission(state: FakeGitHubState, call: Call) -> Reply:
+    """``GET /repos/{o}/{r}/collaborators/{user}/permission`` (everyone reads a public repository)."""
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    if repo is None:
+        return not_found()
+    login = call.params["username"]
+    return Reply(200, shapes.collaborator_permission(login, repo.permissions.get(login, "read")))
+
+
+# ----- check runs --------------------------------------------------------------------------------------
+
+CHECK_STATUSES = ("queued", "in_progress", "completed")
+CHECK_CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
+ANNOTATION_LEVELS = ("notice", "warning", "failure")
+MAX_ANNOTATIONS = 50  # per create or update request
+OUTPUT_MAX = 65535
+
+
+def _invalid(message: str) -> Reply:
+    return Reply(422, shapes.error(message, status=422, doc="https://docs.github.com/rest/checks/runs"))
+
+
+def _check_output(output: Any) -> str | None:
+    if not isinstance(output, dict):
+        return "Invalid request.\n\nFor 'properties/output', it is not an object."
+    if not isinstance(output.get("title"), str) or not isinstance(output.get("summary"), str):
+        return 'Invalid request.\n\n"title" and "summary" weren\'t supplied.'
+    if len(output["summary"]) > OUTPUT_MAX or len(output.get("text") or "") > OUTPUT_MAX:
+        return "Invalid request.\n\nOutput summary and text are limited to 65535 characters."
+    annotations = output.get("annotations") or []
+    if not isinstance(annotations, list):
+        return "Invalid request.\n\nFor 'properties/annotations', it is not an array."
+    if len(annotations) > MAX_ANNOTATIONS:
+        return "Invalid request.\n\nOnly 50 annotations are allowed per request."
+    for note in annotations:
+        if not isinstance(note, dict) or not all(
+            k in note for k in ("path", "start_line", "end_line", "annotation_level", "message")
+        ):
+            return "Invalid request.\n\nAn annotation lacks a required field."
+        if note["annotation_level"] not in ANNOTATION_LEVELS or note["start_line"] > note["end_line"]:
+            return "Invalid request.\n\nAn annotation's level or lines are invalid."
+    return None
+
+
+def _apply_check_run(run: CheckRunState, data: dict[str, Any]) -> str | None:
+    status = data.get("status", run.status)
+    conclusion = data.get("conclusion", run.conclusion if status == "completed" else None)
+    if status not in CHECK_STATUSES:
+        return f"Invalid request.\n\n{status!r} is not a valid status."
+    if conclusion is not None:
+        if conclusion not in CHECK_CONCLUSIONS:
+            return f"Invalid request.\n\n{conclusion!r} is not a valid conclusion."
+        status = "completed"  # GitHub: providing a conclusion sets the status to completed
+    if status == "completed" and conclusion is None:
+        return "Invalid request.\n\nconclusion is required when status is completed."
+    if "output" in data:
+        problem = _check_output(data["output"])
+        if problem is not None:
+            return problem
+        output = data["output"]
+        run.output = {key: output.get(key) for key in ("title", "summary", "text")}
+        run.annotations.extend(output.get("annotations") or [])
+    if run.status == "completed" and status != "completed":
+        return "Invalid request.\n\nA completed check run cannot be restarted."
+    run.status, run.conclusion = status, conclusion
+    if status == "completed" and run.completed_at is None:
+        run.completed_at = time.time()
+    run.history.append((status, conclusion))
+    run.requests += 1
+    return None
+
+
+def _check_run_json(state: FakeGitHubState, repo: Repo, run: CheckRunState) -> dict[str, Any]:
+    app = state.apps[run.app_id]
+    return shapes.check_run(
+        owner=repo.owner,
+        repo=repo.name,
+        run_id=run.id,
+        name=run.name,
+        head_sha=run.head_sha,
+        status=run.status,
+        conclusion=run.conclusion,
+        external_id=run.external_id,
+        output=run.output,
+        annotations_count=len(run.annotations),
+        started_at=_utc(run.started_at),
+        completed_at=_utc(run.completed_at) if run.completed_at else None,
+        app_doc=shapes.app(
+            app_id=app.app_id, slug=app.slug, owner=state.installations[repo.installation_id].account
+        ),
+    )
+
+
+def create_check_run(state: FakeGitHubState, call: Call) -> Reply:
+    """``POST /repos/{o}/{r}/check-runs``: at most 50 annotations per request."""
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    if repo is None:
+        return not_found()
+    data = call.body if isinstance(call.body, dict) else {}
+    if not isinstance(data.get("name"), str) or not data["name"]:
+        return _invalid('Invalid request.\n\n"name" wasn\'t supplied.')
+    if not isinstance(data.get("head_sha"), str) or not re.fullmatch(r"[0-9a-f]{40}", data["head_sha"]):
+        return _invalid('Invalid request.\n\n"head_sha" wasn\'t supplied.')
+    run = CheckRunState(
+        id=state.next_id(),
+        name=data["name"],
+        head_sha=data["head_sha"],
+        app_id=state.installations[repo.installation_id].app_id,
+        status="queued",
+        conclusion=None,
+        external_id=data.get("external_id"),
+        output={},
+        started_at=time.time(),
+    )
+    problem = _apply_check_run(
+        run,
+        {
+            "status": data.get("status", "queued"),
+            **{k: v for k, v in data.items() if k in ("conclusion", "output")},
+        },
+    )
+    if problem is not None:
+        return _invalid(problem)
+    repo.check_runs[run.id] = run
+    return Reply(201, _check_run_json(state, repo, run))
+
+
+def update_check_run(state: FakeGitHubState, call: Call) -> Reply:
+    """``PATCH /repos/{o}/{r}/check-runs/{id}``: annotations are appended, at most 50 per request."""
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    run = repo.check_runs.get(call.int_param("check_run_id")) if repo else None
+    if repo is None or run is None:
+        return not_found()
+    if run.app_id != state.installations[repo.installation_id].app_id:
+        return Reply(
+            403,
+            shapes.error(
+                f"Invalid app_id `{run.app_id}` - check run can only be modified by the GitHub App that "
+                "created it.",
+                status=403,
+            ),
+        )
+    data = call.body if isinstance(call.body, dict) else {}
+    problem = _apply_check_run(
+        run, {k: v for k, v in data.items() if k in ("status", "conclusion", "output")}
+    )
+    if problem is not None:
+        return _invalid(problem)
+    return Reply(200, _check_run_json(state, repo, run))
+
+
+def list_check_runs_for_ref(state: FakeGitHubState, call: Call) -> Reply:
+    """``GET /repos/{o}/{r}/commits/{ref}/check-runs[?check_name=]``."""
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    if repo is None:
+        return not_found()
+    sha = repo.resolve(call.params["ref"])
+    name = call.query.get("check_name")
+    runs = [r for r in repo.check_runs.values() if r.head_sha == sha and (name is None or r.name == name)]
+    runs.sort(key=lambda r: r.id, reverse=True)
+    return Reply(
+        200, {"total_count": len(runs), "check_runs": [_check_run_json(state, repo, r) for r in runs]}
+    )
+
+
+# ----- GraphQL (the two operations ArgoAI uses) ----------------------------------------------------------
+
+
+def _graphql_error(message: str, kind: str = "NOT_FOUND") -> Reply:
+    return Reply(
+        200, {"data": None, "errors": [{"type": kind, "message": message, "path": [], "locations": []}]}
+    )
+
+
+def graphql(state: FakeGitHubState, call: Call) -> Reply:
+    """``POST /graphql`` (``/api/graphql`` on Enterprise Server): ``reviewThreads`` of a pull request and the
+    ``resolveReviewThread`` mutation; anything else is an error, as an unknown field would be."""
+    data = call.body if isinstance(call.body, dict) else {}
+    query = data.get("query")
+    variables = data.get("variables") or {}
+    if not isinstance(query, str):
+        return Reply(400, {"message": "Problems parsing JSON"})
+    if "resolveReviewThread" in query:
+        thread_id = variables.get("threadId")
+        for repo in state.repos.values():
+            for pull in repo.pulls.values():
+                for thread in pull.threads.values():
+                    if thread.node_id == thread_id:
+                        if repo.installation_id != call.installation_id:
+                            return _graphql_error("Resource not accessible by integration", "FORBIDDEN")
+                        thread.resolved = True
+                        thread.resolved_by = f"{_app_slug(state, repo)}[bot]"
+                        return Reply(
+                            200,
+                            {
+                                "data": {
+                                    "resolveReviewThread": {
+                                        "thread": {"id": thread.node_id, "isResolved": True}
+                                    }
+                                }
+                            },
+                        )
+        return _graphql_error(f"Could not resolve to a node with the global id of '{thread_id}'")
+    if "reviewThreads" in query:
+        repo = state.repos.get((str(variables.get("owner")), str(variables.get("name"))))
+        if repo is None or repo.installation_id != call.installation_id:
+            name = f"{variables.get('owner')}/{variables.get('name')}"
+            return _graphql_error(f"Could not resolve to a Repository with the name '{name}'.")
+        pull = repo.pulls.get(int(variables.get("number", 0)))
+        if pull is None:
+            return _graphql_error(
+                f"Could not resolve to a PullRequest with the number of {variables.get('number')}."
+            )
+        threads = sorted(pull.threads.values(), key=lambda t: t.first_comment_id)
+        start = int(variables["after"]) if variables.get("after") else 0
+        page = threads[start : start + 100]
+        nodes = [
+            {
+                "id": t.node_id,
+                "isResolved": t.resolved,
+                "comments": {"nodes": [{"databaseId": t.first_comment_id}]},
+            }
+            for t in page
+        ]
+        more = start + 100 < len(threads)
+        info = {"hasNextPage": more, "endCursor": str(start + 100) if more else None}
+        return Reply(
+            200,
+            {"data": {"repository": {"pullRequest": {"reviewThreads": {"nodes": nodes, "pageInfo": info}}}}},
+        )
+    return _graphql_error("This fake answers reviewThreads and resolveReviewThread only", "UNSUPPORTED")
 
 
 def compare(state: FakeGitHubState, call: Call) -> Reply:
@@ -543,6 +969,8 @@ def _authenticate(
         return Reply(401, shapes.error("Bad credentials", status=401))
     call.installation_id = installation_id
     entry.auth = f"token:{installation_id}"
+    if auth == "graphql":
+        return None  # the repository is in the query: the handler checks the token may see it
     repo = state.repos.get((call.params.get("owner", ""), call.params.get("repo", "")))
     if repo is None or repo.installation_id != installation_id:
         return not_found()  # GitHub hides repositories a token cannot see
@@ -655,6 +1083,48 @@ ROUTES: list[tuple[str, str, Handler, str, bool]] = [
     ("POST", "/repos/{owner}/{repo}/issues/{number:int}/comments", create_issue_comment, "token", True),
     ("GET", "/repos/{owner}/{repo}/compare/{basehead}", compare, "token", False),
     ("GET", "/repos/{owner}/{repo}/contents/{path:path}", get_content, "token", False),
+    ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id:int}", edit_issue_comment, "token", True),
+    (
+        "POST",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id:int}/reactions",
+        create_issue_comment_reaction,
+        "token",
+        True,
+    ),
+    ("GET", "/repos/{owner}/{repo}/pulls/{number:int}/comments", list_review_comments, "token", False),
+    ("GET", "/repos/{owner}/{repo}/pulls/comments/{comment_id:int}", get_review_comment, "token", False),
+    (
+        "POST",
+        "/repos/{owner}/{repo}/pulls/{number:int}/comments/{comment_id:int}/replies",
+        reply_to_review_comment,
+        "token",
+        True,
+    ),
+    (
+        "GET",
+        "/repos/{owner}/{repo}/pulls/comments/{comment_id:int}/reactions",
+        list_review_comment_reactions,
+        "token",
+        False,
+    ),
+    (
+        "POST",
+        "/repos/{owner}/{repo}/pulls/comments/{comment_id:int}/reactions",
+        create_review_comment_reaction,
+        "token",
+        True,
+    ),
+    (
+        "GET",
+        "/repos/{owner}/{repo}/collaborators/{username}/permission",
+        collaborator_permission,
+        "token",
+        False,
+    ),
+    ("POST", "/repos/{owner}/{repo}/check-runs", create_check_run, "token", True),
+    ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id:int}", update_check_run, "token", True),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs", list_check_runs_for_ref, "token", False),
+    ("POST", "/graphql", graphql, "graphql", True),
 ]
 
 # Set-up and inspection over HTTP, for a fake running in another process (benchmarks, manual runs).
@@ -675,6 +1145,13 @@ ADMIN_METHODS = {
     "expire_tokens",
     "reviews_posted",
     "comments_posted",
+    "add_issue_comment",
+    "add_thread_reply",
+    "react",
+    "set_permission",
+    "review_comments",
+    "threads",
+    "check_runs",
     "requests_to",
     "token_requests",
 }
@@ -716,4 +1193,8 @@ def build_app(state: FakeGitHubState) -> Starlette:
         for method, path, handler, auth, write in ROUTES
     ]
     admin = Route("/_fake/{method}", admin_endpoint(state), methods=["POST"])
-    return Starlette(routes=[admin, Mount(GHES_PREFIX, routes=routes), *routes])
+    # Enterprise Server serves GraphQL at /api/graphql, beside (not under) /api/v3.
+    ghes_graphql = Route(
+        "/api/graphql", endpoint(state, graphql, auth="graphql", write=True), methods=["POST"]
+    )
+    return Starlette(routes=[admin, ghes_graphql, Mount(GHES_PREFIX, routes=routes), *routes])

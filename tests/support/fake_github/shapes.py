@@ -417,8 +417,14 @@ def installation(*, installation_id: int, app_id: int, app_slug: str, account: s
         "app_id": app_id,
         "target_id": stable_id("user", account),
         "target_type": "Organization",
-        "permissions": {"contents": "read", "pull_requests": "write", "issues": "write", "metadata": "read"},
-        "events": ["pull_request", "issue_comment"],
+        "permissions": {
+            "contents": "read",
+            "pull_requests": "write",
+            "issues": "write",
+            "checks": "write",
+            "metadata": "read",
+        },
+        "events": ["pull_request", "issue_comment", "pull_request_review_comment", "check_run"],
         "created_at": iso(),
         "updated_at": iso(),
         "single_file_name": None,
@@ -438,3 +444,153 @@ def error(message: str, *, status: int, errors: list[Any] | None = None, doc: st
     if errors is not None:
         body["errors"] = errors
     return body
+
+
+def reaction_rollup(url: str, contents: list[str]) -> Json:
+    """The ``reactions`` roll-up GitHub adds to a comment."""
+    counts = {
+        name: contents.count(name)
+        for name in ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes")
+    }
+    return {"url": url, "total_count": len(contents), **counts}
+
+
+def review_comment(
+    *,
+    owner: str,
+    repo: str,
+    number: int,
+    comment_id: int,
+    review_id: int | None,
+    author: str,
+    author_type: str,
+    association: str,
+    path: str,
+    line: int | None,
+    start_line: int | None,
+    side: str,
+    body: str,
+    commit_id: str,
+    in_reply_to: int | None,
+    reactions: list[str],
+) -> Json:
+    """A PullRequestReviewComment (``in_reply_to_id`` only on replies, as GitHub sends it)."""
+    full = f"{owner}/{repo}"
+    url = f"{API}/repos/{full}/pulls/comments/{comment_id}"
+    html = f"{WEB}/{full}/pull/{number}#discussion_r{comment_id}"
+    doc: Json = {
+        "url": url,
+        "pull_request_review_id": review_id,
+        "id": comment_id,
+        "node_id": f"PRRC_{comment_id}",
+        "diff_hunk": "@@",
+        "path": path,
+        "commit_id": commit_id,
+        "original_commit_id": commit_id,
+        "user": user(author, author_type),
+        "body": body,
+        "created_at": iso(),
+        "updated_at": iso(),
+        "html_url": html,
+        "pull_request_url": f"{API}/repos/{full}/pulls/{number}",
+        "author_association": association,
+        "_links": {
+            "self": {"href": url},
+            "html": {"href": html},
+            "pull_request": {"href": f"{API}/repos/{full}/pulls/{number}"},
+        },
+        "start_line": start_line,
+        "original_start_line": start_line,
+        "start_side": side if start_line is not None else None,
+        "line": line,
+        "original_line": line,
+        "side": side,
+        "subject_type": "line",
+        "reactions": reaction_rollup(f"{url}/reactions", reactions),
+    }
+    if in_reply_to is not None:
+        doc["in_reply_to_id"] = in_reply_to
+    return doc
+
+
+def reaction(*, reaction_id: int, content: str, login: str, user_type: str) -> Json:
+    """A Reaction."""
+    return {
+        "id": reaction_id,
+        "node_id": f"REA_{reaction_id}",
+        "user": user(login, user_type),
+        "content": content,
+        "created_at": iso(),
+    }
+
+
+def collaborator_permission(login: str, role: str) -> Json:
+    """``GET /repos/{o}/{r}/collaborators/{user}/permission``: ``permission`` is the role's legacy name."""
+    legacy = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read"}.get(
+        role, "none"
+    )
+    return {"permission": legacy, "role_name": role, "user": {**user(login), "role_name": role}}
+
+
+def app(*, app_id: int, slug: str, owner: str) -> Json:
+    """An Integration (a GitHub App), as embedded in a check run."""
+    return {
+        "id": app_id,
+        "slug": slug,
+        "node_id": f"A_{app_id}",
+        "client_id": f"Iv1.{app_id:016x}",
+        "owner": user(owner, "Organization"),
+        "name": slug.title(),
+        "description": "",
+        "external_url": "https://example.com",
+        "html_url": f"{WEB}/apps/{slug}",
+        "created_at": iso(),
+        "updated_at": iso(),
+        "permissions": {"checks": "write", "pull_requests": "write", "issues": "write", "metadata": "read"},
+        "events": ["pull_request", "issue_comment", "pull_request_review_comment", "check_run"],
+    }
+
+
+def check_run(
+    *,
+    owner: str,
+    repo: str,
+    run_id: int,
+    name: str,
+    head_sha: str,
+    status: str,
+    conclusion: str | None,
+    external_id: str | None,
+    output: Json,
+    annotations_count: int,
+    started_at: datetime,
+    completed_at: datetime | None,
+    app_doc: Json,
+) -> Json:
+    """A CheckRun."""
+    full = f"{owner}/{repo}"
+    url = f"{API}/repos/{full}/check-runs/{run_id}"
+    return {
+        "id": run_id,
+        "head_sha": head_sha,
+        "node_id": f"CR_{run_id}",
+        "external_id": external_id,
+        "url": url,
+        "html_url": f"{WEB}/{full}/runs/{run_id}",
+        "details_url": None,
+        "status": status,
+        "conclusion": conclusion,
+        "started_at": iso(started_at),
+        "completed_at": iso(completed_at) if completed_at else None,
+        "output": {
+            "title": output.get("title"),
+            "summary": output.get("summary"),
+            "text": output.get("text"),
+            "annotations_count": annotations_count,
+            "annotations_url": f"{url}/annotations",
+        },
+        "name": name,
+        "check_suite": {"id": stable_id("suite", full, head_sha)},
+        "app": app_doc,
+        "pull_requests": [],
+    }

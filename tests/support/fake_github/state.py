@@ -84,6 +84,18 @@ class PostedReview:
 
 
 @dataclass
+class Reaction:
+    """One reaction on a comment (GitHub keeps one per user and content)."""
+
+    content: str
+    user: str
+    user_type: str = "User"
+
+
+REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+
+@dataclass
 class PostedComment:
     """A conversation (issue) comment."""
 
@@ -91,6 +103,57 @@ class PostedComment:
     author: str
     author_type: str
     body: str
+    association: str = "NONE"
+    edits: int = 0  # times its body was replaced (PATCH)
+    reactions: list[Reaction] = field(default_factory=list)
+
+
+@dataclass
+class ReviewComment:
+    """A diff comment: a thread's first comment (``in_reply_to`` None) or a reply in that thread."""
+
+    id: int
+    review_id: int | None
+    author: str
+    author_type: str
+    path: str
+    line: int | None
+    start_line: int | None
+    side: str
+    body: str
+    commit_id: str
+    in_reply_to: int | None = None
+    association: str = "NONE"
+    reactions: list[Reaction] = field(default_factory=list)
+
+
+@dataclass
+class Thread:
+    """A diff thread (GraphQL ``PullRequestReviewThread``)."""
+
+    node_id: str
+    first_comment_id: int
+    resolved: bool = False
+    resolved_by: str | None = None
+
+
+@dataclass
+class CheckRunState:
+    """A check run: its current state, its annotations, and every status it went through."""
+
+    id: int
+    name: str
+    head_sha: str
+    app_id: int
+    status: str
+    conclusion: str | None
+    external_id: str | None
+    output: Json
+    annotations: list[Json] = field(default_factory=list)
+    history: list[tuple[str, str | None]] = field(default_factory=list)  # (status, conclusion) per write
+    requests: int = 0  # create and update requests
+    started_at: float = 0.0
+    completed_at: float | None = None
 
 
 @dataclass
@@ -113,6 +176,8 @@ class Pull:
     files: list[FakeFile]
     reviews: list[PostedReview] = field(default_factory=list)
     comments: list[PostedComment] = field(default_factory=list)
+    review_comments: list[ReviewComment] = field(default_factory=list)
+    threads: dict[int, Thread] = field(default_factory=dict)  # by first comment id
 
 
 @dataclass
@@ -127,6 +192,9 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)
     comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
     pulls: dict[int, Pull] = field(default_factory=dict)
+    check_runs: dict[int, CheckRunState] = field(default_factory=dict)
+    # Role of each collaborator (admin, maintain, write, triage, read); everyone else reads a public repo.
+    permissions: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, ref: str | None) -> str:
         """A branch name becomes its commit; a SHA stays itself."""
@@ -465,6 +533,109 @@ class FakeGitHubState:
             )
             self.deliveries.append(delivery)
             return delivery.id
+
+    # ----- the conversation: comments, threads, reactions, permissions, check runs -------------------
+
+    def add_issue_comment(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        body: str,
+        *,
+        author: str = "octocat",
+        author_type: str = "User",
+        association: str = "MEMBER",
+    ) -> int:
+        """A conversation comment someone wrote on the pull request; returns its id."""
+        with self.lock:
+            comment = PostedComment(
+                id=self.next_id(), author=author, author_type=author_type, body=body, association=association
+            )
+            self.repos[(owner, repo)].pulls[number].comments.append(comment)
+            return comment.id
+
+    def add_thread_reply(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        in_reply_to: int,
+        body: str,
+        *,
+        author: str = "octocat",
+        author_type: str = "User",
+        association: str = "MEMBER",
+    ) -> int:
+        """A reply someone wrote in the diff thread of comment ``in_reply_to``; returns its id."""
+        with self.lock:
+            pull = self.repos[(owner, repo)].pulls[number]
+            first = next(c for c in pull.review_comments if c.id == in_reply_to)
+            root = first.in_reply_to or first.id
+            reply = self.new_review_comment(pull, first, body, author, author_type, root)
+            reply.association = association
+            return reply.id
+
+    def new_review_comment(
+        self, pull: Pull, first: ReviewComment, body: str, author: str, author_type: str, root: int
+    ) -> ReviewComment:
+        """A reply in the thread of ``first`` (stored; the caller holds the lock)."""
+        reply = ReviewComment(
+            id=self.next_id(),
+            review_id=None,
+            author=author,
+            author_type=author_type,
+            path=first.path,
+            line=first.line,
+            start_line=first.start_line,
+            side=first.side,
+            body=body,
+            commit_id=pull.head_sha,
+            in_reply_to=root,
+        )
+        pull.review_comments.append(reply)
+        return reply
+
+    def react(
+        self, owner: str, repo: str, comment_id: int, content: str, *, user: str, user_type: str = "User"
+    ) -> None:
+        """``user`` reacts to a diff or conversation comment (one reaction per user and content)."""
+        with self.lock:
+            target = self.find_comment(owner, repo, comment_id)
+            if target is None:
+                raise KeyError(comment_id)
+            if not any(r.content == content and r.user == user for r in target.reactions):
+                target.reactions.append(Reaction(content=content, user=user, user_type=user_type))
+
+    def find_comment(self, owner: str, repo: str, comment_id: int) -> PostedComment | ReviewComment | None:
+        """The conversation or diff comment ``comment_id`` of the repository."""
+        with self.lock:
+            for pull in self.repos[(owner, repo)].pulls.values():
+                for comment in [*pull.comments, *pull.review_comments]:
+                    if comment.id == comment_id:
+                        return comment
+            return None
+
+    def set_permission(self, owner: str, repo: str, user: str, role: str) -> None:
+        """``user``'s role on the repository: admin, maintain, write, triage or read."""
+        with self.lock:
+            self.repos[(owner, repo)].permissions[user] = role
+
+    def review_comments(self, owner: str, repo: str, number: int) -> list[ReviewComment]:
+        """Every diff comment of the pull request, oldest first."""
+        with self.lock:
+            return list(self.repos[(owner, repo)].pulls[number].review_comments)
+
+    def threads(self, owner: str, repo: str, number: int) -> list[Thread]:
+        """The pull request's diff threads."""
+        with self.lock:
+            return list(self.repos[(owner, repo)].pulls[number].threads.values())
+
+    def check_runs(self, owner: str, repo: str, head_sha: str | None = None) -> list[CheckRunState]:
+        """Check runs of the repository (on one commit), oldest first."""
+        with self.lock:
+            runs = self.repos[(owner, repo)].check_runs.values()
+            return [run for run in runs if head_sha is None or run.head_sha == head_sha]
 
     # ----- failures and limits --------------------------------------------------------------------
 
