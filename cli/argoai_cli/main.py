@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from argoai_cli.commands import dev, gateway, operator, redeliver, review, reviewer
+from argoai_cli.commands import dev, feedback, gateway, operator, redeliver, review, reviewer
 
 app = typer.Typer(
     name="argoai",
@@ -19,6 +19,7 @@ app.command("dev")(dev.command)
 app.command("review")(review.command)
 app.command("operator")(operator.command)
 app.command("redeliver")(redeliver.command)
+app.command("feedback")(feedback.command)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ PUBLISHED_EVENTS = frozenset(
         "issue_comment",
         "pull_request_review_comment",
         "pull_request_review",
+        "check_run",
         "installation",
         "installation_repositories",
     }
