@@ -77,6 +77,15 @@ class RuntimeServices:
         )
 
 
+def conversation_stores(redis: RedisConnection, *, state_ttl_seconds: float) -> ConversationStores:
+    """The conversation's state on Redis: pull request records, small keys, the repositories' feedback."""
+    return ConversationStores(
+        records=RedisPullRequestRecords(redis, ttl_seconds=state_ttl_seconds),
+        keys=RedisConversationKeys(redis),
+        feedback=RedisRepositoryFeedback(redis),
+    )
+
+
 # Builds the review pipeline on the runtime's services; exited at shutdown (to close HTTP clients).
 RunnerFactory = Callable[[ReviewerConfig, RuntimeServices], AbstractAsyncContextManager[ReviewRunner]]
 
@@ -162,11 +171,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             history=services.history,
             budget=RedisTokenBudget(services.redis),
             failures=FailureComment(github, services.lock, remember_seconds=state_ttl),
-            stores=ConversationStores(
-                records=RedisPullRequestRecords(services.redis, ttl_seconds=state_ttl),
-                keys=RedisConversationKeys(services.redis),
-                feedback=RedisRepositoryFeedback(services.redis),
-            ),
+            stores=conversation_stores(services.redis, state_ttl_seconds=state_ttl),
             options=PipelineOptions(
                 # A few ack waits: renewed while the review runs, soon free when its pod died.
                 lock_ttl_seconds=LOCK_TTL_ACK_WAITS * settings.ack_wait_seconds,

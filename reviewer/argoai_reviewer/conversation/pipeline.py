@@ -319,7 +319,7 @@ class ReviewPipeline:
         pr_files = await gh.files(job.repo, job.number)
         # A review asked for in full (``full review``, a re-run of the check) covers the whole pull request.
         scope = ReviewScope(pr_files=pr_files) if job.full else await self._scope(gh, job, pr_files)
-        files = list(pr_files) if scope.changed is None else [f for f in pr_files if f.path in scope.changed]
+        files = pr_files if scope.files is None else list(scope.files)
         head_text = _memo(lambda path: gh.file_text(job.repo, path, job.head_sha))
         request = ChangeRequest(
             pr=pr,
@@ -381,8 +381,10 @@ class ReviewPipeline:
             for changed in comparison.files
             if changed.status is FileStatus.RENAMED and changed.previous_path
         }
+        in_pr = {changed.path for changed in pr_files}
         return ReviewScope(
             pr_files=pr_files,
+            files=[changed for changed in comparison.files if changed.path in in_pr],
             changed=frozenset(changed.path for changed in comparison.files) | frozenset(renamed),
             renamed=renamed,
             since=last,

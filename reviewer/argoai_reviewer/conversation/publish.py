@@ -59,11 +59,12 @@ MAX_SUPPRESSED_SHOWN = 200
 class ReviewScope:
     """What this review looked at: the pull request's files, and what the push changed.
 
-    ``changed`` is None when the whole pull request was reviewed (every open finding is checked);
-    ``since`` the head the review compared with.
+    ``files`` are the changes shown to the model (None: the pull request's); ``changed`` is None when the
+    whole pull request was reviewed (every open finding is checked); ``since`` the head compared with.
     """
 
     pr_files: Sequence[ChangedFile]
+    files: Sequence[ChangedFile] | None = None
     changed: Collection[str] | None = None
     renamed: Mapping[str, str] = field(default_factory=dict)
     since: str | None = None

@@ -26,14 +26,15 @@ from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.markers import find_command_marker
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.outcome import OutcomeKind
+from argoai_reviewer.wiring import conversation_stores
 from support.fake_github import FakeGitHub
 
 OWNER, REPO = "octo-org", "demo"
 HEAD, HEAD2, BASE = "a" * 40, "c" * 40, "b" * 40
 INSTALLATION = 77
-# A merge-conflict marker: a finding of the built-in checks, so a review has something to say.
-CODE = "x = 1\n<<<<<<< HEAD\ny = 2\n"
-PATCH = "@@ -0,0 +1,3 @@\n+x = 1\n+<<<<<<< HEAD\n+y = 2\n"
+# A merge conflict: a finding of the built-in checks, so a review has something to say.
+CODE = "x = 1\n<<<<<<< HEAD\ny = 2\n=======\ny = 3\n>>>>>>> other\n"
+PATCH = "@@ -0,0 +1,6 @@\n" + "".join(f"+{line}\n" for line in CODE.splitlines())
 FAST = GitHubPolicy(backoff_seconds=0.01, write_spacing_seconds=0.05, write_wait_seconds=5.0)
 
 
@@ -83,6 +84,7 @@ async def make_world(fake: FakeGitHub, redis_settings: RedisSettings) -> AsyncIt
             history=RedisReviewHistory(redis, max_per_repo=10),
             budget=RedisTokenBudget(redis),
             options=PipelineOptions(analysis=AnalysisOptions()),
+            stores=conversation_stores(redis, state_ttl_seconds=3600),
         )
         return World(fake, pipeline, state, RepoRef(host=github.host, owner=OWNER, name=REPO))
 
@@ -92,8 +94,9 @@ async def make_world(fake: FakeGitHub, redis_settings: RedisSettings) -> AsyncIt
 
 
 def command(world: World, name: str, comment_id: int) -> CommandJob:
+    """A version 2 command job (as older reviewers' intakes made them: trusted, no association)."""
     return CommandJob(
-        delivery_id=f"d-{comment_id}", installation_id=INSTALLATION, repo=world.repo, number=3,
+        version=2, delivery_id=f"d-{comment_id}", installation_id=INSTALLATION, repo=world.repo, number=3,
         command=name, comment_id=comment_id, commenter="maintainer", default_branch="main",
     )  # fmt: skip
 
@@ -120,13 +123,19 @@ async def test_one_review_command_posts_one_review_however_often_it_runs(make_wo
     assert [find_command_marker(body) for body in posted(world)] == [501]
 
 
-async def test_review_command_reviews_a_head_already_reviewed(make_world: WorldFactory) -> None:
-    """An event review of the head does not stop an explicit command from reviewing it again."""
-    world = make_world(PolicySpec())
-    assert (await world.pipeline.run(pushed(world, HEAD), no_beat)).kind is OutcomeKind.POSTED
-    assert (await world.pipeline.run(pushed(world, HEAD), no_beat)).kind is OutcomeKind.DUPLICATE
-    assert (await world.pipeline.run(command(world, "review", 502), no_beat)).kind is OutcomeKind.POSTED
-    assert [find_command_marker(body) for body in posted(world)] == [None, 502]
+async def test_review_command_on_a_new_head_reviews_what_changed(make_world: WorldFactory) -> None:
+    """After an event review, a push the events do not review is reviewed by a ``review`` command, which
+    posts only what is new (the push's conflict) with its command marker."""
+    world = make_world(PolicySpec(events=["opened"]))
+    assert (await world.pipeline.run(pushed(world, HEAD), no_beat)).kind is OutcomeKind.SKIPPED
+    first = await world.pipeline.run(command(world, "review", 502), no_beat)
+    assert first.kind is OutcomeKind.POSTED
+    world.fake.push(OWNER, REPO, 3, HEAD2, [("app.py", PATCH, CODE), ("b.py", PATCH, CODE.replace("x", "z"))],
+                    compare_files=[("b.py", PATCH, CODE.replace("x", "z"))])  # fmt: skip
+    assert (await world.pipeline.run(pushed(world, HEAD2), no_beat)).kind is OutcomeKind.SKIPPED
+    assert (await world.pipeline.run(command(world, "review", 503), no_beat)).kind is OutcomeKind.POSTED
+    assert [find_command_marker(body) for body in posted(world)] == [502, 503]
+    assert [c["path"] for c in world.fake.reviews_posted(OWNER, REPO, 3)[1].comments] == ["b.py"]
 
 
 async def test_a_command_the_policy_does_not_enable_does_nothing(make_world: WorldFactory) -> None:
@@ -135,7 +144,7 @@ async def test_a_command_the_policy_does_not_enable_does_nothing(make_world: Wor
     outcome = await world.pipeline.run(command(world, "ignore", 503), no_beat)
     assert outcome.kind is OutcomeKind.SKIPPED
     assert "does not enable" in outcome.reason
-    assert world.fake.requests_to("/repos/") == []
+    assert world.fake.requests_to("/repos/") == []  # not even an acknowledgement
     assert await world.state.is_ignored(command(world, "ignore", 503).pr_key) is False
 
 
@@ -149,8 +158,9 @@ async def test_ignore_then_review(make_world: WorldFactory) -> None:
     assert world.fake.requests_to("/pulls/3") == []
     assert (await world.pipeline.run(command(world, "review", 505), no_beat)).kind is OutcomeKind.POSTED
     world.fake.push(OWNER, REPO, 3, HEAD2, [("app.py", PATCH, CODE)])
-    assert (await world.pipeline.run(pushed(world, HEAD2), no_beat)).kind is OutcomeKind.POSTED
-    assert len(posted(world)) == 2
+    # The push is reviewed again (the ignore is lifted); it has nothing new, so no second review.
+    assert (await world.pipeline.run(pushed(world, HEAD2), no_beat)).kind is OutcomeKind.UPDATED
+    assert len(posted(world)) == 1
 
 
 async def test_review_command_on_a_closed_pull_request_posts_nothing(make_world: WorldFactory) -> None:

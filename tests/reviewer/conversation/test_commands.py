@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from argoai_reviewer.conversation.commands import Untrusted, parse_command, untrusted
+from argoai_reviewer.conversation.commands import Untrusted, help_text, parse_command, untrusted
 from argoai_reviewer.conversation.markers import find_command_marker, marker, with_command_marker
 
 BOT = "argoai"
@@ -24,6 +24,15 @@ HEAD = "a" * 40
         ("@argoai review\r\n", "review"),
         ("@argoai ignore\n@argoai review", "ignore"),
         ("@argoai config\n@argoai review", "review"),
+        ("@argoai full review", "full-review"),
+        ("@ArgoAI FULL Review please", "full-review"),
+        ("@argoai full-review", "full-review"),
+        ("@argoai pause", "pause"),
+        ("@argoai resume", "resume"),
+        ("@argoai summary", "summary"),
+        ("@argoai help", "help"),
+        ("@argoai dismiss not a bug", "dismiss"),
+        ("@argoai full\n@argoai pause", "pause"),
     ],
 )
 def test_a_command_is_the_first_word_after_the_mention_at_the_start_of_a_line(
@@ -45,11 +54,15 @@ def test_a_command_is_the_first_word_after_the_mention_at_the_start_of_a_line(
         "~~~~\n@argoai review\n~~~\n~~~~",
         "@argoai reviews",
         "@argoai review.",
+        "@argoai dismiss: not a bug",
         "@argoai re-view",
         "@argoaibot review",
         "@argoai-dev review",
         "@argoai",
-        "@argoai summary",
+        "@argoai summarize",
+        "@argoai full",
+        "@argoai fullreview",
+        "@argoai ask why is this slow?",
         "@other review",
         "@argoai\nreview",
     ],
@@ -130,3 +143,10 @@ def test_command_marker_needs_the_head_marker_at_the_end() -> None:
     """Inserting a command marker into a body without its head marker is a bug, not a silent no-op."""
     with pytest.raises(ValueError, match="head marker"):
         with_command_marker("Summary.", marker(HEAD), 1)
+
+
+def test_help_lists_the_enabled_commands_in_order() -> None:
+    """``help`` shows each enabled command as it is typed, in the documented order, and nothing else."""
+    text = help_text(["dismiss", "review", "help", "full-review"], BOT)
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")]
+    assert rows == ["`@argoai review`", "`@argoai full review`", "`@argoai dismiss`", "`@argoai help`"]

@@ -1,21 +1,27 @@
-"""Rendering the review: comment bodies, selection by policy, summary body, marker, event."""
+"""Rendering the review: comment bodies, selection by policy, the short review body, markers, event."""
 
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 
 import pytest
 
 from argoai_core.models.findings import Category, Finding, Severity
 from argoai_core.models.policy import PolicySpec
-from argoai_core.sanitize import COMMENT_MAX, REVIEW_BODY_MAX
+from argoai_core.sanitize import COMMENT_MAX
 from argoai_reviewer.analysis.anchoring import Anchored, How, Reason, Unanchored, anchor_all
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch, parse_unified_diff
-from argoai_reviewer.conversation.markers import find_marker, marker
-from argoai_reviewer.conversation.render import build_review, inline_comment, render_comment, select
+from argoai_reviewer.analysis.fingerprint import fingerprint_of
+from argoai_reviewer.conversation.markers import find_finding_marker, find_marker, marker
+from argoai_reviewer.conversation.render import (
+    compose_review,
+    coverage_context,
+    inline_comment,
+    render_comment,
+    select,
+)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "diffs"
@@ -176,14 +182,8 @@ def test_every_finding_is_accounted_for() -> None:
 
 
 def _review(items: list[Anchored | Unanchored], **policy: object) -> tuple[str, str, int]:
-    draft = build_review(
-        items,
-        policy=PolicySpec.model_validate(policy),
-        coverage=Coverage(reviewed=("a.py",), lines_sent=3, lines_total=3),
-        summary="Summary.",
-        head_sha=SHA,
-    )
-    return draft.event, draft.body, len(draft.comments)
+    composed = compose_review(items, policy=PolicySpec.model_validate(policy), head_sha=SHA)
+    return composed.draft.event, composed.draft.body, len(composed.draft.comments)
 
 
 def test_event_comment_by_default() -> None:
@@ -199,13 +199,28 @@ def test_event_request_changes_with_critical() -> None:
 
 
 def test_event_request_changes_for_critical_note() -> None:
-    """A critical finding that could only go to the summary still requests changes."""
+    """A critical finding that could only go to the summary still requests changes (and is postable)."""
     note = Unanchored(make(Severity.CRITICAL), "a.py", Reason.QUOTE_NOT_FOUND)
-    assert _review([note], request_changes=True)[0] == "REQUEST_CHANGES"
+    composed = compose_review([note], policy=PolicySpec(request_changes=True), head_sha=SHA)
+    assert composed.draft.event == "REQUEST_CHANGES"
+    assert composed.postable
+    assert "Changes are requested" in composed.draft.body
 
 
-def test_body_lists_notes_over_cap_and_counts() -> None:
-    """The body shows notes with reasons, findings over the cap, counts, and ends with the marker."""
+def test_a_review_without_a_new_inline_comment_is_not_postable() -> None:
+    """Notes, findings over the cap or nothing at all make no review (they go to the summary comment)."""
+    note = Unanchored(make(Severity.MAJOR), "a.py", Reason.QUOTE_NOT_FOUND)
+    assert not compose_review([], policy=PolicySpec(), head_sha=SHA).postable
+    assert not compose_review([note], policy=PolicySpec(), head_sha=SHA).postable
+    over = compose_review([placed(make())], policy=PolicySpec(max_comments=0), head_sha=SHA)
+    assert not over.postable
+    assert [a.finding.title for a in over.selection.over_cap] == ["Title"]
+    assert compose_review([placed(make())], policy=PolicySpec(), head_sha=SHA).postable
+
+
+def test_body_counts_and_points_to_the_summary() -> None:
+    """The body says how many comments it adds and how many findings are in the summary, and ends with
+    the marker; notes and findings over the cap are not in it."""
     items: list[Anchored | Unanchored] = [
         placed(make(Severity.MAJOR, quote="one", title="First")),
         placed(make(Severity.MINOR, quote="two", title="Second", line=5)),
@@ -216,16 +231,23 @@ def test_body_lists_notes_over_cap_and_counts() -> None:
     ]
     _, body, comments = _review(items, max_comments=1)
     assert comments == 1
-    assert "1 inline comment, 1 file-level note." in body
-    assert "**🟠 Major** · bug — **Gone**\n`gone.py` · line 1 · file removed\n\nExplain." in body
-    assert "1 more finding exceeded the limit of 1 inline comment:" in body
-    assert "- **🟡 Minor** `a.py` line 5 — Second" in body
+    assert "1 new inline comment; 2 more findings in the summary comment" in body
+    assert "Gone" not in body
+    assert "Second" not in body
     assert "1 finding(s) below minor not shown" in body
     assert body.endswith(marker(SHA))
     assert find_marker(body) == SHA
 
 
-def test_body_coverage_section() -> None:
+def test_inline_comments_end_with_their_finding_marker() -> None:
+    """Each inline comment names its finding (fingerprint, category) in a hidden marker at its end."""
+    item = placed(make(category=Category.SECURITY))
+    comment = inline_comment(item, bot_handle="argoai")
+    assert find_finding_marker(comment.body) == (fingerprint_of(item), "security")
+    assert comment.body.startswith(render_comment(item, bot_handle="argoai"))
+
+
+def test_coverage_context() -> None:
     """Skipped and clipped files are listed with reasons; line counts are shown."""
     coverage = Coverage(
         reviewed=("a.py", "b.py"),
@@ -234,47 +256,28 @@ def test_body_coverage_section() -> None:
         lines_sent=400,
         lines_total=2100,
     )
-    draft = build_review([], policy=PolicySpec(), coverage=coverage, summary="", head_sha=SHA)
-    assert "Reviewed 2 files; 400 of 2,100 changed lines were sent to the model." in draft.body
-    assert "**Not reviewed:**\n- `poetry.lock`: generated file" in draft.body
-    assert "**Reviewed in part:**\n- `big.py`: clipped to 400 of 2,000 changed lines" in draft.body
-    assert "Nothing was skipped" not in draft.body
+    context = coverage_context(coverage, "argoai")
+    assert context["coverage_line"] == "Reviewed 2 files; 400 of 2,100 changed lines were sent to the model."
+    assert context["skipped"] == [{"path": "poetry.lock", "reason": "generated file"}]
+    assert context["clipped"] == [{"path": "big.py", "reason": "clipped to 400 of 2,000 changed lines"}]
 
 
 def test_complete_coverage_says_so() -> None:
-    """When every file and line was reviewed, the body says nothing was skipped."""
-    _, body, _ = _review([])
-    assert "Nothing was skipped." in body
+    """When every file and line was reviewed, the coverage line says nothing was skipped."""
+    context = coverage_context(Coverage(reviewed=("a.py",), lines_sent=3, lines_total=3), "argoai")
+    assert context["coverage_line"].endswith("Nothing was skipped.")
 
 
-def test_fake_marker_in_summary_does_not_fool_find_marker() -> None:
-    """A marker the model writes into the summary is escaped; find_marker returns the real head."""
-    fake = "<!-- argoai:review head=" + "f" * 40 + " -->"
-    draft = build_review([], policy=PolicySpec(), coverage=Coverage(), summary=fake, head_sha=SHA)
-    assert "<!-- argoai:review head=ffff" not in draft.body
-    assert find_marker(draft.body) == SHA
-
-
-def test_huge_inputs_stay_under_github_limits() -> None:
-    """100 long notes, 3,000 skipped files and a huge summary still fit, with 'more' counts."""
-    long_body = "word <b> @x " * 400
-    notes: list[Anchored | Unanchored] = [
-        Unanchored(
-            make(path=f"f{n}.py", quote=f"q{n}", body=long_body[:4000]), f"f{n}.py", Reason.QUOTE_NOT_FOUND
-        )
-        for n in range(100)
-    ]
+def test_huge_coverage_is_cut_with_a_count() -> None:
+    """3,000 skipped files with long reasons are cut to the budget; the rest are counted."""
     coverage = Coverage(
-        reviewed=tuple(f"src/{'d' * 200}/{n}.py" for n in range(3000)),
         skipped=tuple((f"vendor/{'v' * 200}/{n}.js", "vendored " * 20) for n in range(3000)),
         lines_sent=1,
         lines_total=10**6,
     )
-    draft = build_review(notes, policy=PolicySpec(), coverage=coverage, summary="s" * 50_000, head_sha=SHA)
-    assert len(draft.body) <= REVIEW_BODY_MAX
-    assert re.search(r"… and \d+ more not shown", draft.body)
-    assert re.search(r"- … and \d+ more", draft.body)
-    assert find_marker(draft.body) == SHA
+    context = coverage_context(coverage, "argoai")
+    assert 0 < len(context["skipped"]) < 3000
+    assert context["skipped_more"] == 3000 - len(context["skipped"])
 
 
 def test_comment_stays_under_limit() -> None:
@@ -316,9 +319,7 @@ def test_review_comments_are_always_on_commentable_lines() -> None:
                 )
             )
         policy = PolicySpec(max_comments=rng.randint(0, 10), min_severity=rng.choice(list(Severity)))
-        draft = build_review(
-            anchor_all(findings, diffs), policy=policy, coverage=Coverage(), summary="", head_sha=SHA
-        )
+        draft = compose_review(anchor_all(findings, diffs), policy=policy, head_sha=SHA).draft
         assert len(draft.comments) <= policy.max_comments
         posted += len(draft.comments)
         for comment in draft.comments:

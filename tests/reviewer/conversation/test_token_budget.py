@@ -23,7 +23,7 @@ from argoai_reviewer.adapters.redis_state import (
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.outcome import OutcomeKind
-from argoai_reviewer.wiring import build_model
+from argoai_reviewer.wiring import build_model, conversation_stores
 from support.fake_github import FakeGitHub
 from support.fake_llm import FakeLLM
 
@@ -77,6 +77,7 @@ async def world(
         history=RedisReviewHistory(redis, max_per_repo=10),
         budget=budget,
         options=PipelineOptions(analysis=AnalysisOptions()),
+        stores=conversation_stores(redis, state_ttl_seconds=3600),
     )
     job = ReviewJob(
         delivery_id="d1", installation_id=app.installation_id,
@@ -107,12 +108,14 @@ async def test_tokens_spent_are_counted_against_the_repository(
 async def test_a_spent_budget_leaves_the_built_in_checks_and_says_so(
     world: tuple[ReviewPipeline, RedisTokenBudget, ReviewJob], fake_llm: FakeLLM, fake_github: FakeGitHub
 ) -> None:
-    """Once the day's tokens are spent the LLM is not called; the review says only built-in checks ran."""
+    """Once the day's tokens are spent the LLM is not called; the summary says only built-in checks ran."""
     pipeline, budget, job = world
     await budget.spend(f"{job.repo.host}/{OWNER}/{REPO}", 1000)
     outcome = await pipeline.run(job, _no_beat)
-    assert outcome.kind is OutcomeKind.POSTED
+    # The built-in checks find nothing in this change: no review, the summary comment says why.
+    assert outcome.kind is OutcomeKind.UPDATED
     assert fake_llm.requests == []
-    [review] = fake_github.reviews_posted(OWNER, REPO, NUMBER)
-    assert "daily LLM token budget (1,000 tokens) is spent" in review.body
-    assert "built-in checks only" in review.body
+    assert fake_github.reviews_posted(OWNER, REPO, NUMBER) == []
+    [summary] = fake_github.comments_posted(OWNER, REPO, NUMBER)
+    assert "daily LLM token budget (1,000 tokens) is spent" in summary.body
+    assert "built-in checks only" in summary.body
