@@ -10,7 +10,7 @@ from argoai_core.settings import RedisSettings
 from argoai_reviewer.conversation.commands import REFUSAL
 from argoai_reviewer.conversation.markers import find_reply_marker, find_summary_meta
 from argoai_reviewer.outcome import OutcomeKind
-from reviewer.conversation.world import NUMBER, OWNER, REPO, fake, make_world  # noqa: F401
+from reviewer.conversation.world import NUMBER, OWNER, REPO, make_world
 from support.fake_github import FakeGitHub
 
 BREAK = "def f(x):\n    breakpoint()\n    return x\n"

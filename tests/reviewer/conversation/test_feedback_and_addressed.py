@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-from argoai_core.models.findings import Category, Finding, Severity
+from argoai_core.models.findings import Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
-from argoai_reviewer.analysis.anchoring import normalize_block
 from argoai_reviewer.conversation.addressed import quote_present
 from argoai_reviewer.conversation.feedback import Rejection, Suppressor, similar
 from argoai_reviewer.conversation.markers import find_reply_marker
 from argoai_reviewer.outcome import OutcomeKind
-from reviewer.conversation.world import NUMBER, OWNER, REPO, fake, make_world  # noqa: F401
+from reviewer.conversation.world import NUMBER, OWNER, REPO, make_world
 from support.fake_github import FakeGitHub
 
 BREAK = "def f(x):\n    breakpoint()\n    return x\n"
@@ -162,10 +161,3 @@ async def test_a_rejection_applies_to_other_pull_requests_of_the_repository(
         other = world.open({"app.py": BREAK}, number=4, head="c" * 40)
         assert (await world.run(world.job(other, action="opened", number=4))).kind is OutcomeKind.UPDATED
         assert world.reviews(4) == []
-
-
-def test_normalised_quotes_match_what_anchoring_compares() -> None:
-    """The quote stored for a finding is anchoring's normalised block (no indentation, no trailing space)."""
-    finding = Finding(path="a.py", start_line=2, end_line=2, quote="    breakpoint()  ", severity=Severity.MAJOR,
-                      category=Category.BUG, title="t", body="b", suggestion=None)  # fmt: skip
-    assert normalize_block(finding.quote) == ("breakpoint()",)

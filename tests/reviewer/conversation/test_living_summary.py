@@ -12,7 +12,7 @@ from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
 from argoai_reviewer.conversation.markers import find_summary_meta
 from argoai_reviewer.outcome import OutcomeKind
-from reviewer.conversation.world import OWNER, REPO, fake, fake_llm, llm_model, make_world, sha  # noqa: F401
+from reviewer.conversation.world import OWNER, REPO, llm_model, make_world, sha
 from support.fake_github import FakeGitHub
 from support.fake_llm import FakeLLM, Reply
 
@@ -174,7 +174,9 @@ async def test_a_superseded_review_completes_its_check_as_skipped(
         # Slow down the last read before posting, and push a new head meanwhile.
         fake.delay_next(1, 1.0, path_contains="/pulls/3/comments", method="GET")
         review = asyncio.create_task(world.run(world.job(head, action="opened")))
-        while not world.check_runs(head):
+        for _ in range(500):  # until the review has started (its check run exists)
+            if world.check_runs(head):
+                break
             await asyncio.sleep(0.02)
         fake.push(OWNER, REPO, 3, sha(99))
         outcome = await review

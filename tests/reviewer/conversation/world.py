@@ -1,5 +1,5 @@
-"""An in-process review pipeline wired as production wires it, against the fake GitHub (and optionally the fake
-LLM) over HTTP and real Redis: for the conversation tests (commands, summary, check runs, feedback)."""
+"""An in-process review pipeline wired as production wires it, against the fake GitHub (and optionally the
+fake LLM) over HTTP and real Redis: for the conversation tests (commands, summary, check runs, feedback)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Intake of ``issue_comment`` deliveries: only trusted commands on open pull requests become command jobs."""
+"""Intake of comment deliveries (``issue_comment``, ``pull_request_review_comment``): commands on open pull
+requests from people (never bots) become command jobs carrying what trust needs; ``check_run`` re-runs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import orjson
 import pytest
 
 from argoai_core.errors import InvalidInputError
-from argoai_core.models.job import JOB_VERSIONS, CommandJob, ReviewJob, parse_job
+from argoai_core.models.job import JOB_VERSIONS, CommandJob, PullRequestClosedJob, ReviewJob, parse_job
 from argoai_reviewer.runtime.intake import Skip, SkipReason, job_from_webhook
-from reviewer.conversation.payloads import BOT, HOST, pr_comment
+from reviewer.conversation.payloads import BOT, HOST, check_run_rerequested, pr_comment, review_comment
 from support.webhooks import load_payload
 
 
@@ -26,7 +27,8 @@ def test_trusted_review_command_becomes_a_command_job() -> None:
     assert (job.repo.host, job.repo.full_name) == (HOST, "Codertocat/Hello-World")
     assert job.installation_id == 99
     assert job.default_branch == "trunk"
-    assert job.version == 2
+    assert job.version == 3
+    assert (job.association, job.comment_kind, job.in_reply_to) == ("MEMBER", "issue", None)
     assert job.key == f"{HOST}/Codertocat/Hello-World#12!review/555"
 
 
@@ -43,13 +45,12 @@ def test_the_same_comment_delivered_twice_has_one_key() -> None:
 
 
 @pytest.mark.parametrize("association", ["CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "NONE"])
-def test_commands_from_untrusted_commenters_are_skipped(association: str) -> None:
-    """Anyone but an owner, member or collaborator gets no job (no cost, no reply); the skip says who."""
-    decision = decide(pr_comment("@argoai review", login="drive-by", association=association))
-    assert isinstance(decision, Skip)
-    assert decision.reason is SkipReason.UNTRUSTED_COMMENTER
-    assert "drive-by" in decision.detail
-    assert association in decision.detail
+def test_commands_from_non_members_carry_their_association(association: str) -> None:
+    """A non-member's command becomes a job with their association: GitHub's permission decides later
+    (a private org member shows as CONTRIBUTOR), and a refusal is answered."""
+    job = decide(pr_comment("@argoai review", login="drive-by", association=association))
+    assert isinstance(job, CommandJob)
+    assert (job.commenter, job.association) == ("drive-by", association)
 
 
 @pytest.mark.parametrize(("login", "user_type"), [("argoai[bot]", "Bot"), ("github-actions[bot]", "Bot")])
@@ -139,6 +140,18 @@ def test_both_job_versions_survive_the_wire() -> None:
     command = decide(pr_comment("@argoai ignore"))
     assert isinstance(command, CommandJob)
     assert parse_job(orjson.loads(command.model_dump_json())) == command
+    closed = job_from_webhook("pull_request", "d", load_payload("pull_request.closed"), github_host=HOST,
+                              bot_name=BOT)  # fmt: skip
+    assert isinstance(closed, PullRequestClosedJob)
+    assert parse_job(orjson.loads(closed.model_dump_json())) == closed
+    old_v2 = {
+        "version": 2, "delivery_id": "d", "installation_id": 1,
+        "repo": {"host": HOST, "owner": "o", "name": "r"},
+        "number": 3, "command": "review", "comment_id": 9, "commenter": "m",
+    }  # fmt: skip
+    v2 = parse_job(old_v2)
+    assert isinstance(v2, CommandJob)
+    assert (v2.association, v2.comment_kind) == (None, "issue")
     old_v1 = {
         "version": 1, "delivery_id": "d", "installation_id": 1,
         "repo": {"host": HOST, "owner": "o", "name": "r"}, "number": 3, "action": "opened",
@@ -148,7 +161,7 @@ def test_both_job_versions_survive_the_wire() -> None:
     assert isinstance(job, ReviewJob)
     assert (job.default_branch, job.command_id) == (None, None)
     assert job.key == f"{HOST}/o/r#3@{'1' * 40}"
-    assert {1, 2} == JOB_VERSIONS
+    assert {1, 2, 3, 4} == JOB_VERSIONS
 
 
 def test_a_review_job_forced_by_a_command_has_its_own_key() -> None:
@@ -162,3 +175,62 @@ def test_a_review_job_forced_by_a_command_has_its_own_key() -> None:
     second = ReviewJob.model_validate({**base, "command_id": 11})
     assert len({plain.key, first.key, second.key}) == 3
     assert first.pr_key == plain.pr_key
+
+
+def decide_review_comment(payload: dict[str, Any]) -> ReviewJob | CommandJob | PullRequestClosedJob | Skip:
+    return job_from_webhook(
+        "pull_request_review_comment", "delivery-7", payload, github_host=HOST, bot_name=BOT
+    )
+
+
+def test_a_command_in_a_thread_names_its_thread() -> None:
+    """``@argoai dismiss`` replying in a diff thread is a command job of kind ``review`` with the thread."""
+    job = decide_review_comment(review_comment("@argoai dismiss", comment_id=70, in_reply_to=60))
+    assert isinstance(job, CommandJob)
+    assert (job.command, job.comment_kind, job.comment_id, job.in_reply_to) == ("dismiss", "review", 70, 60)
+    assert job.number == 2
+    assert job.key == f"{HOST}/Codertocat/Hello-World#2!dismiss/review-comment-70"
+
+
+def test_thread_comments_from_bots_and_plain_words_make_no_job() -> None:
+    """Our own replies (a Bot) and a reply that gives no command are skipped."""
+    ours = decide_review_comment(review_comment("@argoai dismiss", login="argoai[bot]", user_type="Bot"))
+    assert isinstance(ours, Skip)
+    assert ours.reason is SkipReason.BOT_COMMENT
+    plain = decide_review_comment(review_comment("Good catch, fixed."))
+    assert plain == Skip(SkipReason.NO_COMMAND, "#2")
+
+
+def test_a_rerequested_argoai_check_reviews_its_head_again() -> None:
+    """Re-running our check run makes a full review job of its head, keyed by the delivery."""
+    job = job_from_webhook("check_run", "rerun-1", check_run_rerequested(), github_host=HOST, bot_name=BOT)
+    assert isinstance(job, ReviewJob)
+    assert (job.action, job.full, job.rerun_id, job.number) == ("rerequested", True, "rerun-1", 5)
+    assert job.forced
+    assert job.key.endswith("/rerun-rerun-1")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"action": "created"}, SkipReason.IGNORED_ACTION),
+        ({"name": "ci/build"}, SkipReason.NOT_OUR_CHECK),
+        ({"slug": "other-app"}, SkipReason.NOT_OUR_CHECK),
+        ({"pull_requests": []}, SkipReason.NO_PULL_REQUEST),
+    ],
+)
+def test_other_check_run_events_make_no_job(changes: dict[str, Any], reason: SkipReason) -> None:
+    """Created or completed runs, other checks, other Apps' runs, and heads without a pull request: no job."""
+    decision = job_from_webhook("check_run", "d", check_run_rerequested(**changes), github_host=HOST,
+                                bot_name=BOT)  # fmt: skip
+    assert isinstance(decision, Skip)
+    assert decision.reason is reason
+
+
+def test_a_closed_pull_request_makes_a_closing_job() -> None:
+    """``pull_request`` ``closed`` is a job: read the reactions, let the state expire."""
+    job = job_from_webhook("pull_request", "d-9", load_payload("pull_request.closed"), github_host=HOST,
+                           bot_name=BOT)  # fmt: skip
+    assert isinstance(job, PullRequestClosedJob)
+    assert (job.number, job.version) == (2, 4)
+    assert job.key.endswith("#2!closed/d-9")

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from argoai_core.errors import InvalidInputError
-from argoai_core.models.job import ReviewJob
+from argoai_core.models.job import PullRequestClosedJob, ReviewJob
 from argoai_reviewer.runtime.intake import Skip, SkipReason, job_from_webhook
 from reviewer.runtime.helpers import load_webhook
 from support.webhooks import load_payload
@@ -71,10 +71,12 @@ def test_draft_is_published_as_a_draft_job() -> None:
     assert job.draft is True
 
 
-def test_closed_is_skipped() -> None:
-    """A closed PR is not reviewed."""
-    decision = decide(load_payload("pull_request.closed"))
-    assert decision == Skip(SkipReason.CLOSED, "#2")
+def test_closed_is_not_reviewed() -> None:
+    """A closed PR is not reviewed: its close makes a closing job, any other event on it is skipped."""
+    assert isinstance(decide(load_payload("pull_request.closed")), PullRequestClosedJob)
+    labeled = load_payload("pull_request.labeled")
+    labeled["pull_request"]["state"] = "closed"
+    assert decide(labeled) == Skip(SkipReason.CLOSED, f"#{labeled['pull_request']['number']}")
 
 
 @pytest.mark.parametrize("name", ["pull_request.labeled", "pull_request.converted_to_draft"])
