@@ -1,4 +1,5 @@
-"""End to end: comment commands from trusted people only, and in-repo configuration from the default branch.
+"""End to end: comment commands (who may give them, what they cost), and in-repo configuration from the
+default branch.
 
 Real gateway and reviewer processes, real NATS and Redis, the fake GitHub and LLM.
 """
@@ -16,7 +17,7 @@ import nats
 import pytest
 
 from argoai_cli.local_services import LocalProcess
-from argoai_reviewer.conversation.markers import find_command_marker, find_marker
+from argoai_reviewer.conversation.markers import find_reply_marker, find_summary_meta
 from argoai_reviewer.conversation.repo_config import CONFIG_PATH
 from support.fake_github.server import FakeGitHub
 from support.fake_llm import FakeLLM
@@ -117,6 +118,21 @@ def reviews(argo: ArgoSystem) -> list[Any]:
     return argo.fake_github.reviews_posted(OWNER, REPO, 7)
 
 
+def bot_comments(argo: ArgoSystem) -> list[Any]:
+    """The bot's conversation comments on PR 7."""
+    return [c for c in argo.fake_github.comments_posted(OWNER, REPO, 7) if c.author == "argoai[bot]"]
+
+
+def summary_body(argo: ArgoSystem) -> str:
+    """The body of PR 7's summary comment ("" before there is one)."""
+    return next((c.body for c in bot_comments(argo) if "argoai:summary" in c.body), "")
+
+
+def summary_heads(argo: ArgoSystem) -> list[str]:
+    """The heads PR 7's summary records as reviewed."""
+    return list((find_summary_meta(summary_body(argo)) or {}).get("heads", []))
+
+
 def settled(argo: ArgoSystem) -> None:
     """Wait until every webhook and job has been consumed and settled."""
 
@@ -135,50 +151,55 @@ def settled(argo: ArgoSystem) -> None:
     wait_until(lambda: asyncio.run(pending()) == 0, 30, "the reviewer to settle", interval=0.2)
 
 
-def test_review_command_from_a_member_reviews_once_and_nobody_else_can(system: ArgoSystem) -> None:
-    """Untrusted people and bots get nothing; a member's ``review`` posts one new review, once per comment."""
+def test_untrusted_and_disabled_commands_cost_nothing_and_review_runs_once(system: ArgoSystem) -> None:
+    """Readers get one refusal each and no review; bots, setting attempts and a command the policy does not
+    enable get nothing at all; a member's ``review`` of a reviewed head says so once, and ``full review``
+    reviews the whole pull request again (the LLM is asked) without posting an empty review."""
     open_pr(system)
     system.send("pull_request", pull_request_payload("opened", number=7, head=HEAD1, base=BASE,
                                                      installation_id=system.installation_id))  # fmt: skip
     wait_until(lambda: len(reviews(system)) == 1, 30, "the first review")
     settled(system)
     llm_calls = len(system.fake_llm.requests)
-
-    system.send("issue_comment", comment(system, "@argoai review", comment_id=11, association="CONTRIBUTOR",
-                                         login="drive-by"))  # fmt: skip
-    system.send("issue_comment", comment(system, "@argoai review", comment_id=12, association="NONE"))
-    system.send("issue_comment", comment(system, "@argoai review", comment_id=13, association="OWNER",
-                                         login="argoai[bot]", user_type="Bot"))  # fmt: skip
-    system.send("issue_comment", comment(system, "@argoai set model gpt-5", comment_id=14))
-    system.send("issue_comment", comment(system, "@argoai ignore", comment_id=15))  # not enabled by default
+    quiet = [
+        comment(
+            system, "@argoai review", comment_id=13, association="OWNER", login="argoai[bot]", user_type="Bot"
+        ),
+        comment(system, "@argoai set model gpt-5", comment_id=14),
+        comment(system, "@argoai ignore", comment_id=15),  # not enabled by default
+    ]
+    for payload in [
+        comment(system, "@argoai review", comment_id=11, association="CONTRIBUTOR", login="drive-by"),
+        comment(system, "@argoai review", comment_id=12, association="NONE", login="stranger"),
+        *quiet,
+    ]:
+        system.send("issue_comment", payload)
     settled(system)
     assert len(reviews(system)) == 1
     assert len(system.fake_llm.requests) == llm_calls
-    assert system.fake_github.comments_posted(OWNER, REPO, 7) == []
-    logs = system.logs()
-    assert re.search(
-        r"untrusted_commenter.*drive-by \(CONTRIBUTOR\)|drive-by \(CONTRIBUTOR\).*untrusted", logs
-    )
-    assert "bot_comment" in logs
+    answered = {find_reply_marker(c.body)[0] for c in bot_comments(system) if find_reply_marker(c.body)}
+    assert answered == {11, 12}
+    assert "bot_comment" in system.logs()
 
     first = system.send("issue_comment", comment(system, "@argoai review please", comment_id=21))
-    wait_until(lambda: len(reviews(system)) == 2, 30, "the review the command asked for")
-    # The same comment again: redelivered by GitHub (same delivery id), or as a second delivery.
     system.send("issue_comment", comment(system, "@argoai review please", comment_id=21),
                 delivery=first.request.headers["X-GitHub-Delivery"])  # fmt: skip
     system.send("issue_comment", comment(system, "@argoai review please", comment_id=21))
     settled(system)
-    assert len(reviews(system)) == 2
-    forced = reviews(system)[1]
-    assert forced.commit_id == HEAD1
-    assert find_marker(forced.body) == HEAD1
-    assert find_command_marker(forced.body) == 21
-    assert [(c["path"], c["line"]) for c in forced.comments] == []  # already posted inline: not repeated
+    [said] = [c.body for c in bot_comments(system) if (find_reply_marker(c.body) or (0,))[0] == 21]
+    assert "is already reviewed" in said
+    assert len(system.fake_llm.requests) == llm_calls
+
+    system.send("issue_comment", comment(system, "@argoai full review", comment_id=22))
+    settled(system)
+    [line] = [c.body for c in bot_comments(system) if (find_reply_marker(c.body) or (0,))[0] == 22]
+    assert line.startswith(f"Reviewed `{HEAD1[:12]}`: nothing new to comment on")
     assert len(system.fake_llm.requests) > llm_calls  # a full review ran again
+    assert len(reviews(system)) == 1
 
     # The ignore command was not enabled: pushes are still reviewed.
     push(system, HEAD2, HEAD1)
-    wait_until(lambda: len(reviews(system)) == 3, 30, "the review of the push")
+    wait_until(lambda: len(reviews(system)) == 2, 30, "the review of the push")
 
 
 def test_ignore_skips_pushes_until_a_member_asks_for_a_review(ignoring_system: ArgoSystem) -> None:
@@ -209,8 +230,11 @@ def test_ignore_skips_pushes_until_a_member_asks_for_a_review(ignoring_system: A
         "synchronize", number=7, head=HEAD3, base=BASE, before=HEAD2, installation_id=argo.installation_id
     )
     argo.send("pull_request", sync)
-    wait_until(lambda: len(reviews(argo)) == 3, 30, "the review of the push after the ignore was lifted")
-    assert reviews(argo)[2].commit_id == HEAD3
+    # Reviewed (the ignore was lifted), with nothing new: the summary records the head, no third review.
+    wait_until(
+        lambda: HEAD3 in summary_heads(argo), 30, "the push after the ignore was lifted to be reviewed"
+    )
+    assert len(reviews(argo)) == 2
 
 
 def instructions_section(prompt: str) -> str:
@@ -244,7 +268,8 @@ def test_a_pull_request_cannot_change_its_own_review_rules(system: ArgoSystem) -
     # app.py is reviewed (the PR's config would exclude it), util.py is not (the default branch's excludes
     # it).
     assert [(c["path"], c["line"]) for c in review.comments] == [("app.py", 2)]
-    assert "util.py" in review.body
+    wait_until(lambda: "**Not reviewed:**" in summary_body(system), 30, "the summary")
+    assert "- `util.py`:" in summary_body(system)
     sections = {instructions_section(r.prompt) for r in system.fake_llm.requests}
     assert sections == {"Mind the units.\n"}
     # Read as configuration at the default branch only; at the head it is read as a changed file, for review.
@@ -266,6 +291,7 @@ def test_an_invalid_repository_config_is_ignored_with_a_note(system: ArgoSystem)
     wait_until(lambda: len(reviews(system)) == 1, 30, "the review")
     [review] = reviews(system)
     assert [(c["path"], c["line"]) for c in review.comments] == [("app.py", 2)]
-    assert f"`{CONFIG_PATH}` on the default branch was ignored" in review.body
-    assert "`model` is not a setting a repository can make" in review.body
+    wait_until(lambda: "### Last review" in summary_body(system), 30, "the summary")
+    assert f"`{CONFIG_PATH}` on the default branch was ignored" in summary_body(system)
+    assert "`model` is not a setting a repository can make" in summary_body(system)
     assert all(r.model == "gpt-4o-mini" for r in system.fake_llm.requests)

@@ -67,7 +67,8 @@ def _settled(argo: ArgoSystem) -> None:
 
 
 def test_opened_pull_request_gets_one_anchored_review(system: ArgoSystem) -> None:
-    """A PR opened → one review at its head: inline comment on the marked line, coverage, marker."""
+    """A PR opened → one review at its head (inline comment on the marked line, marker), and the summary
+    comment with the walkthrough and the coverage."""
     _open_pr(system)
     assert system.send("pull_request", _opened(system)).status_code == 202
     wait_until(lambda: len(_reviews(system)) == 1, 30, "the review")
@@ -76,9 +77,12 @@ def test_opened_pull_request_gets_one_anchored_review(system: ArgoSystem) -> Non
     assert review.commit_id == HEAD1
     assert review.event == "COMMENT"
     assert [(c["path"], c["line"], c["side"]) for c in review.comments] == [("app.py", 5, "RIGHT")]
-    assert "Coverage" in review.body
-    assert "app.py" in review.body
     assert re.search(rf"<!-- argoai:review head={HEAD1} -->\s*$", review.body)
+    [summary] = system.fake_github.comments_posted(OWNER, REPO, 7)
+    assert "| `app.py` | Fake description of app.py |" in summary.body
+    assert (
+        "Reviewed 1 file; 9 of 9 changed lines were sent to the model. Nothing was skipped." in summary.body
+    )
 
 
 def test_finding_with_wrong_line_numbers_is_reanchored_by_its_quote(system: ArgoSystem) -> None:
