@@ -38,7 +38,7 @@ from argoai_reviewer.analysis.tokens import counter_for
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.outcome import OutcomeKind
 from argoai_reviewer.settings import ReviewerSettings
-from argoai_reviewer.wiring import build_model
+from argoai_reviewer.wiring import build_model, conversation_stores
 
 OWNER, REPO = "bench-org", "overhead"
 MODEL = "gpt-4o-mini"
@@ -134,6 +134,7 @@ class Bench:
                 ),
                 llm=llm_settings,
             ),
+            stores=conversation_stores(self.redis, state_ttl_seconds=3600),
         )
         self.counter = counter_for("openai", MODEL)
         self.repo = RepoRef(host=self.github_settings.host, owner=OWNER, name=REPO)
