@@ -111,7 +111,7 @@ class ArgoSystem:
             "ARGOAI_REDIS_KEY_PREFIX": f"e2e:{self.prefix.lower()}",
             "ARGOAI_REVIEWER_ACK_WAIT_SECONDS": "5",
             "ARGOAI_REVIEWER_GRACE_PERIOD_SECONDS": "5",
-            # The fake GitHub has no secondary limits to respect unless a test sets one: no 1 s pause per write.
+            # The fake GitHub has no secondary limits unless a test sets one: no 1 s pause between writes.
             "ARGOAI_REVIEWER_GITHUB_WRITE_SPACING_SECONDS": "0.02",
         }
         env.update(self.extra_env)

@@ -23,7 +23,7 @@ from argoai_core.logs import get_logger
 from argoai_core.models.findings import Severity
 from argoai_core.models.job import RepoRef
 from argoai_core.models.policy import PolicySpec
-from argoai_core.sanitize import sanitize_title
+from argoai_core.sanitize import sanitize_markdown, sanitize_title
 from argoai_reviewer import metrics
 from argoai_reviewer.analysis.anchoring import Anchored, Placement
 from argoai_reviewer.conversation.ports import ConversationGitHub, ConversationKeys
@@ -74,8 +74,8 @@ def annotations_for(
             end_line=p.end,
             level=LEVELS[p.finding.severity],
             title=sanitize_title(p.finding.title, bot_handle=bot_handle),
-            # Annotations are plain text: the model's body is cut to one screen, never rendered as Markdown.
-            message=" ".join(p.finding.body.split())[:MESSAGE_MAX],
+            # Annotations are plain text; the model's body is sanitized all the same (no mentions, no links).
+            message=sanitize_markdown(p.finding.body, bot_handle=bot_handle, limit=MESSAGE_MAX),
         )
         for p in anchored[:MAX_ANNOTATIONS]
     ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
+from argoai_core.errors import PermanentError
 from argoai_core.models.findings import Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
@@ -184,3 +186,21 @@ async def test_a_superseded_review_completes_its_check_as_skipped(
         [run] = world.check_runs(head)
         assert (run.status, run.conclusion) == ("completed", "skipped")
         assert world.reviews() == []
+
+
+async def test_a_review_that_fails_for_good_completes_its_check(
+    fake: FakeGitHub, redis_settings: RedisSettings
+) -> None:
+    """GitHub refuses the file list (a permanent error): the review fails, and once the runtime reports it
+    failed for good the check run is completed as neutral with a short reason, not left in progress."""
+    async with make_world(fake, redis_settings, PolicySpec()) as world:
+        head = world.open({"app.py": BREAK})
+        fake.fail_next(1, status=404, path_contains="/pulls/3/files")
+        job = world.job(head, action="opened")
+        with pytest.raises(PermanentError):
+            await world.run(job)
+        [run] = world.check_runs(head)
+        assert run.status == "in_progress"
+        await world.pipeline.review_failed(job, "permanent_error")
+        assert (run.status, run.conclusion) == ("completed", "neutral")
+        assert run.output["title"] == "ArgoAI could not review this commit"
