@@ -79,8 +79,10 @@ def reviews(argo: ArgoSystem, number: int) -> list[Any]:
 
 
 def comments(argo: ArgoSystem, number: int) -> list[Any]:
-    """Conversation comments posted on PR ``number``."""
-    return argo.fake_github.comments_posted(OWNER, REPO, number)
+    """Conversation comments posted on PR ``number``, but ArgoAI's living summary (failure comments)."""
+    return [
+        c for c in argo.fake_github.comments_posted(OWNER, REPO, number) if "argoai:summary" not in c.body
+    ]
 
 
 async def _pending(argo: ArgoSystem) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from argoai_core.models.findings import Category, Finding, ReviewOutput, Severity
 from faults.helpers import (
     FAST,
     FULL_NAME,
@@ -15,6 +16,7 @@ from faults.helpers import (
     opened,
     reviews,
     settle,
+    source,
     synchronize,
 )
 from faults.report import Tally
@@ -97,7 +99,13 @@ def test_review_longer_than_ack_wait_is_not_redelivered(argo: ArgoSystem, tally:
     argo.start_reviewer(**{**FAST, "ARGOAI_REVIEWER_ACK_WAIT_SECONDS": "1"})
     sha = head(1)
     open_pr(argo, 7, sha)
-    argo.fake_llm.enqueue(Reply.slow(4))
+    # A slow answer that still has something to say (a review is posted only with a new comment).
+    marked = source(7).splitlines()[1].strip()
+    finding = Finding(
+        path="pr7.py", start_line=2, end_line=2, quote=marked, severity=Severity.MAJOR, category=Category.BUG,
+        title="Slow but found", body="Empty list.", suggestion=None,
+    )  # fmt: skip
+    argo.fake_llm.enqueue(Reply.slow(4, then=Reply.output(ReviewOutput(summary="slow", findings=[finding]))))
     tally.sent(argo.send("pull_request", opened(argo, 7, sha)))
     tally.expect(FULL_NAME, 7, sha)
     wait_until(lambda: len(reviews(argo, 7)) >= 1, 30, "the review")

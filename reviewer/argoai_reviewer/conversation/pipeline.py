@@ -75,6 +75,7 @@ from argoai_reviewer.conversation.ports import (
     TokenBudget,
 )
 from argoai_reviewer.conversation.publish import Publisher, ReviewScope
+from argoai_reviewer.conversation.record import PullRequestRecord
 from argoai_reviewer.conversation.replies import Replies
 from argoai_reviewer.conversation.repo_config import apply_repo_config
 from argoai_reviewer.conversation.repo_config_cache import RepoConfigCache
@@ -288,6 +289,7 @@ class ReviewPipeline:
             elif find_marker(review.body) == job.head_sha and not job.forced:
                 await self._publisher.settle_duplicate(gh, job, policy, review.id)
                 return ReviewOutcome.duplicate("a review of this head is already on the pull request")
+        record = None
         if not job.forced:
             record = await self._conversation.record(gh, job.repo, job.number, job.pr_key)
             if job.head_sha in record.heads:
@@ -296,7 +298,7 @@ class ReviewPipeline:
                 return ReviewOutcome.duplicate("the summary comment records this head as reviewed")
         check_id = await self._checks.start(gh, job.repo, job.head_sha, job.key)
         outcome = await self._analyze_and_publish(
-            gh, job, pr, policy, heartbeat, token, notes, check_id, started
+            gh, job, pr, policy, heartbeat, token, notes, check_id, started, record
         )
         if outcome.kind is OutcomeKind.SUPERSEDED:
             await self._checks.finish(
@@ -315,6 +317,7 @@ class ReviewPipeline:
         notes: list[str],
         check_id: int | None,
         started: float,
+        record: PullRequestRecord | None,
     ) -> ReviewOutcome:
         pr_files = await gh.files(job.repo, job.number)
         # A review asked for in full (``full review``, a re-run of the check) covers the whole pull request.
@@ -342,7 +345,16 @@ class ReviewPipeline:
             return self._moved_on(job, await gh.pull_request(job.repo, job.number))
 
         published = await self._publisher.publish(
-            gh, job, policy, analysis, scope, head_text=head_text, notes=notes, check_id=check_id, fence=fence
+            gh,
+            job,
+            policy,
+            analysis,
+            scope,
+            head_text=head_text,
+            notes=notes,
+            check_id=check_id,
+            fence=fence,
+            known=record,
         )
         if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
             await self._record(

@@ -138,11 +138,19 @@ class Publisher:
         notes: Sequence[str],
         check_id: int | None,
         fence: Fence,
+        known: PullRequestRecord | None = None,
     ) -> Published:
-        """Post what the review found and bring the summary, the check run and the record up to date."""
+        """Post what the review found and bring the summary, the check run and the record up to date.
+
+        ``known``: the record this job already read (from GitHub when Redis had none): not read again.
+        """
         repo, number, head = job.repo, job.number, job.head_sha
         async with self._conversation.turn(job.pr_key):
-            record = await self._conversation.record(gh, repo, number, job.pr_key)
+            record = (
+                await self._conversation.stored(job.pr_key)
+                or known
+                or await self._conversation.record(gh, repo, number, job.pr_key)
+            )
             comments = await gh.review_comments(repo, number)
             await self._feedback.sync(gh, repo, number, record, comments, learn=policy.learn_from_feedback)
             suppressor = (
