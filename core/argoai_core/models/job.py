@@ -89,7 +89,7 @@ class ReviewJob(BaseModel):
 
     @property
     def key(self) -> str:
-        """Identity of the review: one (PR, head SHA) is reviewed at most once, plus once per command/rerun."""
+        """Identity of the review: one (PR, head SHA) is reviewed once, plus once per command or re-run."""
         key = f"{self.repo.host}/{self.repo.full_name}#{self.number}@{self.head_sha}"
         if self.command_id is not None:
             return f"{key}/command-{self.command_id}"

@@ -177,8 +177,8 @@ class PolicySpec(_Spec):
     check_fail_on: Severity | None = Field(
         default=Severity.CRITICAL,
         description=(
-            "The ArgoAI check run fails when an open finding is at or above this severity (default critical); "
-            "null: it never fails"
+            "The ArgoAI check run fails while an open finding is at or above this severity (default "
+            "critical); null: it never fails"
         ),
     )
     check_pass_conclusion: CheckPassConclusion = Field(
@@ -186,7 +186,9 @@ class PolicySpec(_Spec):
     )
     learn_from_feedback: bool = Field(
         default=True,
-        description="Do not post findings like ones the team rejected (a thumbs-down or dismiss) in the repository",
+        description=(
+            "Do not post findings like ones the team rejected (a thumbs-down or dismiss) in the repository"
+        ),
     )
 
     @model_validator(mode="after")
