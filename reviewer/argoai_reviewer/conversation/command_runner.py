@@ -267,12 +267,14 @@ class CommandRunner:
             return ReviewOutcome.skipped("dismiss outside an ArgoAI thread"), (
                 f"`@{self._bot} dismiss` works in a reply to one of ArgoAI's inline comments."
             )
-        fingerprint, category = marked
+        fingerprint, category, severity = marked
         async with self._conversation.turn(job.pr_key):
             record = await self._conversation.record(gh, job.repo, job.number, job.pr_key)
             finding = record.findings.get(fingerprint)
             if finding is None:
-                finding = TrackedFinding(fingerprint=fingerprint, path=first.path, category=category)
+                finding = TrackedFinding(
+                    fingerprint=fingerprint, path=first.path, category=category, severity=severity
+                )
                 record.findings[fingerprint] = finding
             finding.comment_id = root
             if finding.status != "rejected":

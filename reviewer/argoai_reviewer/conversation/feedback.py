@@ -191,11 +191,13 @@ class Feedback:
             marked = find_finding_marker(comment.body)
             if marked is None or comment.in_reply_to is not None:
                 continue
-            fingerprint, category = marked
+            fingerprint, category, severity = marked
             tracked = record.findings.get(fingerprint)
             if tracked is None:
                 # Posted by a job whose record was lost: known by its marker only (no quote to compare).
-                tracked = TrackedFinding(fingerprint=fingerprint, path=comment.path, category=category)
+                tracked = TrackedFinding(
+                    fingerprint=fingerprint, path=comment.path, category=category, severity=severity
+                )
                 record.findings[fingerprint] = tracked
             tracked.comment_id = comment.id
             if comment.thumbs_up > tracked.thumbs_up:

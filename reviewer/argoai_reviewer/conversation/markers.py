@@ -6,8 +6,9 @@
   head marker: a retried command finds the review it already posted, so one command posts at most one review.
 * The living summary comment ends with ``<!-- argoai:summary <base64 JSON> -->``: what it records (reviewed
   heads, paused) survives a loss of Redis, and a retried job finds the comment instead of posting another.
-* Every inline comment ends with ``<!-- argoai:finding fp=<fingerprint> cat=<category> -->``: its thread is
-  known as that finding's (feedback, ``dismiss``, "addressed") from GitHub alone.
+* Every inline comment ends with ``<!-- argoai:finding fp=<fingerprint> cat=<category> sev=<severity> -->``:
+  its thread is known as that finding's (feedback, ``dismiss``, "addressed", the check's conclusion) from
+  GitHub alone.
 * Every reply and confirmation ends with ``<!-- argoai:reply to=<comment id> for=<purpose> -->``: a retried
   job finds the reply it posted.
 
@@ -65,7 +66,7 @@ def find_command_marker(body: str | None) -> int | None:
 
 
 _SUMMARY = re.compile(r"<!-- argoai:summary ([A-Za-z0-9+/=]{1,20000}) -->\s*\Z")
-_FINDING = re.compile(r"<!-- argoai:finding fp=([0-9a-f]{8,64}) cat=([a-z]{1,30}) -->\s*\Z")
+_FINDING = re.compile(r"<!-- argoai:finding fp=([0-9a-f]{8,64}) cat=([a-z]{1,30}) sev=([a-z]{1,30}) -->\s*\Z")
 _REPLY = re.compile(r"<!-- argoai:reply to=([0-9]{1,20}) for=([a-z-]{1,30}) -->\s*\Z")
 
 
@@ -87,15 +88,15 @@ def find_summary_meta(body: str | None) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def finding_marker(fingerprint: str, category: str) -> str:
+def finding_marker(fingerprint: str, category: str, severity: str) -> str:
     """The hidden marker ending the inline comment of the finding ``fingerprint``."""
-    return f"<!-- argoai:finding fp={fingerprint} cat={category} -->"
+    return f"<!-- argoai:finding fp={fingerprint} cat={category} sev={severity} -->"
 
 
-def find_finding_marker(body: str | None) -> tuple[str, str] | None:
-    """(fingerprint, category) of an inline comment of ours, or None."""
+def find_finding_marker(body: str | None) -> tuple[str, str, str] | None:
+    """(fingerprint, category, severity) of an inline comment of ours, or None."""
     found = _FINDING.search(body or "")
-    return (found.group(1), found.group(2)) if found else None
+    return (found.group(1), found.group(2), found.group(3)) if found else None
 
 
 def reply_marker(comment_id: int, purpose: str) -> str:

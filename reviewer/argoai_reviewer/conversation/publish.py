@@ -104,6 +104,12 @@ def _tracked(placement: Placement, head_sha: str, *, inline: bool, reason: str =
     )
 
 
+def _rejected(record: PullRequestRecord, fingerprint: str) -> bool:
+    """Whether the team rejected this finding (or one like it: it was suppressed) on this pull request."""
+    known = record.findings.get(fingerprint)
+    return fingerprint in record.suppressed or (known is not None and known.status == "rejected")
+
+
 class Publisher:
     """Carries out the end of a review (see the module docstring)."""
 
@@ -200,7 +206,11 @@ class Publisher:
                     check_id,
                     result_output(record, policy, head, conclusion),
                     conclusion,
-                    annotations_for(analysis.placements, policy, bot_handle=self._bot),
+                    annotations_for(
+                        [p for p in analysis.placements if not _rejected(record, fingerprint_of(p))],
+                        policy,
+                        bot_handle=self._bot,
+                    ),
                 )
             await self._conversation.save(job.pr_key, record)
         await self._state.mark_reviewed(job.pr_key, head, review_id or 0)
@@ -229,6 +239,11 @@ class Publisher:
         left undone (the head in the record and the summary, the check run), posting nothing again."""
         async with self._conversation.turn(job.pr_key):
             record = await self._conversation.record(gh, job.repo, job.number, job.pr_key)
+            # The earlier attempt may have stopped before recording its findings: their threads name them.
+            comments = await gh.review_comments(job.repo, job.number)
+            await self._feedback.sync(
+                gh, job.repo, job.number, record, comments, learn=policy.learn_from_feedback
+            )
             if job.head_sha not in record.heads:
                 record.reviewed(job.head_sha)
                 await self._conversation.publish(

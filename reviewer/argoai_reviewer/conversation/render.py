@@ -133,7 +133,8 @@ def render_comment(item: Anchored, *, bot_handle: str) -> str:
 def inline_comment(item: Anchored, *, bot_handle: str) -> InlineComment:
     """The GitHub review comment for ``item`` (side RIGHT; ``start_line`` only for a range), ending with the
     hidden marker that names its finding."""
-    tail = "\n\n" + finding_marker(fingerprint_of(item), item.finding.category.value)
+    finding = item.finding
+    tail = "\n\n" + finding_marker(fingerprint_of(item), finding.category.value, finding.severity.value)
     return InlineComment(
         path=item.path,
         line=item.end,

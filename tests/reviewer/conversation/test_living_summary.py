@@ -13,6 +13,7 @@ from argoai_core.models.findings import Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
 from argoai_reviewer.conversation.markers import find_summary_meta
+from argoai_reviewer.conversation.summary import SummaryInputs, record_from_comment, render_summary
 from argoai_reviewer.outcome import OutcomeKind
 from reviewer.conversation.world import OWNER, REPO, llm_model, make_world, sha
 from support.fake_github import FakeGitHub
@@ -204,3 +205,31 @@ async def test_a_review_that_fails_for_good_completes_its_check(
         await world.pipeline.review_failed(job, "permanent_error")
         assert (run.status, run.conclusion) == ("completed", "neutral")
         assert run.output["title"] == "ArgoAI could not review this commit"
+
+
+async def test_a_job_that_stopped_after_posting_finishes_without_posting_again(
+    fake: FakeGitHub, redis_settings: RedisSettings, redis_server: str
+) -> None:
+    """A review was posted but the job stopped before the summary and Redis recorded it: run again, it posts
+    no second review, adds the head to the summary and knows the posted finding from its thread's marker
+    (so the summary counts it and the check fails for it)."""
+    async with make_world(fake, redis_settings, PolicySpec()) as world:
+        head = world.open({"merge.py": CONFLICT})
+        job = world.job(head, action="opened")
+        await world.run(job)
+        client = aioredis.from_url(redis_server)
+        try:
+            keys = [key async for key in client.scan_iter(match=f"{redis_settings.key_prefix}:pr:*")]
+            await client.delete(*keys)
+        finally:
+            await client.aclose()
+        stale = record_from_comment(world.summary())
+        stale.heads = []
+        world.summary().body = render_summary(stale, SummaryInputs(files=[], bot_handle="argoai"))
+        assert (await world.run(job)).kind is OutcomeKind.DUPLICATE
+        assert len(world.reviews()) == 1
+        body = world.summary().body
+        assert find_summary_meta(body)["heads"] == [head]  # type: ignore[index]
+        assert "1 open · 0 addressed" in body
+        [run] = world.check_runs(head)
+        assert run.conclusion == "failure"

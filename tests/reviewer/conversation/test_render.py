@@ -240,10 +240,10 @@ def test_body_counts_and_points_to_the_summary() -> None:
 
 
 def test_inline_comments_end_with_their_finding_marker() -> None:
-    """Each inline comment names its finding (fingerprint, category) in a hidden marker at its end."""
+    """Each inline comment names its finding (fingerprint, category, severity) in a hidden end marker."""
     item = placed(make(category=Category.SECURITY))
     comment = inline_comment(item, bot_handle="argoai")
-    assert find_finding_marker(comment.body) == (fingerprint_of(item), "security")
+    assert find_finding_marker(comment.body) == (fingerprint_of(item), "security", "major")
     assert comment.body.startswith(render_comment(item, bot_handle="argoai"))
 
 
