@@ -213,9 +213,13 @@ def test_addressed_once_and_a_thumbs_down_is_not_posted_again(argo: ArgoSystem) 
     wait_until(lambda: len(replies_to(argo, dismiss_id)) == 1, 30, "the dismiss confirmation")
     settled(argo)
     assert replies_to(argo, dismiss_id)[0].startswith("Dismissed as a false positive")
-    assert {t.first_comment_id: t.resolved for t in argo.fake_github.threads(OWNER, REPO, 7)}[
-        stats.id
-    ] is True
+    resolved = {t.first_comment_id: t.resolved for t in argo.fake_github.threads(OWNER, REPO, 7)}
+    assert resolved[stats.id] is True
+    metrics = argo.metrics()
+    expected = {"posted": 3, "addressed": 1, "thumbs_down": 1, "dismissed": 1, "suppressed": 1}
+    for signal, value in expected.items():
+        line = f'argoai_feedback_total{{repo="{OWNER}/{REPO}",signal="{signal}"}} {value:.1f}'
+        assert line in metrics, line
 
 
 def test_thirty_pushes_with_nothing_new_edit_one_summary(argo: ArgoSystem) -> None:
