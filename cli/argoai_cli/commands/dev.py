@@ -1,10 +1,11 @@
 """``argoai dev``: everything ArgoAI needs, locally, in one process, with nothing configured.
 
-Runs a list of async components under one event loop until Ctrl-C (SIGINT) or SIGTERM. Today that is the
-webhook gateway; the reviewer joins as one more component in :func:`components` (anything with
-``name`` and ``async run(stop)`` fits). NATS is the server at ``ARGOAI_NATS_URL`` when one answers there,
-otherwise an embedded nats-server with JetStream storing under the state directory. A development webhook
-secret is generated and kept in the state directory when none is configured.
+Runs the webhook gateway and (when the GitHub App is configured) the reviewer under one event loop until
+Ctrl-C (SIGINT) or SIGTERM (:mod:`argoai_cli.dev_run`). NATS is the server at ``ARGOAI_NATS_URL`` when it is
+one ArgoAI can use, otherwise an embedded nats-server storing under the state directory
+(:mod:`argoai_cli.dev_nats`); Redis likewise (:mod:`argoai_cli.dev_redis`). A development webhook secret
+is generated and kept in the state directory when none is configured. Flags are checked before anything
+starts (:mod:`argoai_cli.dev_checks`).
 """
 
 from __future__ import annotations
@@ -12,20 +13,22 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
-import socket
+import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Protocol
-from urllib.parse import urlsplit
+from typing import Annotated
 
 import typer
 import uvloop
 
+from argoai_cli.dev_checks import check_ports, usable_state_dir
+from argoai_cli.dev_nats import choose_nats
+from argoai_cli.dev_redis import RedisChoice, choose_redis, redis_printable
+from argoai_cli.dev_run import Component, ComponentsStuckError, run_components
 from argoai_cli.errors import config_errors
-from argoai_cli.local_services import LocalProcess, ServiceError, nats_process, port_open, redis_process
-from argoai_core.errors import ConfigError
+from argoai_cli.options import tcp_port
+from argoai_cli.local_services import LocalProcess, ServiceError, free_port
 from argoai_core.logs import configure_logging
 from argoai_core.policy_set import load_policy_file
 from argoai_core.settings import (
@@ -40,32 +43,15 @@ from argoai_core.telemetry import configure_tracing
 
 DEFAULT_STATE_DIR = Path(".argoai")
 SECRET_FILE = "webhook-secret"  # noqa: S105 - a file name, not a secret
-
-
-class Component(Protocol):
-    """One long-running part of ArgoAI inside ``argoai dev``."""
-
-    name: str
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set, then release everything and return."""
-        ...
+# Stopping takes at most the reviewer's grace period plus this: the gateway's own graceful shutdown (5 s)
+# and closing connections. A component still running then is cancelled.
+SHUTDOWN_MARGIN_SECONDS = 5.0
+# A Redis PING slower than this counts as Redis being down (the reviewer's own calls time out at 2 s too).
+WATCH_TIMEOUT_SECONDS = 2.0
 
 
 def _say(message: str) -> None:
     typer.echo(f"argoai dev: {message}")
-
-
-def _nats_answers(url: str) -> bool:
-    """Whether the first server of ``url`` accepts TCP connections."""
-    first = urlsplit(url.split(",")[0].strip())
-    return port_open(first.hostname or "127.0.0.1", first.port or 4222)
-
-
-def _without_credentials(url: str) -> str:
-    """``url`` without a user or password, fit to print."""
-    parts = [urlsplit(server.strip()) for server in url.split(",")]
-    return ",".join(f"{part.scheme}://{part.hostname}:{part.port or 4222}" for part in parts)
 
 
 def _dev_webhook_secret(state_dir: Path) -> str:
@@ -95,6 +81,8 @@ def components(
 
     parts: list[Component] = [GatewayServer(load_gateway_config(github=github, nats=nats), host, port)]
     if reviewer is not None:
+        from argoai_cli.adapters.redis_ping import RedisPing
+        from argoai_cli.dependency_watch import DependencyWatch
         from argoai_cli.dev_reviewer import ReviewerComponent
 
         parts.append(
@@ -105,36 +93,14 @@ def components(
                 reviewer={"metrics_host": reviewer.metrics_host, "metrics_port": reviewer.metrics_port},
             )
         )
+        url = str(reviewer.redis.get("url") or load(RedisSettings).url)
+        ping = RedisPing(url, timeout=WATCH_TIMEOUT_SECONDS)
+        parts.append(
+            DependencyWatch(
+                "redis", redis_printable(url), ping, timeout=WATCH_TIMEOUT_SECONDS, close=ping.aclose
+            )
+        )
     return parts
-
-
-async def run_components(parts: list[Component]) -> None:
-    """Run ``parts`` until SIGINT/SIGTERM or until one of them ends or fails (then the others stop)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    async def run(part: Component) -> None:
-        try:
-            await part.run(stop)
-        finally:
-            # One component ending means local ArgoAI is incomplete: stop the others too.
-            stop.set()
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for part in parts:
-                group.create_task(run(part), name=part.name)
-    except BaseExceptionGroup as group:
-        # A component's configuration error (e.g. the port is taken) is reported as one line, not a trace.
-        config = [error for error in group.exceptions if isinstance(error, ConfigError)]
-        if config:
-            raise config[0] from None
-        raise
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 @dataclass(frozen=True)
@@ -144,28 +110,6 @@ class ReviewerPlan:
     redis: dict[str, object]
     metrics_host: str
     metrics_port: int
-
-
-def _redis_answers(url: str) -> bool:
-    """Whether the Redis of ``url`` accepts connections (TCP, or a unix socket)."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(0.3)
-            try:
-                sock.connect(parts.path)
-            except OSError:
-                return False
-            return True
-    return port_open(parts.hostname or "127.0.0.1", parts.port or 6379)
-
-
-def _redis_printable(url: str) -> str:
-    """``url`` without a user or password, fit to print."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix://{parts.path}"
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def missing_app_settings(github: GitHubSettings) -> list[str]:
@@ -191,10 +135,13 @@ def _policy_source(policy_file: Path | None) -> str:
 
 def command(
     host: str = typer.Option("127.0.0.1", help="Address the gateway and the reviewer's metrics listen on"),
-    port: int = typer.Option(8080, help="Port the gateway listens on"),
+    port: int = typer.Option(8080, callback=tcp_port, help="Port the gateway listens on"),
     metrics_port: Annotated[
         int | None,
-        typer.Option(help="Port of the reviewer's /metrics (default: ARGOAI_REVIEWER_METRICS_PORT or 9090)"),
+        typer.Option(
+            callback=tcp_port,
+            help="Port of the reviewer's /metrics (default: ARGOAI_REVIEWER_METRICS_PORT or 9090)",
+        ),
     ] = None,
     state_dir: Annotated[
         Path, typer.Option(help="Where local state lives (NATS store, Redis data, dev secret)")
@@ -203,8 +150,8 @@ def command(
     """Run ArgoAI locally: gateway and reviewer, with an embedded NATS and a local Redis when none answers."""
     from argoai_reviewer.settings import ReviewerSettings
 
+    stuck: str | None = None
     with config_errors(), ExitStack() as started:
-        state_dir.mkdir(parents=True, exist_ok=True)
         common = load(CommonSettings)
         github_env = load(GitHubSettings)
         nats_env = load(NatsSettings)
@@ -214,6 +161,14 @@ def command(
         configure_logging(common.log_level)
         configure_tracing("argoai-dev")
         policy = _policy_source(common.policy_file)
+        state_dir = usable_state_dir(state_dir)
+        missing_app = missing_app_settings(github_env)
+        ports = {"--port": port}
+        if not missing_app:
+            # Port 0 in ARGOAI_REVIEWER_METRICS_PORT means "any": pick it here so that the banner is true.
+            metrics_port = metrics_port or reviewer_env.metrics_port or free_port()
+            ports["--metrics-port"] = metrics_port
+        check_ports(host, ports)
 
         github: dict[str, object] = {}
         if github_env.webhook_secret is None:
@@ -226,7 +181,6 @@ def command(
         # Without the App the reviewer could not read a pull request nor post a review: its jobs would
         # fail and be dead-lettered. Not starting it keeps every delivery in the webhooks stream instead,
         # where the reviewer's durable intake consumer finds it once the App is configured.
-        missing_app = missing_app_settings(github_env)
         if missing_app:
             _say(
                 f"GitHub App not configured ({', '.join(missing_app)} not set): the reviewer is not started. "
@@ -239,58 +193,37 @@ def command(
                 "reviews run the built-in checks only (secrets, merge-conflict markers, debugger leftovers)"
             )
 
-        nats: dict[str, object] = {}
-        if _nats_answers(nats_env.url):
-            nats_line = f"{_without_credentials(nats_env.url)} (external)"
-            _say(f"using NATS at {_without_credentials(nats_env.url)}")
-        else:
-            try:
-                embedded = _start_local(nats_process(state_dir / "nats"))
-            except ServiceError as exc:
-                typer.echo(f"argoai dev: cannot start an embedded nats-server: {exc}", err=True)
-                raise typer.Exit(1) from None
-            started.callback(_stop_local, embedded, "embedded nats-server stopped")
-            nats["url"] = f"nats://127.0.0.1:{embedded.port}"
-            nats_line = f"{nats['url']} (embedded nats-server, JetStream store in {state_dir / 'nats'})"
-            _say(
-                f"no NATS answers at {_without_credentials(nats_env.url)}: "
-                f"started an embedded nats-server at {nats['url']} "
-                f"(JetStream store in {state_dir / 'nats'})"
-            )
+        try:
+            chosen_nats = choose_nats(nats_env, state_dir, _say)
+        except ServiceError as exc:
+            typer.echo(f"argoai dev: cannot start an embedded nats-server: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if chosen_nats.embedded is not None:
+            started.callback(_stop_local, chosen_nats.embedded, "embedded nats-server stopped")
+        nats: dict[str, object] = {} if chosen_nats.url is None else {"url": chosen_nats.url}
 
         plan: ReviewerPlan | None = None
         not_started = "not started: the GitHub App is not configured" if missing_app else ""
         redis_line = "not used (the reviewer is not started)"
         if not missing_app:
-            redis: dict[str, object] = {}
-            if _redis_answers(redis_env.url):
-                redis_line = f"{_redis_printable(redis_env.url)} (external)"
-                _say(f"using Redis at {_redis_printable(redis_env.url)}")
-            else:
-                try:
-                    local = _start_local(redis_process(state_dir / "redis", persistent=True))
-                except ServiceError as exc:
-                    not_started = (
-                        f"not started: no Redis answers at {_redis_printable(redis_env.url)}, and {exc}"
-                    )
-                    typer.echo(
-                        f"argoai dev: the reviewer is {not_started}. Webhooks are still stored; "
-                        "restart `argoai dev` once Redis is available to review them.",
-                        err=True,
-                    )
-                else:
-                    started.callback(_stop_local, local, "local redis-server stopped")
-                    redis["url"] = f"redis://127.0.0.1:{local.port}/0"
-                    redis_line = f"{redis['url']} (local redis-server, data in {state_dir / 'redis'})"
-                    _say(
-                        f"no Redis answers at {_redis_printable(redis_env.url)}: "
-                        f"started a local redis-server at {redis['url']}"
-                    )
-            if not not_started:
+            redis: RedisChoice | None = None
+            try:
+                redis = choose_redis(redis_env.url, state_dir, _say)
+            except ServiceError as exc:
+                not_started = f"not started: {exc}"
+                typer.echo(
+                    f"argoai dev: the reviewer is {not_started}. Webhooks are still stored; "
+                    "restart `argoai dev` once Redis is available to review them.",
+                    err=True,
+                )
+            if redis is not None:
+                if redis.local is not None:
+                    started.callback(_stop_local, redis.local, "local redis-server stopped")
+                redis_line = redis.banner
                 plan = ReviewerPlan(
-                    redis=redis,
+                    redis={} if redis.local is None else {"url": redis.url},
                     metrics_host=host,
-                    metrics_port=reviewer_env.metrics_port if metrics_port is None else metrics_port,
+                    metrics_port=metrics_port or 0,
                 )
 
         parts = components(host, port, github, nats, plan)
@@ -303,23 +236,37 @@ def command(
         _say(
             "running\n"
             f"  gateway   http://{host}:{port}/webhooks/github\n"
-            f"  NATS      {nats_line}\n"
+            f"  NATS      {chosen_nats.banner}\n"
             f"  Redis     {redis_line}\n"
             f"  reviewer  {reviewer_line}\n"
             f"  reviews   {reviews}\n"
             f"  policy    {policy}\n"
             "Ctrl-C stops everything"
         )
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_components(parts))
+        stop_within = reviewer_env.grace_period_seconds + SHUTDOWN_MARGIN_SECONDS
+        stuck = _run(parts, stop_within)
+    if stuck is not None:
+        # Some component ignored cancellation: the local servers were stopped above; leave now rather than
+        # wait on it (interpreter shutdown would join its threads).
+        _say(f"{stuck} did not stop: exiting without it")
+        sys.stdout.flush()
+        os._exit(1)
     _say("stopped")
 
 
-def _start_local(process: LocalProcess) -> LocalProcess:
-    """Start ``process`` in a session of its own: Ctrl-C reaches only ``argoai dev``, which stops it last."""
-    process.detach = True
-    process.start()
-    return process
+def _run(parts: list[Component], stop_within: float) -> str | None:
+    """Run ``parts`` on a uvloop event loop; the names of components that would not stop, else None."""
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    try:
+        runner.run(run_components(parts, stop_within=stop_within, say=_say))
+    except ComponentsStuckError as exc:
+        # Closing the runner would wait for the stuck tasks: leave it to the process exit.
+        return str(exc)
+    except BaseException:
+        runner.close()
+        raise
+    runner.close()
+    return None
 
 
 def _stop_local(process: LocalProcess, message: str) -> None:
