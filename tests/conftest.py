@@ -1,5 +1,5 @@
 """Fixtures shared by every test: real nats-server and Redis, isolated per test by prefixes; and the leak
-guard: the run fails when it leaves keys of its own in the machine's Redis or streams on the machine's NATS."""
+guard: a run fails when it leaves keys of its own in the machine's Redis or streams on the machine's NATS."""
 
 from __future__ import annotations
 
@@ -81,6 +81,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.start()
     yield f"redis://127.0.0.1:{server.port}/0"
     server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[LocalProcess]:
+    """A redis-server for one test, which the test may stop, freeze and start again (same port)."""
+    workdir = tmp_path / "own-redis"
+    workdir.mkdir()
+    server = redis_process(workdir)
+    server.start()
+    yield server
+    server.stop(kill=True)
 
 
 @pytest.fixture

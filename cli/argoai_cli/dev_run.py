@@ -16,6 +16,7 @@ from argoai_core.errors import ConfigError
 
 # How long cancelled components get to unwind before dev gives up on them.
 CANCEL_SECONDS = 2.0
+CANCEL_REPEAT_SECONDS = 0.25
 
 
 class Component(Protocol):
@@ -47,6 +48,21 @@ async def _wait_all(
     finally:
         hurrying.cancel()
     return pending
+
+
+async def _cancel(tasks: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    """Cancel ``tasks`` until they end or CANCEL_SECONDS pass; return those still running.
+
+    Cancelled again every CANCEL_REPEAT_SECONDS: some clean-up code swallows one cancellation (nats-py's
+    drain() does, then waits up to 10 s for a frozen server's PONG).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CANCEL_SECONDS
+    while tasks and (remaining := deadline - loop.time()) > 0:
+        for task in tasks:
+            task.cancel()
+        _, tasks = await asyncio.wait(tasks, timeout=min(CANCEL_REPEAT_SECONDS, remaining))
+    return tasks
 
 
 async def run_components(parts: list[Component], *, stop_within: float, say: Callable[[str], None]) -> None:
@@ -81,9 +97,7 @@ async def run_components(parts: list[Component], *, stop_within: float, say: Cal
             names = ", ".join(sorted(task.get_name() for task in pending))
             why = "stopping at once" if hurry.is_set() else f"did not stop within {stop_within:g} s"
             say(f"{names}: {why}: cancelled")
-            for task in pending:
-                task.cancel()
-            _, stuck = await asyncio.wait(pending, timeout=CANCEL_SECONDS)
+            stuck = await _cancel(pending)
             if stuck:
                 raise ComponentsStuckError(", ".join(sorted(task.get_name() for task in stuck)))
     finally:
