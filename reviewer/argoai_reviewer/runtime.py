@@ -126,7 +126,7 @@ class Reviewer:
             await self.health.start()
             stack.push_async_callback(self.health.stop)
             nc = await connect(config.nats, name="argoai-reviewer")
-            # drain() raises while NATS is down (reconnecting): close instead, or shutdown ends in a traceback.
+            # drain() raises while NATS is down (reconnecting): close instead, or shutdown ends in a trace.
             stack.push_async_callback(lambda: nc.drain() if nc.is_connected else nc.close())
             self._connected = lambda: nc.is_connected
             js = nc.jetstream()
