@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -160,6 +159,16 @@ def start_cli(
     )
 
 
+def connected_to(port: int) -> bool:
+    """Whether some socket on this machine has an established TCP connection to 127.0.0.1:``port``."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                return True
+    return False
+
+
 def stopped_within(process: subprocess.Popen[str], sig: signal.Signals, bound: float) -> tuple[int, str]:
     """Send ``sig``; the exit status and stderr, failing when the process outlives ``bound`` seconds."""
     process.send_signal(sig)
@@ -211,7 +220,8 @@ def test_sigterm_while_redis_is_frozen_stops_within_the_redis_timeout(
             fake_github, github_app, f"redis://127.0.0.1:{own_redis.port}/0", "t", tmp_path,
             ARGOAI_REDELIVER_REDIS_TIMEOUT_SECONDS="30",
         )  # fmt: skip
-        time.sleep(2)  # started, and waiting on Redis
+        # Only once it waits on Redis: a signal during start-up would find no handler yet.
+        wait_until(lambda: connected_to(own_redis.port), 30, "the run to connect to Redis")
         assert process.poll() is None
         code, stderr = stopped_within(process, signal.SIGTERM, bound=5)
     finally:
