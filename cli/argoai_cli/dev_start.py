@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -90,11 +91,14 @@ def components(
                 reviewer={"metrics_host": reviewer.metrics_host, "metrics_port": reviewer.metrics_port},
             )
         )
-        url = str(reviewer.redis.get("url") or load(RedisSettings).url)
-        ping = RedisPing(url, timeout=WATCH_TIMEOUT_SECONDS)
+        ping = RedisPing(reviewer.redis_url, timeout=WATCH_TIMEOUT_SECONDS)
         parts.append(
             DependencyWatch(
-                "redis", redis_printable(url), ping, timeout=WATCH_TIMEOUT_SECONDS, close=ping.aclose
+                "redis",
+                redis_printable(reviewer.redis_url),
+                ping,
+                timeout=WATCH_TIMEOUT_SECONDS,
+                close=ping.aclose,
             )
         )
     return parts
@@ -102,9 +106,11 @@ def components(
 
 @dataclass(frozen=True)
 class ReviewerPlan:
-    """How the reviewer runs inside ``argoai dev``: its Redis overrides and its health/metrics address."""
+    """How the reviewer runs inside ``argoai dev``: its Redis (overrides, and the URL it ends up using) and
+    its health/metrics address."""
 
     redis: dict[str, object]
+    redis_url: str
     metrics_host: str
     metrics_port: int
 
@@ -135,6 +141,9 @@ def start(host: str, port: int, metrics_port: int | None, state_dir: Path) -> No
     from argoai_reviewer.settings import ReviewerSettings
 
     stuck: str | None = None
+    # Outside the event loop (start-up, shutdown) SIGTERM unwinds like Ctrl-C: the servers dev started are
+    # stopped instead of being left running in their own sessions.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with config_errors(), ExitStack() as started:
         common = load(CommonSettings)
         github_env = load(GitHubSettings)
@@ -206,6 +215,7 @@ def start(host: str, port: int, metrics_port: int | None, state_dir: Path) -> No
                 redis_line = redis.banner
                 plan = ReviewerPlan(
                     redis={} if redis.local is None else {"url": redis.url},
+                    redis_url=redis.url,
                     metrics_host=host,
                     metrics_port=metrics_port or 0,
                 )
@@ -238,6 +248,10 @@ def start(host: str, port: int, metrics_port: int | None, state_dir: Path) -> No
     _say("stopped")
 
 
+def _exit_on_signal(signum: int, _: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _run(parts: list[Component], stop_within: float) -> str | None:
     """Run ``parts`` on a uvloop event loop; the names of components that would not stop, else None."""
     runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
@@ -249,6 +263,9 @@ def _run(parts: list[Component], stop_within: float) -> str | None:
     except BaseException:
         runner.close()
         raise
+    finally:
+        # The loop's own handler is gone with it (SIGTERM is back to "die at once"): unwind instead.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     runner.close()
     return None
 
