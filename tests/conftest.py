@@ -15,7 +15,7 @@ from argoai_core.settings import NatsSettings, RedisSettings
 from support.isolation import key_prefix, keys_left_in_machine_redis, machine_nats_streams
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NATS_BEFORE = pytest.StashKey[set[str]]()
+NATS_BEFORE = pytest.StashKey[set[str] | None]()
 LEAKS = pytest.StashKey[list[str]]()
 
 
@@ -28,8 +28,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After every fixture is torn down: fail the run if it left keys or streams on the machine's servers."""
     leaks = [f"Redis key {key}" for key in keys_left_in_machine_redis()]
-    before = session.stash.get(NATS_BEFORE, set())
-    leaks += [f"NATS stream {name}" for name in sorted(machine_nats_streams() - before)]
+    before, after = session.stash.get(NATS_BEFORE, None), machine_nats_streams()
+    if before is not None and after is not None:
+        leaks += [f"NATS stream {name}" for name in sorted(after - before)]
     if leaks:
         session.config.stash[LEAKS] = leaks
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

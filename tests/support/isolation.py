@@ -12,6 +12,7 @@ import asyncio
 import uuid
 
 import nats
+import nats.errors
 import redis
 
 from argoai_cli.local_services import port_open
@@ -59,8 +60,9 @@ def keys_left_in_machine_redis() -> list[str]:
         client.close()
 
 
-def machine_nats_streams() -> set[str]:
-    """The streams (KV buckets and object stores included) on the machine's NATS; empty when none answers."""
+def machine_nats_streams() -> set[str] | None:
+    """The streams (KV buckets and object stores included) on the machine's NATS: empty when nothing listens
+    there, None when what listens cannot be asked (not NATS, no JetStream): the guard then skips NATS."""
     if not port_open(*MACHINE_NATS):
         return set()
 
@@ -76,4 +78,7 @@ def machine_nats_streams() -> set[str]:
         finally:
             await nc.close()
 
-    return asyncio.run(names())
+    try:
+        return asyncio.run(asyncio.wait_for(names(), 10))
+    except (nats.errors.Error, OSError, TimeoutError):
+        return None
