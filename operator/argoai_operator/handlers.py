@@ -7,9 +7,11 @@ the status patch holds only what changed), because Kopf may call one twice for a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -56,6 +58,31 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.process.ultimate_exiting_timeout = None
 
 
+class InFlight:
+    """Counts the handlers running now, so that a shutdown waits for them and for nothing else."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Count the enclosed handler as running."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    async def idle(self) -> None:
+        """Return once no handler runs."""
+        await self._idle.wait()
+
+
 @dataclass(frozen=True)
 class Services:
     """What the handlers use, built by ``main.serve``."""
@@ -63,6 +90,7 @@ class Services:
     publisher: SerialPublisher
     metrics: OperatorMetrics
     login: KubeLogin
+    in_flight: InFlight = field(default_factory=InFlight)
 
 
 def _apply(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
@@ -114,7 +142,8 @@ def build_registry(config: OperatorConfig, services: Services) -> kopf.OperatorR
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="applied")
     @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="applied")
     async def applied(**kwargs: Any) -> None:
-        await _reconcile(**kwargs)
+        with services.in_flight.track():
+            await _reconcile(**kwargs)
 
     # Periodic re-reconcile: refreshes conflicts and revision in every status, and republishes after a
     # replica takes over or a deletion happened while no operator ran (an unchanged set is a no-op).
@@ -127,13 +156,14 @@ def build_registry(config: OperatorConfig, services: Services) -> kopf.OperatorR
         initial_delay=config.resync_seconds,
     )
     async def resync(**kwargs: Any) -> None:
-        await _reconcile(**kwargs)
+        with services.in_flight.track():
+            await _reconcile(**kwargs)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="deleted")
     async def deleted(body: kopf.Body, **kwargs: Any) -> None:
         index: PolicyIndex = kwargs["policies"]  # Kopf passes each index by its indexer's name
         key = policy_key(body.metadata.namespace, body.metadata.name or "")
-        with kopf_errors():
+        with services.in_flight.track(), kopf_errors():
             revision = await forget(services.publisher, index, key=key)
         metrics.forgotten(key)
         # kopf.info() obeys posting.level (WARNING here); kopf.event() always posts.

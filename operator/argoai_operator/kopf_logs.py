@@ -4,6 +4,8 @@
   (discovery, each watch stream). The Kubernetes API probe (``dependencies.Dependency``) reports the same
   outage as one warning, repeated with backoff, and one line when it is back. Other failed requests (403
   Forbidden, 5xx…) keep their level: only Kopf tells about them.
+- "Request attempt … failed; TCP closed; will re-authenticate": a request cut by its session closing
+  (at shutdown, or when credentials are renewed); Kopf retries it with a new session by itself.
 - "OS signals are ignored: running not in the main thread": by design, the main thread handles them.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 
 CONNECTION_FAILURES = (
+    "ClientConnectionError",
     "ClientConnectorError",
     "ClientConnectionResetError",
     "ClientOSError",
@@ -25,11 +28,12 @@ CONNECTION_FAILURES = (
 def _reported_elsewhere(message: str) -> bool:
     if message.startswith("OS signals are ignored"):
         return True
-    return (
-        message.startswith("Request attempt")
-        and "will retry" in message
-        and any(name in message for name in CONNECTION_FAILURES)
-    )
+    if not message.startswith("Request attempt"):
+        return False
+    # A session closed under a request (shutdown, or new credentials): Kopf re-authenticates by itself.
+    if "TCP closed; will re-authenticate" in message:
+        return True
+    return "will retry" in message and any(name in message for name in CONNECTION_FAILURES)
 
 
 class ToDebug(logging.Filter):

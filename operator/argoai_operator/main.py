@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -43,7 +44,7 @@ from argoai_operator.adapters.nats_link import NatsLink
 from argoai_operator.config import OperatorConfig
 from argoai_operator.dependencies import Dependency, without_credentials
 from argoai_operator.endpoints import EndpointServer, bind, endpoints_app
-from argoai_operator.handlers import Services, build_registry, configure
+from argoai_operator.handlers import InFlight, Services, build_registry, configure
 from argoai_operator.login import KubeLogin, find_login
 from argoai_operator.metrics import OperatorMetrics
 from argoai_operator.publishing import OnLoop, SerialPublisher
@@ -52,6 +53,8 @@ log = get_logger(__name__)
 
 # Kopf's loop beats every second; silent this long, it counts as hung (``/healthz`` answers 503).
 HEARTBEAT_TIMEOUT_SECONDS = 30.0
+# Once no handler runs, how long Kopf gets to finish stopping by itself before the rest is cancelled.
+KOPF_CLEANUP_SECONDS = 1.0
 
 
 def random_priority() -> int:
@@ -207,14 +210,14 @@ class Operator:
                 priority=chosen,
                 metrics=f"{config.metrics_host}:{self.endpoints.port}",
             )
-            kopf_done = self._start_kopf(registry, chosen)
+            kopf_done = self._start_kopf(registry, chosen, services.in_flight)
             with self._signals():
                 await self._wait(kopf_done, ready_flag)
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await self._link.close()
+            await self._link.close(drain=self.nats.available)
             await self._kube.close()
             await self.endpoints.stop()
         log.info("operator stopped", forced=self.forced)
@@ -239,6 +242,9 @@ class Operator:
                 task.cancel()
             self._stopping.set()
             self._kopf_stop.set()
+        if not self.nats.available:
+            # Running handlers would wait for a NATS known not to answer: let their publishes fail now.
+            self._link.interrupt()
         if not done.done():
             hurry = asyncio.create_task(self._hurry.wait())
             await asyncio.wait(
@@ -270,7 +276,9 @@ class Operator:
         if ready_flag is not None:
             ready_flag.set()
 
-    def _start_kopf(self, registry: kopf.OperatorRegistry, priority: int) -> concurrent.futures.Future[None]:
+    def _start_kopf(
+        self, registry: kopf.OperatorRegistry, priority: int, in_flight: InFlight
+    ) -> concurrent.futures.Future[None]:
         """Run Kopf on its own thread and loop; the future ends when Kopf does."""
         options = self._options
         settings = kopf.OperatorSettings()
@@ -285,8 +293,8 @@ class Operator:
         async def kopf_main() -> None:
             # Created before Kopf starts, so Kopf's shutdown leaves it alone; cancelled below.
             heartbeat = asyncio.create_task(beat(), name="heartbeat")
-            try:
-                await kopf.operator(
+            operator = asyncio.create_task(
+                kopf.operator(
                     registry=registry,
                     settings=settings,
                     clusterwide=not options.namespaces,
@@ -299,7 +307,11 @@ class Operator:
                     stop_flag=self._kopf_stop,
                     ready_flag=self._kopf_ready,
                     memo=kopf.Memo(),
-                )
+                ),
+                name="kopf",
+            )
+            try:
+                await _stop_kopf(operator, self._kopf_stop, in_flight)
             finally:
                 heartbeat.cancel()
 
@@ -315,6 +327,27 @@ class Operator:
         self._kopf_thread = threading.Thread(target=thread_main, name="kopf", daemon=True)
         self._kopf_thread.start()
         return result
+
+
+async def _stop_kopf(operator: asyncio.Task[None], stop: threading.Event, in_flight: InFlight) -> None:
+    """Run ``operator`` (Kopf) until it ends or ``stop`` is set; then stop it without idle waiting.
+
+    Kopf stops gracefully on ``stop``: its watchers end and running handlers go on. But it then waits up to
+    5 s for every task it spawned, including API requests sleeping before a retry, which never end while
+    the API is down. So once no handler runs and Kopf has had a moment for its own cleanup (status
+    patches, peering record, closing sessions), what is left is cancelled.
+    """
+    while not operator.done() and not stop.is_set():
+        await asyncio.wait([operator], timeout=0.1)
+    if not operator.done():
+        await in_flight.idle()
+        await asyncio.wait([operator], timeout=KOPF_CLEANUP_SECONDS)
+    if not operator.done():
+        operator.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await operator
+        return
+    await operator
 
 
 def _futures(*futures: asyncio.Future[Any]) -> list[asyncio.Future[Any]]:
@@ -333,6 +366,8 @@ def run(config: OperatorConfig, options: RunOptions) -> int:
     """Blocking entrypoint of ``argoai operator``: the exit status (ConfigError for a configuration error)."""
     login = find_login()
     kopf_logs.install()
+    # httpx logs every request at INFO: the Kubernetes API probe would log one line every few seconds.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     operator = Operator(config, login, options)
     asyncio.run(operator.serve())
     if operator.forced:

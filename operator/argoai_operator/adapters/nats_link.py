@@ -36,6 +36,10 @@ class NatsLink:
         self._client = Client()
         self._connecting: asyncio.Task[None] | None = None
         self._last_error: str = "not connected yet"
+        # Set once the first connection attempt has succeeded or failed.
+        self._attempted = asyncio.Event()
+        # Set at shutdown when NATS is known not to answer: publishes in flight fail at once.
+        self._interrupted = asyncio.Event()
         self.target = without_credentials(settings.url)
 
     def start(self) -> None:
@@ -45,6 +49,7 @@ class NatsLink:
     async def _connect(self) -> None:
         async def error(exc: Exception) -> None:
             self._last_error = describe(exc)
+            self._attempted.set()
 
         async def ignore() -> None:
             return None
@@ -67,9 +72,14 @@ class NatsLink:
             reconnected_cb=ignore,
             **timeouts,
         )
+        self._attempted.set()
 
     async def probe(self, pong_seconds: int = 2) -> None:
-        """Raise UnavailableError unless connected and the server answers a PING within ``pong_seconds``."""
+        """Raise UnavailableError unless connected and the server answers a PING within ``pong_seconds``.
+
+        Before the first connection attempt has ended, waits for it (within the caller's timeout).
+        """
+        await self._attempted.wait()
         if not self._client.is_connected:
             raise UnavailableError(f"not connected ({self._last_error})")
         try:
@@ -79,8 +89,23 @@ class NatsLink:
 
     async def publish(self, policy_set: PolicySet) -> int:
         """Store ``policy_set`` in the policy bucket; its revision. UnavailableError when NATS is down."""
-        if not self._client.is_connected:
+        if self._interrupted.is_set() or not self._client.is_connected:
             raise UnavailableError(f"NATS at {self.target} is not connected ({self._last_error})")
+        publishing = asyncio.ensure_future(self._publish(policy_set))
+        interrupted = asyncio.ensure_future(self._interrupted.wait())
+        try:
+            done, _ = await asyncio.wait([publishing, interrupted], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupted.cancel()
+            if not publishing.done():
+                publishing.cancel()
+        if publishing not in done:
+            raise UnavailableError(
+                f"publishing to NATS at {self.target}: interrupted: the operator is stopping"
+            )
+        return publishing.result()
+
+    async def _publish(self, policy_set: PolicySet) -> int:
         try:
             async with asyncio.timeout(self._publish_timeout):
                 return await publish_policy_set(self._client.jetstream(), self._names, policy_set)
@@ -89,13 +114,20 @@ class NatsLink:
                 f"publishing to NATS at {self.target}: no answer within {self._publish_timeout:g}s"
             ) from None
 
-    async def close(self) -> None:
-        """Stop connecting, flush and close; gives up after a few seconds (a frozen server never answers)."""
+    def interrupt(self) -> None:
+        """Make publishes in flight, and later ones, fail at once (shutdown while NATS does not answer)."""
+        self._interrupted.set()
+
+    async def close(self, *, drain: bool = True) -> None:
+        """Stop connecting, drain (unless ``drain`` is False: the server is known not to answer) and close.
+
+        Each step gives up after a few seconds: a frozen server never answers.
+        """
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._connecting
-        if self._client.is_connected:
+        if drain and self._client.is_connected:
             with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
                 async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
                     await self._client.drain()
