@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+from structlog.typing import FilteringBoundLogger
+
 from argoai_core.logs import get_logger
 
 log = get_logger(__name__)
@@ -54,6 +56,7 @@ class Dependency:
         first_repeat: float = 10.0,
         max_repeat: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        logger: FilteringBoundLogger = log,
     ) -> None:
         self.name = name
         self.target = target
@@ -63,6 +66,7 @@ class Dependency:
         self._first_repeat = first_repeat
         self._max_repeat = max_repeat
         self._clock = clock
+        self._log = logger
         self._available = False
         self._checked = False
         self._down_since: float | None = None
@@ -100,13 +104,13 @@ class Dependency:
     def _succeeded(self) -> None:
         now = self._clock()
         if self._down_since is not None:
-            log.info(
+            self._log.info(
                 f"{self.name} available again",
                 target=self.target,
                 down_seconds=round(now - self._down_since, 1),
             )
         elif not self._checked:
-            log.info(f"{self.name} available", target=self.target)
+            self._log.info(f"{self.name} available", target=self.target)
         self._available, self._down_since, self.reason = True, None, "available"
         self._repeat = self._first_repeat
 
@@ -116,11 +120,11 @@ class Dependency:
         if self._down_since is None:
             self._down_since = now
             self._next_warning = now + self._repeat
-            log.warning(f"{self.name} unavailable", target=self.target, error=reason)
+            self._log.warning(f"{self.name} unavailable", target=self.target, error=reason)
         elif now >= self._next_warning:
             self._repeat = min(self._repeat * 2, self._max_repeat)
             self._next_warning = now + self._repeat
-            log.warning(
+            self._log.warning(
                 f"{self.name} still unavailable",
                 target=self.target,
                 error=reason,
