@@ -7,6 +7,8 @@
 - "Request attempt … failed; TCP closed; will re-authenticate": a request cut by its session closing
   (at shutdown, or when credentials are renewed); Kopf retries it with a new session by itself.
 - "OS signals are ignored: running not in the main thread": by design, the main thread handles them.
+- "… Ran out of valid credentials …" (with a traceback): the API refused the credentials twice; the
+  operator exits with one configuration-error line saying so.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CONNECTION_FAILURES = (
 
 
 def _reported_elsewhere(message: str) -> bool:
-    if message.startswith("OS signals are ignored"):
+    if message.startswith("OS signals are ignored") or "Ran out of valid credentials" in message:
         return True
     if not message.startswith("Request attempt"):
         return False

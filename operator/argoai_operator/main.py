@@ -112,7 +112,12 @@ class Operator:
             endpoints_app(self.alive, self.not_ready, self.metrics.registry),
         )
         self._kopf_ready = threading.Event()
+        # Stopping Kopf: the request (any thread) and, once Kopf's loop runs, its own event on that loop.
+        # (A threading.Event as Kopf's stop flag would hold a thread of Kopf's executor until it is set,
+        # and Kopf's loop could not close when Kopf ends by itself.)
         self._kopf_stop = threading.Event()
+        self._kopf_stop_event: asyncio.Event | None = None
+        self._kopf_loop: asyncio.AbstractEventLoop | None = None
         self._kopf_thread: threading.Thread | None = None
         self._beat = time.monotonic()
         self._stopping = asyncio.Event()
@@ -241,7 +246,7 @@ class Operator:
             for task in (stopping, ready):
                 task.cancel()
             self._stopping.set()
-            self._kopf_stop.set()
+            self._stop_kopf()
         if not self.nats.available:
             # Running handlers would wait for a NATS known not to answer: let their publishes fail now.
             self._link.interrupt()
@@ -262,8 +267,10 @@ class Operator:
             return
         error = done.exception()
         if isinstance(error, kopf.LoginError):
+            # Kopf's text suggests installing client libraries; what happened is a 401 after a fresh login.
             raise ConfigError(
-                f"the Kubernetes API refused the credentials from {self._login.source}: {error}"
+                f"the Kubernetes API at {without_credentials(self._login.server)} refused the credentials "
+                f"from {self._login.source} (401 Unauthorized, also after logging in again)"
             ) from None
         if error is not None:
             raise error
@@ -275,6 +282,14 @@ class Operator:
         log.info("operator running")
         if ready_flag is not None:
             ready_flag.set()
+
+    def _stop_kopf(self) -> None:
+        """Ask Kopf to stop, from the main thread (see ``kopf_main`` for the other half of the handshake)."""
+        self._kopf_stop.set()
+        loop, event = self._kopf_loop, self._kopf_stop_event
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # Kopf's loop already closed
+                loop.call_soon_threadsafe(event.set)
 
     def _start_kopf(
         self, registry: kopf.OperatorRegistry, priority: int, in_flight: InFlight
@@ -291,6 +306,12 @@ class Operator:
                 await asyncio.sleep(1)
 
         async def kopf_main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(_quiet_login_errors)
+            self._kopf_stop_event, self._kopf_loop = stop, loop
+            if self._kopf_stop.is_set():  # requested before this loop existed
+                stop.set()
             # Created before Kopf starts, so Kopf's shutdown leaves it alone; cancelled below.
             heartbeat = asyncio.create_task(beat(), name="heartbeat")
             operator = asyncio.create_task(
@@ -304,14 +325,14 @@ class Operator:
                     # A peering name makes peering mandatory in Kopf, even when standalone.
                     peering_name=None if options.standalone else options.peering_name,
                     liveness_endpoint=options.liveness_endpoint,
-                    stop_flag=self._kopf_stop,
+                    stop_flag=stop,
                     ready_flag=self._kopf_ready,
                     memo=kopf.Memo(),
                 ),
                 name="kopf",
             )
             try:
-                await _stop_kopf(operator, self._kopf_stop, in_flight)
+                await _stop_kopf(operator, stop, in_flight)
             finally:
                 heartbeat.cancel()
 
@@ -329,7 +350,7 @@ class Operator:
         return result
 
 
-async def _stop_kopf(operator: asyncio.Task[None], stop: threading.Event, in_flight: InFlight) -> None:
+async def _stop_kopf(operator: asyncio.Task[None], stop: asyncio.Event, in_flight: InFlight) -> None:
     """Run ``operator`` (Kopf) until it ends or ``stop`` is set; then stop it without idle waiting.
 
     Kopf stops gracefully on ``stop``: its watchers end and running handlers go on. But it then waits up to
@@ -337,8 +358,11 @@ async def _stop_kopf(operator: asyncio.Task[None], stop: threading.Event, in_fli
     the API is down. So once no handler runs and Kopf has had a moment for its own cleanup (status
     patches, peering record, closing sessions), what is left is cancelled.
     """
-    while not operator.done() and not stop.is_set():
-        await asyncio.wait([operator], timeout=0.1)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait(_futures(operator, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
     if not operator.done():
         await in_flight.idle()
         await asyncio.wait([operator], timeout=KOPF_CLEANUP_SECONDS)
@@ -348,6 +372,13 @@ async def _stop_kopf(operator: asyncio.Task[None], stop: threading.Event, in_fli
             await operator
         return
     await operator
+
+
+def _quiet_login_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Kopf's loop: a LoginError left in a Kopf task is already reported as one configuration error line."""
+    if isinstance(context.get("exception"), kopf.LoginError):
+        return
+    loop.default_exception_handler(context)
 
 
 def _futures(*futures: asyncio.Future[Any]) -> list[asyncio.Future[Any]]:

@@ -1,17 +1,24 @@
-"""The operator's health reporting in isolation: dependency logging with backoff, URLs fit to print, Kopf's
-noisy retry lines lowered, and the policy-condition gauge."""
+"""The operator's health reporting and stopping in isolation: dependency logging with backoff, URLs fit to
+print, Kopf's noisy retry lines lowered, the policy-condition gauge, and the grace-period deadline."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import time
 from typing import Any
 
+import kopf
 from prometheus_client import CollectorRegistry
 
 from argoai_core.errors import UnavailableError
+from argoai_core.settings import NatsSettings
+from argoai_operator.config import OperatorConfig
 from argoai_operator.dependencies import Dependency, without_credentials
 from argoai_operator.kopf_logs import ToDebug
+from argoai_operator.login import KubeLogin
+from argoai_operator.main import Operator
 from argoai_operator.metrics import OperatorMetrics
 
 
@@ -156,3 +163,34 @@ def test_policy_gauge_follows_conditions() -> None:
     metrics.forgotten("ops/a")
     metrics.failed()
     assert (gauge("Ready"), reconciles("ready"), reconciles("invalid"), reconciles("error")) == (1, 3, 1, 1)
+
+
+def idle_operator(grace: float) -> Operator:
+    config = OperatorConfig(
+        nats=NatsSettings(url="nats://127.0.0.1:1"), metrics_port=0, grace_period_seconds=grace
+    )
+    login = KubeLogin.fixed(kopf.ConnectionInfo(server="http://127.0.0.1:1"))
+    return Operator(config, login, metrics=OperatorMetrics(CollectorRegistry()))
+
+
+async def test_kopf_not_stopping_within_the_grace_period_is_left_behind() -> None:
+    """A Kopf that does not stop is waited for the grace period only; the operator then exits anyway."""
+    operator = idle_operator(grace=0.3)
+    never_ends: concurrent.futures.Future[None] = concurrent.futures.Future()
+    operator.stop()
+    started = time.monotonic()
+    await operator._wait(never_ends, None)
+    assert operator.forced
+    assert 0.3 <= time.monotonic() - started < 2
+
+
+async def test_second_signal_skips_the_grace_period() -> None:
+    """A second SIGTERM/SIGINT (a second stop) ends the wait at once."""
+    operator = idle_operator(grace=30)
+    never_ends: concurrent.futures.Future[None] = concurrent.futures.Future()
+    operator.stop()
+    asyncio.get_running_loop().call_later(0.2, operator.stop)
+    started = time.monotonic()
+    await operator._wait(never_ends, None)
+    assert operator.forced
+    assert time.monotonic() - started < 2

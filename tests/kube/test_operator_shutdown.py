@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import kmock
 import pytest
+from aiohttp import web
 
 from argoai_cli.local_services import LocalProcess, free_port
 from argoai_core.settings import NatsSettings
@@ -255,6 +256,39 @@ async def test_nats_back_after_a_failed_publish(
     await operator.wait_for_status("/readyz", 200)
     await assert_stops_promptly(operator, signal.SIGTERM)
     assert len(operator.logged("NATS available again")) == 1
+
+
+async def test_refused_credentials_end_in_one_line_and_status_2(
+    nats_settings: NatsSettings, home: Path, tmp_path: Path, processes: list
+) -> None:
+    """An API server answering 401 to every request (also after a fresh login): one line, exit 2."""
+
+    async def unauthorized(_: web.Request) -> web.Response:
+        return web.json_response({"kind": "Status", "reason": "Unauthorized", "code": 401}, status=401)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unauthorized)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        server = f"http://127.0.0.1:{port}"
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server)
+        env = base_env(home, KUBECONFIG=str(kubeconfig), ARGOAI_NATS_URL=nats_settings.url)
+        operator = start_operator(env)
+        processes.append(operator)
+        status = await asyncio.to_thread(operator.process.wait, 30)
+    finally:
+        await runner.cleanup()
+    assert status == 2, operator.output
+    errors = [line for line in operator.lines if line.startswith("argoai: ")]
+    assert errors == [
+        f"argoai: configuration error: the Kubernetes API at {server} refused the credentials from "
+        f"kubeconfig KUBECONFIG ({kubeconfig}) (401 Unauthorized, also after logging in again)"
+    ]
+    assert "Traceback" not in operator.output
+    assert "exc_info" not in operator.output
 
 
 def test_no_credentials_is_one_line_and_status_2(home: Path) -> None:
