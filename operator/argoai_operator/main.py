@@ -270,7 +270,7 @@ class Operator:
             # Kopf's text suggests installing client libraries; what happened is a 401 after a fresh login.
             raise ConfigError(
                 f"the Kubernetes API at {without_credentials(self._login.server)} refused the credentials "
-                f"from {self._login.source} (401 Unauthorized, also after logging in again)"
+                f"from {self._login.source} (401 Unauthorized, also after logging in again){self._hint()}"
             ) from None
         if error is not None:
             raise error
@@ -282,6 +282,17 @@ class Operator:
         log.info("operator running")
         if ready_flag is not None:
             ready_flag.set()
+
+    def _hint(self) -> str:
+        """Why credentials may be missing altogether: a kubeconfig user that needs an exec plugin."""
+        with contextlib.suppress(ConfigError):
+            info = self._login.connection_info()
+            if not (info.token or info.username or info.certificate_path or info.certificate_data):
+                return (
+                    "; it holds no token, client certificate or password (exec plugins such as "
+                    "`aws eks get-token` or `kubelogin` are not run)"
+                )
+        return ""
 
     def _stop_kopf(self) -> None:
         """Ask Kopf to stop, from the main thread (see ``kopf_main`` for the other half of the handshake)."""

@@ -61,15 +61,15 @@ def declare_cluster(emulator: kmock.KubernetesEmulator, *, peering: str | None =
         }
 
 
-def write_kubeconfig(path: Path, server: str) -> Path:
-    """A kubeconfig whose current context points at ``server`` (as ``kind`` or ``kubectl proxy`` would)."""
+def write_kubeconfig(path: Path, server: str, user: dict[str, Any] | None = None) -> Path:
+    """A kubeconfig whose current context points at ``server`` with ``user`` (default: a bearer token)."""
     path.write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [{"name": "emulator", "cluster": {"server": server}}],
-                "users": [{"name": "tester", "user": {"token": "emulator-token"}}],
+                "users": [{"name": "tester", "user": user or {"token": "emulator-token"}}],
                 "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}],
                 "current-context": "emulator",
             }

@@ -73,7 +73,7 @@ async def assert_stops_promptly(operator: OperatorProcess, sig: signal.Signals) 
 
 
 @pytest.mark.kmock(cls=Emulator)
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_nats_unreachable(
     sig: signal.Signals, kmock: kmock.KubernetesEmulator, home: Path, tmp_path: Path, processes: list
 ) -> None:
@@ -108,6 +108,7 @@ async def test_nats_unreachable(
         ("after", signal.SIGINT),
         ("publishing", signal.SIGTERM),
     ],
+    ids=["before-SIGTERM", "after-SIGTERM", "after-SIGINT", "publishing-SIGTERM"],
 )
 async def test_nats_frozen(
     when: str,
@@ -157,7 +158,7 @@ async def has_finalizer(cluster: Cluster, namespace: str, name: str) -> bool:
     return bool(obj and obj["metadata"].get("finalizers"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("api", ["unreachable", "hanging"])
 async def test_kubernetes_api_down(
     api: str,
@@ -258,10 +259,19 @@ async def test_nats_back_after_a_failed_publish(
     assert len(operator.logged("NATS available again")) == 1
 
 
+EXEC_USER = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}}
+EXEC_HINT = (
+    "; it holds no token, client certificate or password (exec plugins such as `aws eks get-token` or "
+    "`kubelogin` are not run)"
+)
+
+
+@pytest.mark.parametrize("user", [None, EXEC_USER], ids=["token", "exec-plugin"])
 async def test_refused_credentials_end_in_one_line_and_status_2(
-    nats_settings: NatsSettings, home: Path, tmp_path: Path, processes: list
+    user: dict | None, nats_settings: NatsSettings, home: Path, tmp_path: Path, processes: list
 ) -> None:
-    """An API server answering 401 to every request (also after a fresh login): one line, exit 2."""
+    """An API server answering 401 to every request (also after a fresh login): one line, exit 2; a
+    kubeconfig user that needs an exec plugin is named as the likely cause."""
 
     async def unauthorized(_: web.Request) -> web.Response:
         return web.json_response({"kind": "Status", "reason": "Unauthorized", "code": 401}, status=401)
@@ -274,7 +284,7 @@ async def test_refused_credentials_end_in_one_line_and_status_2(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         server = f"http://127.0.0.1:{port}"
-        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server)
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server, user)
         env = base_env(home, KUBECONFIG=str(kubeconfig), ARGOAI_NATS_URL=nats_settings.url)
         operator = start_operator(env)
         processes.append(operator)
@@ -286,6 +296,7 @@ async def test_refused_credentials_end_in_one_line_and_status_2(
     assert errors == [
         f"argoai: configuration error: the Kubernetes API at {server} refused the credentials from "
         f"kubeconfig KUBECONFIG ({kubeconfig}) (401 Unauthorized, also after logging in again)"
+        + (EXEC_HINT if user else "")
     ]
     assert "Traceback" not in operator.output
     assert "exc_info" not in operator.output
