@@ -42,7 +42,7 @@ from argoai_operator import kopf_logs
 from argoai_operator.adapters.kube_api import KubeApiProbe
 from argoai_operator.adapters.nats_link import NatsLink
 from argoai_operator.config import OperatorConfig
-from argoai_operator.dependencies import Dependency, without_credentials
+from argoai_operator.dependencies import Dependency, describe, without_credentials
 from argoai_operator.endpoints import EndpointServer, bind, endpoints_app
 from argoai_operator.handlers import InFlight, Services, build_registry, configure
 from argoai_operator.login import KubeLogin, find_login
@@ -89,7 +89,12 @@ class Operator:
         self._options = options
         self.metrics = metrics or OperatorMetrics()
         self._link = NatsLink(config.nats, publish_timeout=config.publish_timeout_seconds)
-        self._kube = KubeApiProbe(login, timeout=config.probe_timeout_seconds)
+        # Kopf's peering resource: cluster-wide operators share a ClusterKopfPeering, namespaced ones a
+        # KopfPeering in each namespace.
+        peering = None
+        if not options.standalone:
+            peering = "kopfpeerings" if options.namespaces else "clusterkopfpeerings"
+        self._kube = KubeApiProbe(login, timeout=config.probe_timeout_seconds, peering=peering)
         interval, timeout = config.probe_interval_seconds, config.probe_timeout_seconds
         pong_seconds = max(1, int(timeout) - 1)
         self.nats = Dependency(
@@ -123,6 +128,7 @@ class Operator:
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         self.forced = False
+        self.failed = False
 
     # --- health -----------------------------------------------------------------------------------------
 
@@ -243,6 +249,7 @@ class Operator:
         try:
             await asyncio.wait(_futures(done, stopping), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            requested = self._stopping.is_set()
             for task in (stopping, ready):
                 task.cancel()
             self._stopping.set()
@@ -272,8 +279,10 @@ class Operator:
                 f"the Kubernetes API at {without_credentials(self._login.server)} refused the credentials "
                 f"from {self._login.source} (401 Unauthorized, also after logging in again){self._hint()}"
             ) from None
-        if error is not None:
-            raise error
+        if error is not None or not requested:
+            # Kopf never ends by itself while it works: say why in the log, exit with status 1.
+            self.failed = True
+            log.error("Kopf ended by itself: exiting", error=describe(error) if error else "no error")
 
     async def _announce_ready(self, ready_flag: threading.Event | None) -> None:
         # Kopf sets this threading.Event from its own thread: poll it.
@@ -417,4 +426,4 @@ def run(config: OperatorConfig, options: RunOptions) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
-    return 0
+    return 1 if operator.failed else 0

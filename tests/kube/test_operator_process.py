@@ -116,3 +116,27 @@ async def test_chart_command_reconciles_through_a_kubeconfig(
     assert status == 0, operator.output
     assert seconds < PROMPT_EXIT_SECONDS
     assert "Traceback" not in operator.output
+
+
+async def test_missing_peering_crd_is_reported_not_ready(
+    kmock: kmock.KubernetesEmulator, nats_settings: NatsSettings, tmp_path: Path
+) -> None:
+    """With peering but no Kopf peering CRD, Kopf waits silently: the operator says why it is not ready."""
+    declare_cluster(kmock)  # the ReviewPolicy CRD only
+    (tmp_path / "home").mkdir()
+    env = base_env(
+        tmp_path / "home",
+        KUBECONFIG=str(write_kubeconfig(tmp_path / "kubeconfig", str(kmock.url).rstrip("/"))),
+        ARGOAI_NATS_URL=nats_settings.url,
+        ARGOAI_NATS_PREFIX=nats_settings.prefix,
+    )
+    operator = start_operator(env)
+    try:
+        warning = await operator.wait_for_log("Kubernetes API unavailable")
+        assert "the Kopf peering CRD (clusterkopfpeerings.kopf.dev) is not installed" in warning["error"]
+        response = await operator.wait_for_status("/readyz", 503)
+        assert "clusterkopfpeerings.kopf.dev" in response.text
+        status, seconds = await operator.stop(signal.SIGTERM)
+        assert (status, seconds < PROMPT_EXIT_SECONDS) == (0, True), operator.output
+    finally:
+        operator.kill()

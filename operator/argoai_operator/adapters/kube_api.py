@@ -3,7 +3,8 @@
 Kopf retries failed API requests by itself but tells nothing about the API's health as a whole; this probe
 asks the API server for the ReviewPolicy group's discovery document (readable by every authenticated
 user), which answers three questions at once: does the server answer, are the credentials accepted, and is
-the CRD installed.
+the CRD installed. With peering it also checks that Kopf's peering CRD is there: without it Kopf pauses,
+silently, until it appears.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from argoai_operator.login import KubeLogin
 
 GROUP_VERSION = "argoai.dev/v1alpha1"
 PLURAL = "reviewpolicies"
+PEERING_GROUP_VERSION = "kopf.dev/v1"
 
 
 class KubeApiProbe:
-    """One GET of ``/apis/argoai.dev/v1alpha1`` per probe, with the credentials read afresh each time."""
+    """One GET of ``/apis/argoai.dev/v1alpha1`` per probe (and of ``/apis/kopf.dev/v1`` with peering), with
+    the credentials read afresh each time. ``peering`` is the peering resource's plural, if any."""
 
-    def __init__(self, login: KubeLogin, *, timeout: float = 3.0) -> None:
+    def __init__(self, login: KubeLogin, *, timeout: float = 3.0, peering: str | None = None) -> None:
         self._login = login
         self._timeout = timeout
+        self._peering = peering
         self._info: kopf.ConnectionInfo | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -45,8 +49,18 @@ class KubeApiProbe:
     async def probe(self) -> None:
         """Raise UnavailableError saying what is wrong, or return when the API serves ReviewPolicies."""
         client = await self._session()
+        if not await self._serves(client, GROUP_VERSION, PLURAL):
+            raise UnavailableError(f"the ReviewPolicy CRD ({PLURAL}.argoai.dev) is not installed")
+        if self._peering and not await self._serves(client, PEERING_GROUP_VERSION, self._peering):
+            raise UnavailableError(
+                f"the Kopf peering CRD ({self._peering}.kopf.dev) is not installed: with peering, Kopf "
+                "waits for it and handles nothing (install it, or run with --standalone)"
+            )
+
+    async def _serves(self, client: httpx.AsyncClient, group_version: str, plural: str) -> bool:
+        """Whether discovery lists ``plural`` in ``group_version``; UnavailableError when it cannot tell."""
         try:
-            response = await client.get(f"/apis/{GROUP_VERSION}")
+            response = await client.get(f"/apis/{group_version}")
         except httpx.TimeoutException:
             raise UnavailableError(f"no answer within {self._timeout:g}s") from None
         except httpx.HTTPError as exc:
@@ -54,12 +68,10 @@ class KubeApiProbe:
         if response.status_code == 401:
             raise UnavailableError(f"401 Unauthorized: the credentials from {self._login.source} are refused")
         if response.status_code == 404:
-            raise UnavailableError(f"the ReviewPolicy CRD ({PLURAL}.argoai.dev) is not installed")
+            return False
         if response.status_code != 200:
-            raise UnavailableError(f"HTTP {response.status_code} for /apis/{GROUP_VERSION}")
-        names = {resource.get("name") for resource in response.json().get("resources", [])}
-        if PLURAL not in names:
-            raise UnavailableError(f"the ReviewPolicy CRD ({PLURAL}.argoai.dev) is not installed")
+            raise UnavailableError(f"HTTP {response.status_code} for /apis/{group_version}")
+        return plural in {resource.get("name") for resource in response.json().get("resources", [])}
 
     async def close(self) -> None:
         """Close the HTTP client."""
