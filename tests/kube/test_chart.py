@@ -212,16 +212,18 @@ def pod_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_one_command_install_runs_its_own_nats_and_redis() -> None:
-    """With only the App and the webhook secret: a NATS and a Redis StatefulSet on volumes, every component on them."""
+    """Only the App and the webhook secret: NATS and Redis StatefulSets on volumes, used by all."""
     docs = render(values("minimal"))
     nats = one(docs, "StatefulSet", "argoai-nats")
     server, exporter = containers(nats)
     assert server["image"] == "nats:2.14.5-alpine"
     assert {p["containerPort"] for p in server["ports"]} == {4222, 8222}
     assert exporter["image"].startswith("natsio/prometheus-nats-exporter:")
-    assert "-jsz=all" in exporter["args"] and "-prefix=nats" in exporter["args"]
+    assert "-jsz=all" in exporter["args"]
+    assert "-prefix=nats" in exporter["args"]
     config = one(docs, "ConfigMap", "argoai-nats")["data"]["nats.conf"]
-    assert "store_dir: /data/jetstream" in config and "max_file_store: 10Gi" in config
+    assert "store_dir: /data/jetstream" in config
+    assert "max_file_store: 10Gi" in config
     assert "http_port: 8222" in config
     assert nats["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert {"name": "data", "mountPath": "/data"} in server["volumeMounts"]
@@ -289,7 +291,7 @@ def test_nats_replicas_reach_every_component(name: str, replicas: str) -> None:
 
 
 def test_full_values_turn_every_feature_on() -> None:
-    """The all-features file renders ingress, KEDA, policies, monitors, alerts, dashboard, PDBs and the CronJob."""
+    """The all-features file renders ingress, KEDA, policies, monitors, alerts, dashboard, PDBs, CronJob."""
     kinds = {doc["kind"] for doc in render(values("full"))}
     assert {
         "Ingress",
@@ -326,7 +328,7 @@ def test_minimal_values_keep_optional_features_off() -> None:
 
 @pytest.mark.parametrize("name", VALUE_FILES)
 def test_every_container_requests_cpu_and_limits_memory(name: str) -> None:
-    """Every container has a CPU request (what the HPA's utilisation is measured against) and a memory limit."""
+    """Every container has a CPU request (what HPA utilisation is measured against) and a memory limit."""
     for workload in workloads(render(values(name))):
         for container in containers(workload):
             resources = container["resources"]
@@ -335,7 +337,7 @@ def test_every_container_requests_cpu_and_limits_memory(name: str) -> None:
 
 
 def test_reviewer_default_resources_fit_the_bench_figures() -> None:
-    """The reviewer requests 100m / 256Mi and is limited to 512Mi: above the 214 MB peak of 200 reviews in flight."""
+    """The reviewer requests 100m / 256Mi, limit 512Mi: above the 214 MB peak of 200 reviews in flight."""
     reviewer = containers(one(render(values("minimal")), "Deployment", "argoai-reviewer"))[0]
     assert reviewer["resources"] == {
         "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -400,7 +402,7 @@ def test_probes_and_ports() -> None:
 
 
 def test_service_monitors_scrape_every_component_and_the_nats_exporter() -> None:
-    """ServiceMonitors: gateway on http, reviewer, operator and the in-chart NATS exporter on their metrics ports."""
+    """ServiceMonitors: gateway on http; reviewer, operator, in-chart NATS exporter on their metrics ports."""
     docs = render(values("evaluation"))
     endpoints = {
         m["metadata"]["name"]: m["spec"]["endpoints"][0]["port"] for m in by_kind(docs, "ServiceMonitor")
@@ -419,7 +421,7 @@ def test_service_monitors_scrape_every_component_and_the_nats_exporter() -> None
 
 
 def test_grace_periods_agree_with_the_processes() -> None:
-    """The reviewer's pod grace period is its value; running reviews get 5 s less; the gateway keeps serving first."""
+    """The reviewer pod's grace period is its value, reviews get 5 s less; the gateway drains first."""
     docs = render(values("full"))
     reviewer = one(docs, "Deployment", "argoai-reviewer")
     assert reviewer["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
@@ -432,7 +434,7 @@ def test_grace_periods_agree_with_the_processes() -> None:
 
 
 def test_keda_scales_on_the_review_consumer_lag() -> None:
-    """With KEDA the reviewer has no fixed replicas; it scales on <PREFIX>_REVIEWERS, one pod per `concurrency` jobs."""
+    """KEDA: no fixed replicas; scales on <PREFIX>_REVIEWERS, one pod per `concurrency` jobs."""
     docs = render(values("full"))
     assert "replicas" not in one(docs, "Deployment", "argoai-reviewer")["spec"]
     trigger = one(docs, "ScaledObject", "argoai-reviewer")["spec"]["triggers"][0]["metadata"]
@@ -466,7 +468,7 @@ def allows(rules: list[dict[str, Any]], port: int, to: list[dict[str, Any]] | No
 
 
 def test_network_policies_let_the_reviewer_reach_dns_github_llm_nats_and_redis() -> None:
-    """In-chart NATS/Redis: reviewer egress to DNS, 443 anywhere, the NATS and Redis pods; those pods admit only ArgoAI."""
+    """In-chart NATS/Redis: reviewer egress to DNS, 443, the NATS and Redis pods; those admit only ArgoAI."""
     docs = render(values("evaluation"))
     rules = egress_of(docs, "argoai-reviewer")
     nats_pods = [{"podSelector": {"matchLabels": {
@@ -475,13 +477,15 @@ def test_network_policies_let_the_reviewer_reach_dns_github_llm_nats_and_redis()
     redis_pods = [{"podSelector": {"matchLabels": {
         "app.kubernetes.io/name": "argoai", "app.kubernetes.io/instance": "argoai",
         "app.kubernetes.io/component": "redis"}}}]  # fmt: skip
-    assert allows(rules, 53) and allows(rules, 443) and allows(rules, 4222, nats_pods)
+    assert allows(rules, 53)
+    assert allows(rules, 443)
+    assert allows(rules, 4222, nats_pods)
     assert allows(rules, 6379, redis_pods)
     assert not allows(egress_of(docs, "argoai-gateway"), 443)
     assert allows(egress_of(docs, "argoai-operator"), 6443)
-    assert allows(egress_of(docs, "argoai-redeliver"), 443) and not allows(
-        egress_of(docs, "argoai-redeliver"), 4222
-    )
+    redeliver = egress_of(docs, "argoai-redeliver")
+    assert allows(redeliver, 443)
+    assert not allows(redeliver, 4222)
     redis_from = one(docs, "NetworkPolicy", "argoai-redis")["spec"]["ingress"][0]["from"]
     assert {f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in redis_from} == {
         "reviewer",
@@ -499,8 +503,10 @@ def test_network_policies_narrow_egress_to_the_configured_peers() -> None:
     docs = render(values("full"))
     rules = egress_of(docs, "argoai-reviewer")
     github = [{"ipBlock": {"cidr": "140.82.112.0/20"}}]
-    assert allows(rules, 443, github) and not allows(rules, 443)
-    assert allows(rules, 6380, [{"ipBlock": {"cidr": "10.20.0.0/16"}}]) and not allows(rules, 6379)
+    assert allows(rules, 443, github)
+    assert not allows(rules, 443)
+    assert allows(rules, 6380, [{"ipBlock": {"cidr": "10.20.0.0/16"}}])
+    assert not allows(rules, 6379)
     nats_ns = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "nats"}}}]
     assert allows(rules, 4222, nats_ns)
     otlp = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]
@@ -572,7 +578,7 @@ def test_dashboard_queries_only_metrics_that_exist() -> None:
     queried = set(re.findall(r"\b(argoai_[a-z_]+)", dashboard))
     assert queried
     assert queried <= exported, queried - exported
-    # Queue metrics as the NATS exporter names them with -prefix=nats (the official chart and the in-chart NATS).
+    # Queue metrics as the NATS exporter names them with -prefix=nats (official chart, in-chart NATS).
     assert set(re.findall(r"\b(nats_[a-z_]+)\{", dashboard)) == {
         "nats_consumer_num_pending",
         "nats_consumer_num_ack_pending",
@@ -682,13 +688,13 @@ NO_APP = {"github": {"appId": None, "privateKeySecret": {"name": ""}}}
     ],
 )
 def test_values_that_cannot_start_fail_the_render(override: dict[str, Any], message: str) -> None:
-    """Every combination whose pods would crash-loop stops the install with a message naming the value to set."""
+    """Every combination whose pods would crash-loop stops the install, naming the value to set."""
     with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
         render(merged(values("minimal"), override))
 
 
 def test_without_the_app_only_the_gateway_and_operator_can_run() -> None:
-    """No App: refused by default; with reviewer.enabled=false the gateway stores deliveries and nothing crashes."""
+    """No App: refused by default; with reviewer.enabled=false the gateway stores deliveries, no crash."""
     docs = render(merged(values("minimal"), {**NO_APP, "reviewer": {"enabled": False}}))
     assert {d["metadata"]["name"] for d in by_kind(docs, "Deployment")} == {
         "argoai-gateway",
@@ -697,7 +703,7 @@ def test_without_the_app_only_the_gateway_and_operator_can_run() -> None:
 
 
 def test_default_image_is_the_one_the_release_workflow_publishes() -> None:
-    """image.repository is ghcr.io/<owner>/argoai for the owner in Chart.yaml's home, as release.yml pushes it."""
+    """image.repository is ghcr.io/<owner>/argoai for Chart.yaml's home owner, as release.yml pushes it."""
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
     env = workflow["env"]
     assert env["IMAGE_NAME"] == "argoai"
@@ -714,13 +720,15 @@ def chart_metadata() -> dict[str, Any]:
 
 
 def test_chart_icon_and_license_exist_in_the_repository() -> None:
-    """Chart.yaml's icon names a file of this repository (on its main branch); LICENSE is Apache-2.0 in full."""
+    """Chart.yaml's icon names a file of this repository (main branch); LICENSE is Apache-2.0 in full."""
     meta = chart_metadata()
     prefix = meta["home"].replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main/"
     assert meta["icon"].startswith(prefix)
     icon = ROOT / meta["icon"].removeprefix(prefix)
-    assert icon.suffix == ".svg" and "<svg" in icon.read_text()
+    assert icon.suffix == ".svg"
+    assert "<svg" in icon.read_text()
     license_text = (ROOT / "LICENSE").read_text()
-    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "Apache License" in license_text
+    assert "Version 2.0, January 2004" in license_text
     assert "END OF TERMS AND CONDITIONS" in license_text
     assert meta["annotations"]["artifacthub.io/license"] == "Apache-2.0"
