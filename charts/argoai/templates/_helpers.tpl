@@ -54,8 +54,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not .Values.nats.url }}true{{ end -}}
 {{- end -}}
 
+{{/* Redis only serves the reviewer and the redelivery job. */}}
 {{- define "argoai.redisEmbedded" -}}
-{{- if and (not .Values.redis.url) (not .Values.redis.existingSecret) }}true{{ end -}}
+{{- if and (not .Values.redis.url) (not .Values.redis.existingSecret) (or .Values.reviewer.enabled .Values.redeliver.enabled) }}true{{ end -}}
 {{- end -}}
 
 {{- define "argoai.natsUrl" -}}
