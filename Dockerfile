@@ -1,5 +1,8 @@
 # One image for every component: `argoai gateway | reviewer | operator | redeliver`.
 # Build: docker build -t argoai:dev .
+# Both architectures and a push (docs/building.md; what .github/workflows/release.yml runs):
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/argoai:VERSION --push .
+# Every dependency has a prebuilt wheel for both, so no compiler is needed (arm64 under QEMU stays quick).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
@@ -23,7 +26,8 @@ RUN /opt/argoai/bin/pip install --no-deps -c constraints.txt . \
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="argoai" \
       org.opencontainers.image.description="LLM code review for GitHub pull requests" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/argoai/argoai"
 # A fixed non-root uid/gid (the chart's securityContext uses the same) and no login shell.
 RUN groupadd --system --gid 10001 argoai \
  && useradd --system --uid 10001 --gid argoai --home-dir /tmp --shell /usr/sbin/nologin argoai
