@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
+import httpx
 import jsonschema
 import kubernetes_validate
 import pytest
+import redis
 import yaml
 from prometheus_client import REGISTRY
 
+from argoai_cli.local_services import free_port, nats_server_binary, port_open
+from argoai_core.adapters.jetstream import connect, ensure_streams
+from argoai_core.settings import NatsSettings
+from argoai_core.streams import StreamNames
 from argoai_gateway.metrics import GatewayMetrics
 from argoai_reviewer import metrics as reviewer_metrics
 from kube.chartrender import (
@@ -732,3 +745,117 @@ def test_chart_icon_and_license_exist_in_the_repository() -> None:
     assert "Version 2.0, January 2004" in license_text
     assert "END OF TERMS AND CONDITIONS" in license_text
     assert meta["annotations"]["artifacthub.io/license"] == "Apache-2.0"
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion of command, args and env values."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], text)
+
+
+def test_in_chart_nats_config_runs_jetstream_and_answers_probes_and_keda(tmp_path: Path) -> None:
+    """The rendered nats.conf starts a real nats-server: probes answer, JetStream has the volume's size,
+    KEDA's /jsz query lists ArgoAI's streams, and the preStop lame-duck command is accepted."""
+    docs = render(values("minimal"))
+    conf = one(docs, "ConfigMap", "argoai-nats")["data"]["nats.conf"]
+    server = containers(one(docs, "StatefulSet", "argoai-nats"))[0]
+    client, monitor = free_port(), free_port()
+    pid_file = tmp_path / "nats.pid"
+    local = (
+        conf.replace("http_port: 8222", f"http: 127.0.0.1:{monitor}")
+        .replace("port: 4222", f"host: 127.0.0.1\nport: {client}")
+        .replace("/data/jetstream", str(tmp_path / "jetstream"))
+        .replace("/tmp/nats.pid", str(pid_file))
+    )
+    assert local.count(str(tmp_path)) == 2
+    (tmp_path / "nats.conf").write_text(local)
+    env = {**os.environ, "POD_NAME": "argoai-nats-0"}
+    argv = [str(nats_server_binary()), *server["args"]]
+    argv[argv.index("/etc/nats/nats.conf")] = str(tmp_path / "nats.conf")
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{monitor}"
+        probes = [server[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")]
+        wait_for(lambda: httpx.get(base + probes[0], timeout=1).status_code == 200)
+        for path in probes:
+            assert httpx.get(base + path, timeout=2).status_code == 200, path
+        varz = httpx.get(f"{base}/varz", timeout=2).json()
+        assert varz["server_name"] == "argoai-nats-0"
+        assert varz["jetstream"]["config"]["max_storage"] == 10 * 1024**3
+
+        rendered_url = env_of(one(docs, "Deployment", "argoai-gateway"))["ARGOAI_NATS_URL"]
+        local_url = rendered_url.replace("argoai-nats.argoai.svc:4222", f"127.0.0.1:{client}")
+
+        async def create_streams() -> None:
+            nc = await connect(NatsSettings(url=local_url), name="chart-test")
+            try:
+                await ensure_streams(nc.jetstream(), StreamNames("ARGOAI"))
+            finally:
+                await nc.close()
+
+        asyncio.run(create_streams())
+        # The query KEDA's nats-jetstream scaler makes (account $G, consumers and config).
+        jsz = httpx.get(f"{base}/jsz", params={"acc": "$G", "consumers": "true", "config": "true"}, timeout=2)
+        streams = {s["name"] for a in jsz.json()["account_details"] for s in a["stream_detail"]}
+        assert "ARGOAI_JOBS" in streams
+        pre_stop = server["lifecycle"]["preStop"]["exec"]["command"]
+        assert pre_stop[0] == "nats-server"
+        signal = [
+            str(nats_server_binary()),
+            *(a.replace("/tmp/nats.pid", str(pid_file)) for a in pre_stop[1:]),
+        ]
+        assert subprocess.run(signal, capture_output=True, timeout=10).returncode == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_in_chart_redis_args_require_the_password_and_the_reviewer_url_carries_it(tmp_path: Path) -> None:
+    """The rendered redis-server args start a real Redis with an append-only file that refuses clients without
+    the password; the readiness probe and the reviewer's expanded ARGOAI_REDIS_URL both get in."""
+    redis_server = shutil.which("redis-server")
+    assert redis_server, "redis-server is installed by make install"
+    docs = render(values("minimal"))
+    container = containers(one(docs, "StatefulSet", "argoai-redis"))[0]
+    password = "Zx81" * 10
+    env = {"REDIS_PASSWORD": password}
+    port = free_port()
+    args = [expand(a, env) for a in container["args"][1:]]
+    args[args.index("--dir") + 1] = str(tmp_path)
+    process = subprocess.Popen(
+        [redis_server, *args, "--port", str(port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: port_open("127.0.0.1", port))
+        probe = container["readinessProbe"]["exec"]["command"]
+        probe = [*probe[:-1], probe[-1].replace("-h 127.0.0.1", f"-h 127.0.0.1 -p {port}")]
+        cli_auth = expand(env_of(one(docs, "StatefulSet", "argoai-redis"))["REDISCLI_AUTH"], env)
+        auth = {**os.environ, "REDISCLI_AUTH": cli_auth}
+        wait_for(lambda: subprocess.run(probe, env=auth, timeout=5).returncode == 0)
+        no_auth = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
+        assert subprocess.run(probe, env=no_auth, timeout=5).returncode != 0
+        url = expand(env_of(one(docs, "Deployment", "argoai-reviewer"))["ARGOAI_REDIS_URL"], env)
+        url = url.replace("argoai-redis.argoai.svc:6379", f"127.0.0.1:{port}")
+        client = redis.Redis.from_url(url)
+        assert client.ping() is True
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        client.close()
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=port).ping()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
