@@ -22,7 +22,8 @@ import httpx
 from argoai_cli.local_services import free_port
 
 ARGOAI = str(Path(sys.executable).parent / "argoai")
-# What the chart's container runs (charts/argoai/templates/operator.yaml), minus the liveness flag.
+# The operator's arguments in the chart's container (charts/argoai/templates/operator.yaml), without its
+# ports (start_operator adds --metrics-port; the chart's --liveness is added where a test wants it).
 CHART_ARGS = ["operator", "--resync-seconds", "60", "--peering", "argoai"]
 
 

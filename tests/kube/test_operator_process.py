@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import httpx
 import kmock
 import pytest
 from nats.aio.client import Client
 
+from argoai_cli.local_services import free_port
 from argoai_core.adapters.jetstream import connect
 from argoai_core.adapters.policy_kv import POLICY_KEY
 from argoai_core.policy_set import PolicySet
@@ -30,7 +32,7 @@ from kube.kube_emulator import (
     ready,
     write_kubeconfig,
 )
-from kube.operator_process import OperatorProcess, base_env, start_operator
+from kube.operator_process import CHART_ARGS, OperatorProcess, base_env, start_operator
 
 pytestmark = pytest.mark.kmock(cls=Emulator)
 
@@ -62,8 +64,15 @@ def cluster_env(
 
 
 @pytest.fixture
-def operator(cluster_env: dict[str, str]) -> Iterator[OperatorProcess]:
-    process = start_operator(cluster_env)
+def kopf_liveness() -> str:
+    """Kopf's own liveness endpoint, which the chart's container still asks for (--liveness)."""
+    return f"http://127.0.0.1:{free_port()}/healthz"
+
+
+@pytest.fixture
+def operator(cluster_env: dict[str, str], kopf_liveness: str) -> Iterator[OperatorProcess]:
+    """``argoai operator`` as the chart runs it: --liveness, --resync-seconds, --metrics-port, --peering."""
+    process = start_operator(cluster_env, [*CHART_ARGS, "--liveness", kopf_liveness])
     yield process
     process.kill()
 
@@ -86,10 +95,17 @@ async def published(nc: Client, prefix: str) -> PolicySet | None:
 
 
 async def test_chart_command_reconciles_through_a_kubeconfig(
-    operator: OperatorProcess, cluster: Cluster, nats_client: Client, nats_settings: NatsSettings
+    operator: OperatorProcess,
+    kopf_liveness: str,
+    cluster: Cluster,
+    nats_client: Client,
+    nats_settings: NatsSettings,
 ) -> None:
-    """`argoai operator --peering argoai` with KUBECONFIG: a ReviewPolicy becomes Ready and is published."""
+    """The chart's command with KUBECONFIG: a ReviewPolicy becomes Ready and is published; metrics count."""
     await operator.wait_for_status("/readyz", 200)
+    assert (await operator.get("/healthz")).status_code == 200
+    async with httpx.AsyncClient(timeout=2) as client:
+        assert (await client.get(kopf_liveness)).status_code == 200
     await cluster.create("ops", "acme", {"scope": {"orgs": ["acme"]}, "maxComments": 7})
     obj = await eventually(lambda: ready(cluster, "ops", "acme", generation=1), seconds=20)
     assert condition(obj, "Invalid")["status"] == "False"
