@@ -395,7 +395,7 @@ def test_secrets_are_mounted_files_referenced_by_env() -> None:
 
 
 def test_probes_and_ports() -> None:
-    """Gateway probes /healthz and /readyz; reviewer on 9090; operator on Kopf's liveness, metrics on 9090."""
+    """Gateway probes /healthz and /readyz; reviewer and operator serve both and /metrics on 9090."""
     docs = render(values("minimal"))
     gateway = containers(one(docs, "Deployment", "argoai-gateway"))[0]
     assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -404,10 +404,12 @@ def test_probes_and_ports() -> None:
     assert reviewer["args"] == ["reviewer", "--metrics-port", "9090"]
     assert reviewer["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     operator = containers(one(docs, "Deployment", "argoai-operator"))[0]
-    assert operator["args"][:3] == ["operator", "--liveness", "http://0.0.0.0:8080/healthz"]
+    assert operator["args"][0] == "operator"
+    assert "--liveness" not in operator["args"]
     assert operator["args"][operator["args"].index("--metrics-port") + 1] == "9090"
-    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in operator["ports"]
-    assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
+    assert operator["ports"] == [{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]
+    assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert operator["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     service = one(docs, "Service", "argoai-operator")
     assert service["spec"]["ports"] == [
         {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
