@@ -36,6 +36,7 @@ test: lint typecheck imports pytest
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck
 
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)
