@@ -51,6 +51,10 @@ class ReviewerSettings(BaseSettings):
     max_ack_pending: int = Field(default=4096, ge=1, le=1_000_000)
     # How long one fetch waits for jobs; also bounds how soon a stop request is noticed while idle.
     fetch_timeout_seconds: float = Field(default=2.0, ge=0.05, le=60)
+    # Lease of a head's review lock, renewed every third of it while the review runs: a pod that dies loses it
+    # within this, so the job JetStream redelivers after ack_wait finds it free (a takeover within ack_wait
+    # plus the review's own time).
+    lock_ttl_seconds: float = Field(default=15.0, ge=1, le=3600)
     # A review running longer than this is cancelled and retried (guards against a wedged call).
     max_review_seconds: float = Field(default=900.0, ge=1, le=86_400)
     # On SIGTERM running reviews get this long to finish; the rest are handed back to JetStream.

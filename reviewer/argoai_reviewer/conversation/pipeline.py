@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 
@@ -87,6 +88,7 @@ from argoai_reviewer.outcome import Heartbeat, OutcomeKind, ReviewOutcome
 
 log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
+T = TypeVar("T")
 
 # History GitHub reports between the last reviewed head and the new one: only "ahead" is a plain push.
 LINEAR = "ahead"
@@ -100,7 +102,7 @@ class PipelineOptions:
 
     analysis: AnalysisOptions
     # Renewed every third of it while the review runs: also how long a dead pod's lock blocks its head.
-    lock_ttl_seconds: float = 120.0
+    lock_ttl_seconds: float = 15.0
     # The configured LLM: its provider and model are the defaults a policy may narrow; its prices give cost.
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.model_construct())
     # How long a repository's .github/argoai.yaml is cached (a pushed change applies within this time).
@@ -297,9 +299,19 @@ class ReviewPipeline:
                 await self._state.mark_reviewed(job.pr_key, job.head_sha, 0)
                 return ReviewOutcome.duplicate("the summary comment records this head as reviewed")
         check_id = await self._checks.start(gh, job.repo, job.head_sha, job.key)
-        outcome = await self._analyze_and_publish(
-            gh, job, pr, policy, heartbeat, token, notes, check_id, started, record
-        )
+        try:
+            outcome = await self._analyze_and_publish(
+                gh, job, pr, policy, heartbeat, token, notes, check_id, started, record
+            )
+        except asyncio.CancelledError:
+            # Stopped before posting (the runtime stops the review of a head a newer push replaced, or the
+            # process stops): the check run is not left in progress.
+            await asyncio.shield(
+                self._checks.finish(
+                    gh, job.repo, job.key, "skipped", "Superseded", "Not reviewed: the review was stopped."
+                )
+            )
+            raise
         if outcome.kind is OutcomeKind.SUPERSEDED:
             await self._checks.finish(
                 gh, job.repo, job.key, "skipped", "Superseded", f"Not reviewed: {outcome.reason}."
@@ -344,17 +356,19 @@ class ReviewPipeline:
                 raise RetryableError("lost this head's lock while reviewing", delay=5.0)
             return self._moved_on(job, await gh.pull_request(job.repo, job.number))
 
-        published = await self._publisher.publish(
-            gh,
-            job,
-            policy,
-            analysis,
-            scope,
-            head_text=head_text,
-            notes=notes,
-            check_id=check_id,
-            fence=fence,
-            known=record,
+        published = await _uninterrupted(
+            self._publisher.publish(
+                gh,
+                job,
+                policy,
+                analysis,
+                scope,
+                head_text=head_text,
+                notes=notes,
+                check_id=check_id,
+                fence=fence,
+                known=record,
+            )
         )
         if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
             await self._record(
@@ -431,3 +445,22 @@ def _memo(read: Callable[[str], Awaitable[str | None]]) -> Callable[[str], Await
         return asyncio.shield(cache[path])
 
     return cached
+
+
+async def _uninterrupted(publishing: Coroutine[Any, Any, T]) -> T:
+    """Run ``publishing`` to its end even if this task is asked to stop meanwhile.
+
+    Publishing is fenced (it posts only for the current head) and has several steps (review, replies,
+    summary, check run, record): stopped halfway, the pull request's state would be left inconsistent. A
+    stop request that arrives during it is withdrawn once publishing is done; a second one is obeyed.
+    """
+    task = asyncio.ensure_future(publishing)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is None or current.cancelling() > 1:
+            raise
+        result = await asyncio.shield(task)
+        current.uncancel()
+        return result
