@@ -233,3 +233,49 @@ async def test_a_job_that_stopped_after_posting_finishes_without_posting_again(
         assert "1 open · 0 addressed" in body
         [run] = world.check_runs(head)
         assert run.conclusion == "failure"
+
+
+async def test_a_review_stopped_for_a_newer_head_completes_its_check(
+    fake: FakeGitHub, fake_llm: FakeLLM, redis_settings: RedisSettings
+) -> None:
+    """The runtime stops the review of a head a newer push replaced (its task is cancelled during the LLM
+    call): nothing is posted and the check run is completed as skipped, not left in progress."""
+    async with (
+        llm_model(fake_llm) as model,
+        make_world(fake, redis_settings, PolicySpec(), model=model) as world,
+    ):
+        head = world.open({"app.py": BREAK})
+        fake_llm.enqueue(Reply.slow(5))
+        review = asyncio.create_task(world.run(world.job(head, action="opened")))
+        for _ in range(500):  # until the LLM is asked
+            if fake_llm.requests:
+                break
+            await asyncio.sleep(0.02)
+        review.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await review
+        [run] = world.check_runs(head)
+        assert (run.status, run.conclusion) == ("completed", "skipped")
+        assert world.reviews() == []
+
+
+async def test_a_stop_request_while_posting_lets_the_posting_finish(
+    fake: FakeGitHub, redis_settings: RedisSettings
+) -> None:
+    """Once posting has begun (it is fenced), a stop request waits for it: the review, the summary and the
+    check run are all there, and the job reports what it did."""
+    async with make_world(fake, redis_settings, PolicySpec()) as world:
+        head = world.open({"app.py": BREAK})
+        fake.delay_next(1, 1.0, path_contains="/pulls/3/reviews", method="POST")
+        review = asyncio.create_task(world.run(world.job(head, action="opened")))
+        for _ in range(500):  # until the review is being posted
+            if fake.requests_to("/pulls/3/reviews", method="POST"):
+                break
+            await asyncio.sleep(0.02)
+        review.cancel()
+        outcome = await review
+        assert outcome.kind is OutcomeKind.POSTED
+        assert len(world.reviews()) == 1
+        assert "1 open" in world.summary().body
+        [run] = world.check_runs(head)
+        assert run.status == "completed"
