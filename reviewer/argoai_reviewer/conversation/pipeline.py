@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace
 
-from argoai_core.errors import RetryableError, UnavailableError
+from argoai_core.errors import ArgoAIError, RetryableError, UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import AnyJob, CommandJob, PullRequestClosedJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
@@ -236,19 +236,24 @@ class ReviewPipeline:
         return record is not None and record.paused
 
     async def review_failed(self, job: ReviewJob, reason: str) -> None:
-        """The runtime's ``FailureNotifier``: complete the check run (never left in progress) and tell the
-        pull request (when configured to)."""
-        await self._checks.finish(
-            self._github.installation(job.installation_id),
-            job.repo,
-            job.key,
-            "neutral",
-            "ArgoAI could not review this commit",
-            f"The review of `{job.head_sha[:12]}` failed after repeated attempts. Re-run this check to try "
-            "again.",
-        )
-        if self._failures is not None:
-            await self._failures.review_failed(job, reason)
+        """The runtime's ``FailureNotifier``: tell the pull request (when configured to), and complete the
+        check run (never left in progress); the one failing does not keep the other from being done."""
+        try:
+            if self._failures is not None:
+                await self._failures.review_failed(job, reason)
+        finally:
+            try:
+                await self._checks.finish(
+                    self._github.installation(job.installation_id),
+                    job.repo,
+                    job.key,
+                    "neutral",
+                    "ArgoAI could not review this commit",
+                    f"The review of `{job.head_sha[:12]}` failed after repeated attempts. Re-run this check "
+                    "to try again.",
+                )
+            except ArgoAIError as exc:
+                log.warning("could not complete the failed review's check run", key=job.key, error=str(exc))
 
     @asynccontextmanager
     async def _renewing(self, key: str, token: str) -> AsyncIterator[None]:
