@@ -80,7 +80,8 @@ class Row(NamedTuple):
 class FileBlock:
     """A file, or one part of a file too large for one call, as shown to the model.
 
-    ``changed_lines``: added and removed lines shown in full; ``tokens``: an upper bound of its cost.
+    ``changed_lines``: added and removed lines shown in full; ``tokens``: an upper bound of its cost;
+    ``added``: new-file numbers of the added lines it shows (what related code is looked up for).
     """
 
     path: str
@@ -91,6 +92,7 @@ class FileBlock:
     text: str
     changed_lines: int
     tokens: int
+    added: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -348,6 +350,7 @@ def file_blocks(
                 changed_lines=_changed(rows),
                 # Planned, an upper bound: the call's text is counted exactly once it is assembled.
                 tokens=header_tokens + sum(costs[i] for i in indexes),
+                added=frozenset(row.new for row in rows if row.kind == "+" and row.new is not None),
             )
         )
     return blocks
