@@ -187,9 +187,7 @@ def _missing_patch_reason(changed: ChangedFile) -> str:
     return NO_DIFF
 
 
-def skip_reason(
-    changed: ChangedFile, policy: PolicySpec, *, missing_patch_ok: bool = False
-) -> str | None:
+def skip_reason(changed: ChangedFile, policy: PolicySpec, *, missing_patch_ok: bool = False) -> str | None:
     """Why ``changed`` is not reviewed under ``policy`` regardless of the other files, or None.
 
     ``missing_patch_ok``: leave out the missing-patch rule (asking whether a rebuilt diff would be reviewed).
@@ -234,13 +232,18 @@ SECURITY_SOURCE, SOURCE, CONFIGURATION, TEST, DOCUMENTATION, GENERATED = range(6
 CLASS_NAMES = ("security-relevant code", "code", "configuration", "tests", "documentation", "generated")
 
 
+def is_test_path(path: str) -> bool:
+    """Whether ``path`` looks like a test (tests directory, ``test_*.py``, ``*_test.go``, ``*.spec.ts``…)."""
+    return bool(_TEST.search(path))
+
+
 def file_class(changed: ChangedFile) -> int:
     """How likely a file is to hold a bug, as a class (lower first): see the module docstring."""
     path = changed.path
     extension = posixpath.splitext(path)[1].lower()
     if default_skip_reason(path) is not None or marked_generated(changed.patch):
         return GENERATED
-    if _TEST.search(path):
+    if is_test_path(path):
         return TEST
     if extension in _DOC_EXTENSIONS or _DOC_DIRS.search(path):
         return DOCUMENTATION
