@@ -100,7 +100,8 @@ async def rebuild_missing_patches(
     """
     wanted = [changed for changed in files if needs_rebuild(changed, policy)]
     if not wanted:
-        return Rebuilt(files=list(files), anchors=list(files))
+        same = list(files)  # one list: the analysis then parses the diffs once for the model and anchoring
+        return Rebuilt(files=same, anchors=same)
     gate = asyncio.Semaphore(READ_CONCURRENCY)
 
     async def one(changed: ChangedFile) -> tuple[ChangedFile, ChangedFile] | None:
