@@ -199,7 +199,8 @@ def unpack(archive: IO[bytes], directory: Path, limits: UnpackLimits, *, strip: 
                 name = strip_components(member.name, strip)
                 if name is None or member.isdir():
                     continue
-                path = clean_path(name) if len(name) <= MAX_PATH else None
+                # An absolute member name is refused whole, not made relative by stripping its first part.
+                path = clean_path(name) if len(name) <= MAX_PATH and not member.name.startswith("/") else None
                 if path is None:
                     manifest.refuse(name, "path outside the repository or inside .git")
                     continue
