@@ -199,7 +199,8 @@ class _Finder:
         return out
 
     def _definition(self, where: Located, uses: list[_Need], ambiguity: int) -> Snippet:
-        tag, first = where.tag, uses[0]
+        # The use to cite: the most telling (a call over an import), the first of those.
+        tag, first = where.tag, max(uses, key=lambda use: (_USE_WEIGHT[use.kind], -use.line))
         weight = max(_USE_WEIGHT[use.kind] for use in uses)
         score = 10 * weight / ambiguity + min(3, len(uses)) + _proximity(where.path, first.path)
         if _module(where.path) in self.mentions(first.path):

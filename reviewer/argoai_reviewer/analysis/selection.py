@@ -247,10 +247,12 @@ def file_class(changed: ChangedFile) -> int:
         return TEST
     if extension in _DOC_EXTENSIONS or _DOC_DIRS.search(path):
         return DOCUMENTATION
-    security = bool(_SECURITY.search(path)) or posixpath.basename(path) == "Dockerfile"
+    # CI workflows run with the repository's secrets; container images decide what runs in production.
+    if path.startswith(".github/workflows/") or posixpath.basename(path) == "Dockerfile":
+        return SECURITY_SOURCE
     if extension in _CONFIG_EXTENSIONS:
-        return SECURITY_SOURCE if security and ".github/workflows/" in path else CONFIGURATION
-    return SECURITY_SOURCE if security else SOURCE
+        return CONFIGURATION
+    return SECURITY_SOURCE if _SECURITY.search(path) else SOURCE
 
 
 def diff_tokens(changed: ChangedFile) -> int:
