@@ -181,7 +181,7 @@ class _Finder:
             if need.kind in _USE_WEIGHT:
                 uses.setdefault((need.name, need.path), []).append(need)
         for (name, path), group in uses.items():
-            files = found.get(name, [])
+            files = [f for f in self.index.likely_definers(name, found.get(name, [])) if f != path]
             definitions = self.index.definitions(name, in_files=self.nearest(files, path))
             for where in definitions:
                 out.append(self._definition(where, group, len(definitions)))

@@ -47,6 +47,7 @@ class IndexCache:
         self._vocabulary: dict[str, int] = {}
         self._tokens: OrderedDict[str, array[int]] = OrderedDict()
         self._tags: OrderedDict[tuple[str, str], FileTags] = OrderedDict()
+        self._defines: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self.tokenized = 0
         self.parsed = 0
         # Bumped when the vocabulary starts afresh: id arrays of an older generation mean nothing.
@@ -88,6 +89,20 @@ class IndexCache:
         """The ids of those ``names`` some content holds."""
         with self._lock:
             return {name: self._vocabulary[name] for name in names if name in self._vocabulary}
+
+    def may_define(self, digest: str, name: str, check: Callable[[], bool]) -> bool:
+        """Whether content ``digest`` looks like it defines ``name`` (``check`` decides when not cached)."""
+        key = (digest, name)
+        with self._lock:
+            known = self._defines.get(key)
+            if known is not None:
+                return known
+        answer = check()
+        with self._lock:
+            self._defines[key] = answer
+            while len(self._defines) > self.max_files:
+                self._defines.popitem(last=False)
+        return answer
 
     def tags(self, digest: str, language: str, data: Callable[[], bytes | None]) -> FileTags:
         """The tags of the content ``digest`` parsed as ``language`` (``data`` reads it when not cached)."""

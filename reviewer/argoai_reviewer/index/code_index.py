@@ -25,6 +25,21 @@ from argoai_reviewer.index.tags import FileTags, Tag
 from argoai_reviewer.index.tree import SourceTree
 
 TEXT = "text"
+# A name found in more files than this is mostly used there, not defined: only files whose text looks like
+# a definition of it (see _definition_hint) are parsed.
+FEW_FILES = 24
+
+
+def _definition_hint(name: str) -> re.Pattern[str]:
+    """Text that looks like a definition of ``name`` in a common language: a keyword before it (def, class,
+    function, func, type…), an assignment at the start of a line, or a method header ``name(…) {``."""
+    word = re.escape(name)
+    return re.compile(
+        rf"(?:\b(?:def|class|function|func|interface|type|struct|enum|const|let|var|fn|record|trait|module)"
+        rf"\s+(?:\([^)\n]*\)\s*)?{word}\b)"
+        rf"|(?m:^[ \t]*(?:export[ \t]+)?{word}[ \t]*(?::=|=(?!=)|:))"
+        rf"|(?:\s{word}\s*\([^)\n]*\)[^;{{\n]*\{{)"
+    )
 
 
 class Located(NamedTuple):
@@ -78,9 +93,40 @@ class CodeIndex:
             return None
         return self.cache.tags(digest, language, lambda: _encoded(self.tree.read_text(path)))
 
+    def likely_definers(self, name: str, paths: list[str]) -> list[str]:
+        """Of ``paths`` (files holding ``name``), those that may define it: all of them when they are few,
+        else only those where a line holding it looks like a definition of it (a cheap filter before
+        parsing, remembered per content)."""
+        if len(paths) <= FEW_FILES:
+            return paths
+        hint = _definition_hint(name)
+        found = []
+        for path in paths:
+            digest = self.tree.digest(path)
+            if digest is not None and self.cache.may_define(digest, name, self._check(path, name, hint)):
+                found.append(path)
+        return found
+
+    def _check(self, path: str, name: str, hint: re.Pattern[str]) -> Callable[[], bool]:
+        return lambda: self._defines(path, name, hint)
+
+    def _defines(self, path: str, name: str, hint: re.Pattern[str]) -> bool:
+        text = self.tree.read_text(path) or ""
+        at = text.find(name)
+        while at != -1:
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            end = len(text) if end == -1 else end
+            if hint.search(text, start, end):
+                return True
+            at = text.find(name, end)
+        return False
+
     def definitions(self, name: str, *, in_files: list[str] | None = None) -> list[Located]:
         """Where ``name`` is defined (functions, methods, classes, types, top-level constants)."""
-        paths = in_files if in_files is not None else self.files_with([name])[name]
+        if in_files is None:
+            in_files = self.likely_definers(name, self.files_with([name])[name])
+        paths = in_files
         found = []
         for path in paths:
             tags = self.tags(path)
