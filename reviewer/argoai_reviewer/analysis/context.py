@@ -193,7 +193,8 @@ def _pieces(diff: FileDiff, head: str | None, limits: ContextLimits) -> list[_Pi
     if lines is None or not _agrees(diff, lines):
         return [_Piece(_hunk_rows(hunk, None), hunk.section) for hunk in diff.hunks]
     # Redact the whole file at once: a key block is recognised by its BEGIN line even when only its end shows.
-    clean = head_lines(redact_keeping_lines("\n".join(lines)))
+    # Split, not head_lines: a file ending in a blank line would lose it and no longer match the diff.
+    clean = redact_keeping_lines("\n".join(lines)).split("\n")
     reach = len(clean) if len(clean) <= limits.whole_file_lines else limits.context_lines
     pieces: list[_Piece] = []
     current: _Piece | None = None

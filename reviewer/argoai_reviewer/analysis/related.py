@@ -120,7 +120,7 @@ class _Finder:
         """The redacted lines of a file at head (redacted whole: a key block is known by its first line)."""
         if path not in self._clean:
             text = self.index.tree.read_text(path) or ""
-            self._clean[path] = head_lines(redact_keeping_lines(text))
+            self._clean[path] = redact_keeping_lines("\n".join(head_lines(text))).split("\n")
         return self._clean[path]
 
     def mentions(self, path: str) -> set[str]:

@@ -77,12 +77,16 @@ class ReviewSources:
     snapshot: Snapshot | None = None
     code: CodeIndex | None = None
     note: str = ""
+    _read: dict[str, str | None] = field(default_factory=dict)
 
     async def head_text(self, path: str) -> str | None:
-        """A file at head: from the snapshot, or read alone (a file the archive left out, no snapshot)."""
+        """A file at head: from the snapshot, or read alone (a file the archive left out, no snapshot) once
+        per review however often it is asked for (rebuilding a diff, then showing it)."""
         if self.snapshot is not None and self.snapshot.resolve(path) is not None:
             return self.snapshot.read_text(path)
-        return await self.reader.file_text(self.repo, path, self.head_sha)
+        if path not in self._read:
+            self._read[path] = await self.reader.file_text(self.repo, path, self.head_sha)
+        return self._read[path]
 
     async def base_reader(self, base_sha: str, wanted: int) -> TextReader:
         """A reader of files at ``base_sha``: a snapshot of it when ``wanted`` files exceed a few."""
