@@ -107,7 +107,7 @@ class PathInstruction(_Spec):
 
 
 class RelatedContext(_Spec):
-    """Unchanged code shown to the model beside the change: definitions it uses, callers of what it changes."""
+    """Unchanged code shown to the model beside the change: definitions it uses, callers of what it edits."""
 
     enabled: bool = Field(default=True, description="Add related unchanged code to the prompts")
     max_tokens_per_call: int = Field(
