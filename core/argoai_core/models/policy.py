@@ -164,7 +164,7 @@ class PolicySpec(_Spec):
         default=20000, ge=1, le=200000, description="Most changed lines reviewed in one pull request"
     )
     max_diff_tokens: int = Field(
-        default=200_000,
+        default=1_000_000,
         ge=1000,
         le=10_000_000,
         description="Most tokens of changed code reviewed in one pull request (estimated from the diffs)",

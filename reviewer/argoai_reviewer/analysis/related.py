@@ -18,10 +18,13 @@ the index: the caller runs it in a worker thread.
 
 from __future__ import annotations
 
+import heapq
 import math
 import posixpath
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from argoai_core.redact import redact_keeping_lines
 from argoai_reviewer.analysis.context import Batch, head_lines
@@ -42,6 +45,16 @@ _NEAREST_FILES = 12
 _MAX_CALLERS_PER_NAME = 5
 _MAX_TEXT_NAMES = 20
 _MIN_TEXT_NAME = 4
+# A name whose body changed and that appears in more files than this is too common (run, get, handle) for
+# its callers to say anything about the change.
+_COMMON_NAME_FILES = 50
+# Kinds of definitions whose removal breaks callers. Removed lines are parsed out of their context, so an
+# indented assignment may pass for a module constant: constants and fields are not trusted there.
+_REMOVABLE = frozenset({"function", "method", "class", "interface", "type", "enum", "module"})
+_DEFINITION_LINE = re.compile(
+    r"\b(?:def|class|function|func|interface|type|struct|enum|fn|module|trait|record)\b"
+    r"|=>|\)\s*(?:throws [\w., ]+)?\{"
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +103,14 @@ class _Need:
     line: int
 
 
+@lru_cache(maxsize=65536)
+def _directories(path: str) -> tuple[str, ...]:
+    return tuple(posixpath.dirname(path).split("/"))
+
+
 def _proximity(a: str, b: str) -> int:
     """Shared leading directories of two paths (same directory: all of them)."""
-    da, db = posixpath.dirname(a).split("/"), posixpath.dirname(b).split("/")
+    da, db = _directories(a), _directories(b)
     shared = 0
     for x, y in zip(da, db, strict=False):
         if x != y:
@@ -115,6 +133,10 @@ class _Finder:
         self.limits = limits
         self._clean: dict[str, list[str]] = {}
         self._mentions: dict[str, set[str]] = {}
+        # Lookups shared by every call of the review: where a name is defined, who uses a changed name.
+        self.found: dict[str, list[str]] = {}
+        self._defined: dict[str, list[Located]] = {}
+        self._callers: dict[tuple[str, str], list[Located]] = {}
 
     def lines_of(self, path: str) -> list[str]:
         """The redacted lines of a file at head (redacted whole: a key block is known by its first line)."""
@@ -159,42 +181,55 @@ class _Finder:
         names: list[str] = []
         for hunk in diff.hunks:
             old = [line for line in hunk.lines if line.kind != "+"]
-            if not any(line.kind == "-" for line in old):
+            # Parse only hunks whose removed lines could hold a definition header.
+            if not any(line.kind == "-" and _DEFINITION_LINE.search(line.text) for line in old):
                 continue
             source = "\n".join(line.text for line in old).encode()
             for tag in extract_tags(language, source).definitions:
+                if tag.kind not in _REMOVABLE or tag.line > len(old):
+                    continue
                 if old[tag.line - 1].kind == "-" and tag.name not in at_head and tag.name not in names:
                     names.append(tag.name)
         return names
 
     def nearest(self, files: Iterable[str], path: str) -> list[str]:
         """Candidate files other than ``path``, nearest first, at most a few when the name is common."""
-        others = sorted((f for f in files if f != path), key=lambda f: (-_proximity(f, path), f))
-        return others[:_NEAREST_FILES]
+        return heapq.nsmallest(
+            _NEAREST_FILES, (f for f in files if f != path), key=lambda f: (-_proximity(f, path), f)
+        )
+
+    def definitions(self, name: str, path: str) -> list[Located]:
+        """Definitions of ``name`` outside ``path`` (looked up once per review)."""
+        if name not in self._defined:
+            likely = self.index.likely_definers(name, self.found.get(name, []))
+            self._defined[name] = self.index.definitions(name, in_files=self.nearest(likely, path))
+        return [where for where in self._defined[name] if where.path != path]
+
+    def callers(self, need: _Need) -> list[Located]:
+        """Uses of a changed name in the files nearest to the change (looked up once per review)."""
+        key = (need.name, need.path)
+        if key not in self._callers:
+            files = self.nearest(self.found.get(need.name, []), need.path)
+            self._callers[key] = self.index.references(need.name, in_files=files)
+        # Importers matter when the name is gone (the import breaks); otherwise the calls do.
+        return [r for r in self._callers[key] if r.tag.kind != "import" or need.kind == "removed"]
 
     def candidates(self, needs: Sequence[_Need]) -> list[Snippet]:
         """Every snippet worth showing for ``needs``, scored."""
-        found = self.index.files_with({need.name for need in needs})
         out: list[Snippet] = []
         uses: dict[tuple[str, str], list[_Need]] = {}
         for need in needs:
             if need.kind in _USE_WEIGHT:
                 uses.setdefault((need.name, need.path), []).append(need)
         for (name, path), group in uses.items():
-            files = [f for f in self.index.likely_definers(name, found.get(name, [])) if f != path]
-            definitions = self.index.definitions(name, in_files=self.nearest(files, path))
+            definitions = self.definitions(name, path)
             for where in definitions:
                 out.append(self._definition(where, group, len(definitions)))
         for need in needs:
+            if need.kind == "body" and len(self.found.get(need.name, [])) > _COMMON_NAME_FILES:
+                continue
             if need.kind in _CHANGE_WEIGHT:
-                files = self.nearest(found.get(need.name, []), need.path)
-                # Importers matter when the name is gone (the import breaks); otherwise the calls do.
-                callers = [
-                    r
-                    for r in self.index.references(need.name, in_files=files)
-                    if r.tag.kind != "import" or need.kind == "removed"
-                ]
-                for rank, where in enumerate(callers[:_MAX_CALLERS_PER_NAME]):
+                for rank, where in enumerate(self.callers(need)[:_MAX_CALLERS_PER_NAME]):
                     out.append(self._caller(where, need, rank))
         return out
 
@@ -251,13 +286,18 @@ def find_related(
         return plan
     finder = _Finder(index, diffs, limits)
     changed_paths = set(diffs)
-    for position, batch in enumerate(batches):
-        needs = [
+    wanted = [
+        [
             need
             for block in batch.files
             if index.tree.digest(block.path) is not None
             for need in finder.needs(block.path, block.added, block.part == 1)
         ]
+        for batch in batches
+    ]
+    # One pass over the repository's identifiers for every name of every call.
+    finder.found = index.files_with({need.name for needs in wanted for need in needs})
+    for position, (batch, needs) in enumerate(zip(batches, wanted, strict=True)):
         if not needs:
             continue
         ranked = sorted(finder.candidates(needs), key=lambda s: (-s.score, s.path, s.start))

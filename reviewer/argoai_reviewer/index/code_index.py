@@ -57,6 +57,7 @@ class CodeIndex:
         self.cache = cache or IndexCache()
         self._lock = threading.Lock()
         self._files: list[tuple[str, array[int]]] | None = None
+        self._digests: dict[str, str] = {}
         self._generation = -1
 
     def _file_tokens(self) -> list[tuple[str, array[int]]]:
@@ -67,6 +68,7 @@ class CodeIndex:
                 for path in self.tree.paths():
                     digest = self.tree.digest(path)
                     if digest is not None:
+                        self._digests[path] = digest
                         files.append((path, self.cache.tokens(digest, self._reader(path))))
                 self._files, self._generation = files, generation
             return self._files
@@ -102,7 +104,7 @@ class CodeIndex:
         hint = _definition_hint(name)
         found = []
         for path in paths:
-            digest = self.tree.digest(path)
+            digest = self._digests.get(path) or self.tree.digest(path)
             if digest is not None and self.cache.may_define(digest, name, self._check(path, name, hint)):
                 found.append(path)
         return found
