@@ -113,6 +113,8 @@ class ArgoSystem:
             "ARGOAI_REDIS_KEY_PREFIX": self.redis_prefix,
             "ARGOAI_REVIEWER_ACK_WAIT_SECONDS": "5",
             "ARGOAI_REVIEWER_GRACE_PERIOD_SECONDS": "5",
+            # Inside the test's directory: a reviewer killed with SIGKILL leaves nothing behind in /tmp.
+            "ARGOAI_REVIEWER_SNAPSHOT_DIR": str(self.workdir / "snapshots"),
         }
         env.update(self.extra_env)
         env.update(overrides)
