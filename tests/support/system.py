@@ -115,6 +115,8 @@ class ArgoSystem:
             "ARGOAI_REVIEWER_GRACE_PERIOD_SECONDS": "5",
             # The fake GitHub has no secondary limits unless a test sets one: no 1 s pause between writes.
             "ARGOAI_REVIEWER_GITHUB_WRITE_SPACING_SECONDS": "0.02",
+            # Inside the test's directory: a reviewer killed with SIGKILL leaves nothing behind in /tmp.
+            "ARGOAI_REVIEWER_SNAPSHOT_DIR": str(self.workdir / "snapshots"),
         }
         env.update(self.extra_env)
         env.update(overrides)

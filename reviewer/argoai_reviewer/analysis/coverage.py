@@ -21,6 +21,11 @@ class Coverage:
     lines_total: int = 0
     # False when no LLM was configured: the built-in checks alone read the lines.
     llm_used: bool = True
+    # Unchanged code given to the model beside the diffs: snippets, and the files they come from.
+    related_snippets: int = 0
+    related_files: int = 0
+    # What else the reader of the summary should know about how the change was read (e.g. no snapshot).
+    notes: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -28,9 +28,12 @@ from argoai_reviewer.analysis.prompts import (
     render_batch_prompt,
     render_system,
 )
+from argoai_reviewer.analysis.related import RelatedLimits, RelatedPlan, find_related
 from argoai_reviewer.analysis.selection import Selection, select_files
 from argoai_reviewer.analysis.tokens import TokenCounter
 from argoai_reviewer.domain import ChangedFile, PullRequest
+from argoai_reviewer.index.code_index import CodeIndex
+from argoai_reviewer.metrics import INDEX_SECONDS, RELATED_SNIPPETS
 
 log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -51,12 +54,16 @@ class ChangeRequest:
 
     For a full review both are the pull request's files; for an incremental review ``files`` holds only
     what changed since the last reviewed head, while comments still go on the pull request's diff.
+    ``code`` indexes the repository at head (a snapshot) for related code; ``notes`` go to the coverage
+    section (e.g. why there is no snapshot).
     """
 
     pr: PullRequest
     files: Sequence[ChangedFile]
     anchor_files: Sequence[ChangedFile]
     head_text: HeadText
+    code: CodeIndex | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -177,18 +184,42 @@ async def analyze(
     diffs = _diffs(selection.reviewed)
     progress(f"{len(diffs)} files to review, {len(selection.skipped)} skipped")
     texts = await _head_texts([diff.path for diff in diffs], request.head_text)
-    plan = build_batches(diffs, texts, counter=counter, limits=_limits(request.pr, policy, counter, options))
+    wanted = _related_limits(policy)
+    with_related = model is not None and request.code is not None and wanted.enabled
+    reserve = wanted.tokens_per_call if with_related else 0
+    limits = _limits(request.pr, policy, counter, options, reserve=reserve)
+    plan = build_batches(diffs, texts, counter=counter, limits=limits)
     builtin = run_checks(diffs)
     findings: list[Finding] = builtin
-    coverage = plan.coverage.with_selection(selection.skipped, llm_used=model is not None)
+    related = RelatedPlan(texts=["" for _ in plan.batches])
+    if with_related and request.code is not None and plan.batches:
+        progress("looking up related code")
+        with INDEX_SECONDS.time():
+            related = await asyncio.to_thread(
+                find_related, request.code, plan.batches, by_path(diffs), counter, wanted
+            )
+        for snippet in related.snippets:
+            RELATED_SNIPPETS.labels(kind=snippet.kind).inc()
+    coverage = replace(
+        plan.coverage.with_selection(selection.skipped, llm_used=model is not None),
+        related_snippets=len(related.snippets),
+        related_files=related.files,
+        notes=request.notes,
+    )
     analysis = Analysis(
         selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
     )
     if model is not None and plan.batches:
         system = render_system()
         prompts = [
-            render_batch_prompt(pr=request.pr, policy=policy, batch=batch, calls=len(plan.batches))
-            for batch in plan.batches
+            render_batch_prompt(
+                pr=request.pr,
+                policy=policy,
+                batch=batch,
+                calls=len(plan.batches),
+                related=related.texts[index],
+            )
+            for index, batch in enumerate(plan.batches)
         ]
         progress(f"asking the LLM: {len(prompts)} call(s)")
         with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
@@ -240,11 +271,20 @@ def _without_failed(
     return coverage
 
 
+def _related_limits(policy: PolicySpec) -> RelatedLimits:
+    wanted = policy.related_context
+    return RelatedLimits(
+        enabled=wanted.enabled and wanted.max_tokens_per_call > 0 and wanted.max_tokens_per_review > 0,
+        tokens_per_call=wanted.max_tokens_per_call,
+        tokens_per_review=wanted.max_tokens_per_review,
+    )
+
+
 def _limits(
-    pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions
+    pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions, *, reserve: int = 0
 ) -> ContextLimits:
     """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
-    the system prompt, PR text and instructions."""
+    the system prompt, PR text, instructions and the ``reserve`` kept for related code."""
     overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
-    room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead)
+    room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead - reserve)
     return replace(options.limits, file_tokens=room)

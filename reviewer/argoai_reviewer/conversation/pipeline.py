@@ -9,6 +9,8 @@ Order of a review and why:
 3. the pull request as it is now: closed or moved on → superseded, nothing posted;
 4. an earlier review of ours for this head (hidden marker) → recorded, nothing posted again;
 5. full review, or only what changed since the last reviewed head (compare API) when history is linear;
+   the repository at head comes from the pod's snapshot cache (:mod:`~argoai_reviewer.conversation.sources`),
+   which also rebuilds the diffs GitHub left out and gives the analysis related unchanged code;
 6. analysis (:mod:`argoai_reviewer.analysis.review`), findings already posted on unchanged code left out;
 7. fencing right before posting: we still own the lock and the head has not moved;
 8. post, then record state, fingerprints and history.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -43,6 +45,7 @@ from argoai_core.models.job import AnyJob, CommandJob, PullRequestClosedJob, Rev
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.analysis.model import ReviewModel
+from argoai_reviewer.analysis.rediff import needs_rebuild, rebuild_missing_patches
 from argoai_reviewer.analysis.review import (
     Analysis,
     AnalysisOptions,
@@ -80,6 +83,7 @@ from argoai_reviewer.conversation.record import PullRequestRecord
 from argoai_reviewer.conversation.replies import Replies
 from argoai_reviewer.conversation.repo_config import apply_repo_config
 from argoai_reviewer.conversation.repo_config_cache import RepoConfigCache
+from argoai_reviewer.conversation.sources import ReviewSources, SourceOptions, review_sources
 from argoai_reviewer.conversation.state import Conversation, TurnOptions
 from argoai_reviewer.conversation.summary import SummaryComments
 from argoai_reviewer.conversation.trust import Trust
@@ -112,6 +116,8 @@ class PipelineOptions:
     # How long a closed pull request's state is kept (a reopened one carries on within it).
     closed_ttl_seconds: float = 7 * 86_400.0
     turn: TurnOptions = field(default_factory=TurnOptions)
+    # The pod's repository snapshots and code index (no store: single-file reads, no related code).
+    sources: SourceOptions = field(default_factory=SourceOptions)
 
 
 @dataclass(frozen=True)
@@ -340,20 +346,10 @@ class ReviewPipeline:
         # A review asked for in full (``full review``, a re-run of the check) covers the whole pull request.
         scope = ReviewScope(pr_files=pr_files) if job.full else await self._scope(gh, job, pr_files)
         files = pr_files if scope.files is None else list(scope.files)
-        head_text = _memo(lambda path: gh.file_text(job.repo, path, job.head_sha))
-        request = ChangeRequest(
-            pr=pr,
-            files=files,
-            anchor_files=pr_files,
-            head_text=head_text,
-        )
+        files_base = scope.since or pr.base_sha
         policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
         model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
         notes += [note for note in (provider_note, budget_note) if note]
-        analysis = await analyze(
-            request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
-        )
-        await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
 
         async def fence() -> ReviewOutcome | None:
             # Only the lock's owner posts, and only for the head the pull request still has.
@@ -361,20 +357,27 @@ class ReviewPipeline:
                 raise RetryableError("lost this head's lock while reviewing", delay=5.0)
             return self._moved_on(job, await gh.pull_request(job.repo, job.number))
 
-        published = await _uninterrupted(
-            self._publisher.publish(
-                gh,
-                job,
-                policy,
-                analysis,
-                scope,
-                head_text=head_text,
-                notes=notes,
-                check_id=check_id,
-                fence=fence,
-                known=record,
+        async with review_sources(gh, job.repo, job.head_sha, self._options.sources) as sources:
+            request = await self._request(pr, policy, pr_files, files, files_base, sources)
+            analysis = await analyze(
+                request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
             )
-        )
+            await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
+            # Still in the snapshot: the "addressed" check reads the head's files from it.
+            published = await _uninterrupted(
+                self._publisher.publish(
+                    gh,
+                    job,
+                    policy,
+                    analysis,
+                    scope,
+                    head_text=sources.head_text,
+                    notes=notes,
+                    check_id=check_id,
+                    fence=fence,
+                    known=record,
+                )
+            )
         if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
             await self._record(
                 job, analysis, published.review_id, published.comments, time.monotonic() - started
@@ -388,6 +391,43 @@ class ReviewPipeline:
         if pr.head_sha != job.head_sha:
             return ReviewOutcome.superseded(f"the pull request moved on to {pr.head_sha[:12]}")
         return None
+
+    @staticmethod
+    async def _request(
+        pr: PullRequest,
+        policy: PolicySpec,
+        pr_files: list[ChangedFile],
+        files: list[ChangedFile],
+        files_base: str,
+        sources: ReviewSources,
+    ) -> ChangeRequest:
+        """What the analysis gets: diffs GitHub left out rebuilt (for the model and, narrowed to certain
+        additions, for anchoring), reads from the snapshot, and its code index."""
+        wanted = sum(needs_rebuild(changed, policy) for changed in (*pr_files, *files))
+        rebuilt = await rebuild_missing_patches(
+            pr_files,
+            policy,
+            base_text=await sources.base_reader(pr.base_sha, wanted),
+            head_text=sources.head_text,
+        )
+        shown = rebuilt.files
+        if files is not pr_files:
+            shown = (
+                await rebuild_missing_patches(
+                    files,
+                    policy,
+                    base_text=await sources.base_reader(files_base, wanted),
+                    head_text=sources.head_text,
+                )
+            ).files
+        return ChangeRequest(
+            pr=pr,
+            files=shown,
+            anchor_files=rebuilt.anchors,
+            head_text=sources.head_text,
+            code=sources.code,
+            notes=(sources.note,) if sources.note else (),
+        )
 
     async def _scope(
         self, gh: GitHubInstallation, job: ReviewJob, pr_files: list[ChangedFile]
@@ -438,18 +478,6 @@ class ReviewPipeline:
             comments=comments,
             seconds=round(seconds, 3),
         )
-
-
-def _memo(read: Callable[[str], Awaitable[str | None]]) -> Callable[[str], Awaitable[str | None]]:
-    """``read`` that reads each path once: the analysis and the "addressed" check share the head's files."""
-    cache: dict[str, asyncio.Future[str | None]] = {}
-
-    def cached(path: str) -> Awaitable[str | None]:
-        if path not in cache:
-            cache[path] = asyncio.ensure_future(read(path))
-        return asyncio.shield(cache[path])
-
-    return cached
 
 
 async def _uninterrupted(publishing: Coroutine[Any, Any, T]) -> T:
