@@ -26,6 +26,7 @@ from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.conversation.sources import MAX_SINGLE_BASE_READS, SourceOptions
 from argoai_reviewer.outcome import OutcomeKind
+from argoai_reviewer.wiring import conversation_stores
 from argoai_reviewer.workspace.store import SnapshotLimits, SnapshotStore
 from support.fake_github import FakeFile, FakeGitHub
 
@@ -62,6 +63,7 @@ async def build(fake: FakeGitHub, redis_settings: RedisSettings, tmp_path: Path)
             options=PipelineOptions(
                 analysis=AnalysisOptions(), sources=SourceOptions(store=SnapshotStore(tmp_path / "s", limits))
             ),
+            stores=conversation_stores(redis, state_ttl_seconds=600),
         )  # fmt: skip
 
     yield make
@@ -78,6 +80,12 @@ def _job(fake: FakeGitHub) -> ReviewJob:
 
 async def no_beat() -> None:
     """No queue here."""
+
+
+def summary_of(fake: FakeGitHub) -> str:
+    """The body of PR 1's summary comment (coverage and notes are there, not in the review)."""
+    [summary] = [c.body for c in fake.comments_posted(OWNER, REPO, 1) if "argoai:summary" in c.body]
+    return summary
 
 
 def _grown(index: int) -> tuple[FakeFile, str]:
@@ -102,7 +110,7 @@ async def test_patchless_files_are_rebuilt_and_commented(fake: FakeGitHub, build
     assert outcome.kind is OutcomeKind.POSTED
     [review] = fake.reviews_posted(OWNER, REPO, 1)
     assert [(c["path"], c["line"]) for c in review.comments] == [("f00.py", 12)]
-    assert "Nothing was skipped." in review.body
+    assert "Nothing was skipped." in summary_of(fake)
     assert len(fake.requests_to("/contents/f")) == 3
     assert len(fake.requests_to("/tarball/")) == 1
 
@@ -137,5 +145,5 @@ async def test_a_snapshot_over_its_cap_falls_back_to_single_reads_and_says_so(
     assert outcome.kind is OutcomeKind.POSTED
     [review] = fake.reviews_posted(OWNER, REPO, 1)
     assert [(c["path"], c["line"]) for c in review.comments] == [("app.py", 2)]
-    assert "The repository snapshot was not used (archive of" in review.body
+    assert "The repository snapshot was not used (archive of" in summary_of(fake)
     assert len(fake.requests_to("/contents/app.py")) == 1
