@@ -163,6 +163,11 @@ def summary(argo: ArgoSystem) -> Any:
     return found
 
 
+def summary_body(argo: ArgoSystem) -> str:
+    """The body of PR 7's summary comment ("" before there is one)."""
+    return next((c.body for c in bot_comments(argo) if "argoai:summary" in c.body), "")
+
+
 def thread_comments(argo: ArgoSystem) -> list[Any]:
     """Every diff comment of PR 7."""
     return argo.fake_github.review_comments(OWNER, REPO, NUMBER)

@@ -24,6 +24,7 @@ from e2e.helpers import (
     reviews,
     settled,
     summary,
+    summary_body,
     thread_comments,
     thread_reply,
 )
@@ -122,7 +123,7 @@ def test_pause_skips_pushes_and_resume_reviews_the_current_head(argo: ArgoSystem
     wait_until(lambda: len(reviews(argo)) == 1, 30, "the first review")
     _, pause = comment(argo, "@argoai pause")
     argo.send("issue_comment", pause)
-    wait_until(lambda: "Automatic reviews are paused" in summary(argo).body, 30, "the summary to say paused")
+    wait_until(lambda: "Automatic reviews are paused" in summary_body(argo), 30, "the summary to say paused")
     settled(argo)
     llm_calls = len(argo.fake_llm.requests)
     push(argo, h(2), h(1), {"util.py": UTIL})
@@ -233,7 +234,7 @@ def test_thirty_pushes_with_nothing_new_edit_one_summary(argo: ArgoSystem) -> No
         push(argo, h(n), before, {f"notes/{n}.txt": NOTES})
         before = h(n)
         wait_until(
-            lambda n=n: h(n) in (find_summary_meta(summary(argo).body) or {}).get("heads", []),  # type: ignore[misc]
+            lambda n=n: h(n) in (find_summary_meta(summary_body(argo)) or {}).get("heads", []),  # type: ignore[misc]
             30,
             f"push {n} to be reviewed",
         )

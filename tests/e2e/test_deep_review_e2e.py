@@ -9,6 +9,15 @@ from support.fake_github import FakeFile
 from support.fake_llm import EvidenceResponder, MarkerResponder
 from support.system import OWNER, ArgoSystem, pull_request_payload, wait_until
 
+
+def _summary(system: ArgoSystem, repo: str, number: int) -> str:
+    """The body of the pull request's summary comment ("" before there is one)."""
+    bodies = [
+        c.body for c in system.fake_github.comments_posted(OWNER, repo, number) if "argoai:summary" in c.body
+    ]
+    return bodies[0] if bodies else ""
+
+
 BASE, HEAD = "b" * 40, "1" * 40
 PRICING = (
     "def apply_discount(price, percent):\n"
@@ -70,15 +79,14 @@ def test_bug_visible_only_with_unchanged_code_is_commented(system: ArgoSystem, t
     _open(system, "shop", 11)
     _open(system, "shop-plain", 12)
     wait_until(lambda: len(system.fake_github.reviews_posted(OWNER, "shop", 11)) == 1, 30, "the review")
-    wait_until(
-        lambda: len(system.fake_github.reviews_posted(OWNER, "shop-plain", 12)) == 1, 30, "the control"
-    )
+    # The control finds nothing: no review is posted, only its summary comment.
+    wait_until(lambda: bool(_summary(system, "shop-plain", 12)), 30, "the control")
     [review] = system.fake_github.reviews_posted(OWNER, "shop", 11)
     assert [(c["path"], c["line"]) for c in review.comments] == [("shop/cart.py", 6)]
-    assert "Related unchanged code given to the model: 1 snippet from 1 file." in review.body
-    [control] = system.fake_github.reviews_posted(OWNER, "shop-plain", 12)
-    assert control.comments == []
-    assert "Related unchanged code" not in control.body
+    wait_until(lambda: bool(_summary(system, "shop", 11)), 30, "the summary")
+    assert "Related unchanged code given to the model: 1 snippet from 1 file." in _summary(system, "shop", 11)
+    assert system.fake_github.reviews_posted(OWNER, "shop-plain", 12) == []
+    assert "Related unchanged code" not in _summary(system, "shop-plain", 12)
     assert sorted(responder.seen) == [False, True]
     # The head was fetched as one archive per pull request (no per-file reads of the repository).
     assert len(system.fake_github.requests_to("/tarball/")) == 2
@@ -137,14 +145,18 @@ def test_321_file_pull_request_misses_nothing(system: ArgoSystem) -> None:
     requests_before = len(fake.requests)
     system.send("pull_request", payload)
     wait_until(lambda: len(fake.reviews_posted(OWNER, "big", 21)) == 1, 120, "the review of 321 files")
+    wait_until(lambda: "### Last review" in _summary(system, "big", 21), 30, "the summary")
     [review] = fake.reviews_posted(OWNER, "big", 21)
     lines = 3 * 3100 + 318 * 4
     assert [(c["path"], c["line"]) for c in review.comments] == [("pkg/m309.py", 4)]
-    assert f"Reviewed 321 files; {lines:,} of {lines:,} changed lines were sent to the model." in review.body
-    assert "Nothing was skipped." in review.body
-    assert "too large" not in review.body
+    summary = _summary(system, "big", 21)
+    assert f"Reviewed 321 files; {lines:,} of {lines:,} changed lines were sent to the model." in summary
+    assert "Nothing was skipped." in summary
+    assert "too large" not in summary
     github_calls = [r for r in fake.requests[requests_before:] if not r.path.startswith("/app/")]
     # pull (twice: before and just before posting), reviews, 4 pages of files, the tarball and its archive
-    # link, the repository settings file, 3 base versions, the review: no per-file reads of the head.
-    assert len(github_calls) <= 16, [r.path for r in github_calls]
+    # link, the repository settings file, 3 base versions, the review; the conversation: its comments (read
+    # once), the diff threads, the check run (found, created, completed), the summary comment: no per-file
+    # reads of the head.
+    assert len(github_calls) <= 22, [r.path for r in github_calls]
     assert len(fake.requests_to("/contents/pkg/")) == 3
