@@ -72,7 +72,7 @@ class ConnectionLog:
                 url=self.url,
                 client=self.client,
                 error=describe(error),
-                detail="reconnecting in the background; webhooks and jobs wait until NATS answers",
+                retrying="in the background, until a server answers",
             )
             return
         self._failures += 1
