@@ -3,6 +3,7 @@ and that SIGTERM/SIGINT end it within its grace period whatever NATS does."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -13,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from argoai_cli.local_services import LocalProcess, free_port, nats_process
+from argoai_cli.local_services import LocalProcess, nats_process
 from support.gateway_process import GatewayProcess
 from support.webhooks import load_payload
 
-PASSWORD = "nats-pass-4c7e1a9b"  # noqa: S105 - a test server's password, checked never to be logged
+PASSWORD = "nats-pass-4c7e1a9b"
 GRACE_SECONDS = 10  # ARGOAI_GATEWAY_GRACE_PERIOD_SECONDS's default
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
 
@@ -109,10 +110,8 @@ def _post_in_background(url: str, bodies: list[bytes], gateway: GatewayProcess) 
     """Start one thread per body posting it (answers or transport errors are ignored)."""
 
     def post(body: bytes) -> None:
-        try:
+        with contextlib.suppress(httpx.TransportError):
             gateway.deliver(body=body, timeout=30)
-        except httpx.TransportError:
-            pass
 
     threads = [threading.Thread(target=post, args=(body,), daemon=True) for body in bodies]
     for thread in threads:
@@ -145,7 +144,7 @@ def test_gateway_exits_within_its_grace_period_when_nats_is_frozen(
         own_nats_server.process.send_signal(signal.SIGCONT)
     for thread in threads:
         thread.join(timeout=30)
-    print('EXIT', sig.name, round(seconds, 2))
+    print("EXIT", sig.name, round(seconds, 2))
     assert status == 0, gateway.text()
     # Interpreter start-up is not part of it, but its shutdown is: allow a little over the grace period.
     assert seconds < grace + 1, seconds

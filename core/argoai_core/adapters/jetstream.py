@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -42,6 +43,13 @@ _INSUFFICIENT_RESOURCES = 10023
 STREAM_NAME_IN_USE = 10058  # created meanwhile by another pod, with another configuration
 
 Callback = Callable[[], Awaitable[None]]
+# Errors nats-py reports on an established connection just before it drops it and reconnects.
+_CONNECTION_LOST = (
+    nats.errors.UnexpectedEOF,
+    nats.errors.StaleConnectionError,
+    nats.errors.ConnectionClosedError,
+    OSError,
+)
 
 log = get_logger(__name__)
 
@@ -109,15 +117,17 @@ async def connect(
     async def error(exc: Exception) -> None:
         if client.closing:
             return
-        if client.is_connected:
-            state.other_error(exc)
-        else:
+        if not client.is_connected:
             state.failed(exc)
+        elif isinstance(exc, _CONNECTION_LOST):
+            state.dropped(exc)  # reported just before the disconnect callback: it says why
+        else:
+            state.other_error(exc)
 
     async def disconnected() -> None:
         if client.closing:
             return
-        state.failed(None)
+        state.dropped()
         if on_disconnect is not None:
             await on_disconnect()
 

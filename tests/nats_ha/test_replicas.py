@@ -154,6 +154,8 @@ async def test_three_replicas_on_a_single_server_is_a_config_error_naming_the_se
             await ensure_streams(js, names)
         with pytest.raises(ConfigError, match=r"^ARGOAI_NATS_REPLICAS=3: "):
             await ensure_policy_bucket(js, names)
-        assert [info.config.name for info in await js.streams_info() if prefix in (info.config.name or "")] == []
+        assert [
+            info.config.name for info in await js.streams_info() if prefix in (info.config.name or "")
+        ] == []
     finally:
         await client.close()

@@ -12,7 +12,7 @@ from support.nats_cluster import NatsCluster, nats_cluster
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
-    """A 3-node cluster shared by the tests of one module (each uses prefixes of its own; none kills a node)."""
+    """A 3-node cluster shared by the tests of a module (each uses its own prefix; none kills a node)."""
     with nats_cluster(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 

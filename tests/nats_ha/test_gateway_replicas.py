@@ -1,5 +1,5 @@
-"""ARGOAI_NATS_REPLICAS as a user sets it on the real ``argoai gateway`` process: refused values, a server that
-cannot hold the count, and a restart that brings existing single-replica streams to 3."""
+"""ARGOAI_NATS_REPLICAS as a user sets it on the real ``argoai gateway`` process: refused values, a server
+that cannot hold the count, and a restart that brings existing single-replica streams to 3."""
 
 from __future__ import annotations
 
