@@ -135,17 +135,20 @@ class Sender(threading.Thread):
 
 
 async def _stream_state(urls: list[str], prefix: str) -> tuple[dict[str, int | None], int]:
-    """Replica count of the webhooks and jobs streams, and deliveries still pending or unacknowledged."""
+    """Replica count of every stream (the gateway's and the reviewer's policy bucket), and deliveries still
+    pending or unacknowledged."""
     nc = await nats.connect(urls)
     try:
         js = nc.jetstream()
-        replicas = {}
+        streams = [f"{prefix}_WEBHOOKS", f"{prefix}_JOBS", f"{prefix}_DEAD", f"OBJ_{prefix}_PAYLOADS"]
+        replicas = {
+            s: (await js.stream_info(s)).config.num_replicas for s in [*streams, f"KV_{prefix}_POLICIES"]
+        }
         pending = 0
         for stream, consumer in (
             (f"{prefix}_WEBHOOKS", f"{prefix}_INTAKE"),
             (f"{prefix}_JOBS", f"{prefix}_REVIEWERS"),
         ):
-            replicas[stream] = (await js.stream_info(stream)).config.num_replicas
             info = await js.consumer_info(stream, consumer)
             pending += info.num_pending + info.num_ack_pending
         return replicas, pending
@@ -161,7 +164,7 @@ def test_one_node_killed_mid_traffic_loses_no_accepted_webhook_and_reviews_each_
     argo.start_gateway()
     argo.start_reviewer()
     replicas, _ = asyncio.run(_stream_state(own_cluster.urls, argo.prefix))
-    assert set(replicas.values()) == {3}
+    assert set(replicas.values()) == {3}, replicas  # the policy bucket was created by the reviewer
 
     sender = Sender(argo)
     sender.start()

@@ -1,5 +1,6 @@
-"""ARGOAI_NATS_REPLICAS as a user sets it on the real ``argoai gateway`` process: refused values, a server
-that cannot hold the count, and a restart that brings existing single-replica streams to 3."""
+"""ARGOAI_NATS_REPLICAS as a user sets it on the real ``argoai gateway`` and ``argoai reviewer`` processes:
+refused values, a server that cannot hold the count, and a restart that brings existing single-replica
+streams to 3."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import nats
 from argoai_cli.local_services import LocalProcess, free_port
 from argoai_core.streams import StreamNames, object_store_stream
 from support.gateway_process import ARGOAI, SECRET, GatewayProcess, user_env
+from support.keys import app_key
 from support.nats_cluster import NatsCluster
 
 
@@ -51,6 +53,29 @@ def test_three_replicas_on_a_single_nats_server_ends_the_gateway_with_one_config
         "keeps one copy only (replicas > 1 not supported in non-clustered mode); set ARGOAI_NATS_REPLICAS=1 "
         "or point ARGOAI_NATS_URL at a NATS cluster"
     ]
+    assert "Traceback" not in result.stderr
+
+
+def test_three_replicas_on_a_single_nats_server_stops_the_reviewer_with_one_config_error_line(
+    nats_server: LocalProcess,
+) -> None:
+    """The reviewer reads the same setting: against a server that is not clustered it exits 2 with the same
+    one line, before taking any work."""
+    env = user_env(
+        ARGOAI_GITHUB_APP_ID="4242",
+        ARGOAI_GITHUB_PRIVATE_KEY=app_key().pkcs1,
+        ARGOAI_NATS_URL=f"nats://127.0.0.1:{nats_server.port}",
+        ARGOAI_NATS_PREFIX="SINGLE_R3_REVIEWER",
+        ARGOAI_NATS_REPLICAS="3",
+    )
+    result = subprocess.run(
+        [ARGOAI, "reviewer", "--metrics-port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    plain = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(plain) == 1
+    assert plain[0].startswith("argoai: configuration error: ARGOAI_NATS_REPLICAS=3: the NATS server is not")
     assert "Traceback" not in result.stderr
 
 
