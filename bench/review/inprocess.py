@@ -32,13 +32,13 @@ from argoai_reviewer.adapters.redis_state import (
     RedisReviewState,
     RedisTokenBudget,
 )
-from argoai_reviewer.analysis import AnalysisOptions
-from argoai_reviewer.llm import build_model
-from argoai_reviewer.pipeline import PipelineOptions, ReviewPipeline
-from argoai_reviewer.ports import ModelReply, ReviewModel
+from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.analysis.review import AnalysisOptions
+from argoai_reviewer.analysis.tokens import counter_for
+from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
+from argoai_reviewer.outcome import OutcomeKind
 from argoai_reviewer.settings import ReviewerSettings
-from argoai_reviewer.tokens import counter_for
-from argoai_reviewer.worker import OutcomeKind
+from argoai_reviewer.wiring import build_model
 
 OWNER, REPO = "bench-org", "overhead"
 MODEL = "gpt-4o-mini"

@@ -7,8 +7,9 @@ import dataclasses
 from collections.abc import Mapping
 
 from argoai_core.settings import GitHubSettings, NatsSettings, RedisSettings, load
-from argoai_reviewer.runtime import Reviewer, ReviewerConfig
-from argoai_reviewer.wiring import build_runner
+from argoai_reviewer.runtime.process import Reviewer
+from argoai_reviewer.settings import ReviewerConfig
+from argoai_reviewer.wiring import assembler
 
 
 class ReviewerComponent:
@@ -36,7 +37,7 @@ class ReviewerComponent:
             nats=load(NatsSettings, **nats),
             redis=load(RedisSettings, **redis),
         )
-        return cls(Reviewer(config, build_runner))
+        return cls(Reviewer(config, assembler()))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; running reviews then get the reviewer's grace period."""

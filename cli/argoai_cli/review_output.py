@@ -6,7 +6,7 @@ import typer
 
 from argoai_cli.review_setup import LocalResult
 from argoai_core.models.findings import Severity
-from argoai_reviewer.anchoring import Anchored, Placement
+from argoai_reviewer.analysis.anchoring import Anchored, Placement
 
 _COLOURS = {
     Severity.CRITICAL: typer.colors.RED,

@@ -13,11 +13,11 @@ from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError
 from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import load_policy_file
 from argoai_core.settings import CommonSettings, LLMSettings, load
-from argoai_reviewer.analysis import AnalysisOptions, within_configured_llm
-from argoai_reviewer.llm import build_model
-from argoai_reviewer.local import LocalReview, review_local
+from argoai_reviewer.analysis.review import AnalysisOptions, within_configured_llm
+from argoai_reviewer.analysis.tokens import counter_for
+from argoai_reviewer.local.review import LocalReview, review_local
 from argoai_reviewer.settings import ReviewerSettings
-from argoai_reviewer.tokens import counter_for
+from argoai_reviewer.wiring import build_model
 
 
 @dataclass(frozen=True)

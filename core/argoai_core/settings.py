@@ -176,6 +176,12 @@ class LLMSettings(_Section):
         """Whether an LLM is configured at all (otherwise only the built-in checks run)."""
         return self.provider is not None
 
+    def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
+        """Estimated cost in US dollars from the configured prices per million tokens (unknown: 0)."""
+        return (
+            input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok
+        ) / 1_000_000
+
 
 class NatsSettings(_Section):
     """NATS JetStream: server URL and the prefix of every stream, consumer and bucket name."""

@@ -1,1 +1,16 @@
-"""The reviewer: turns pull request events into one correct, anchored review per head commit."""
+"""The reviewer: turns pull request events into one correct, anchored review per head commit.
+
+Packages by stage, highest first; a package may import the ones below it, never one above (the order is
+declared in pyproject.toml's import-linter ``layers`` contract, so ``make imports`` keeps it true):
+
+``main``                       the ``argoai reviewer`` entrypoint
+``wiring``                     the composition root: chooses every adapter, connects NATS and Redis
+``adapters``                   the only modules importing githubkit, openai, anthropic, nats, redis
+``runtime`` | ``local`` | ``redeliver``
+                               the process consuming jobs | ``argoai review`` of a local git range |
+                               the webhook redelivery job
+``conversation`` | ``llm``     one pull request's review on GitHub | the provider-agnostic LLM loop
+``analysis``                   what the model sees and how its findings are placed on the diff
+``domain``, ``outcome``, ``metrics``, ``settings``
+                               plain data, results, Prometheus metrics and settings every stage shares
+"""

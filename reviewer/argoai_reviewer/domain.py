@@ -107,24 +107,3 @@ class ReviewRecord:
     model: str = ""
     delivery_id: str = ""
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class HookDelivery:
-    """One attempt in the App's webhook delivery log (``GET /app/hook/deliveries``)."""
-
-    id: int
-    guid: str
-    delivered_at: datetime
-    redelivery: bool
-    status: str
-    status_code: int
-    event: str
-    action: str | None
-    installation_id: int | None
-    repository_id: int | None
-
-    @property
-    def ok(self) -> bool:
-        """Whether this attempt was delivered: GitHub's status ``OK`` (a 2xx answer)."""
-        return self.status == "OK" or 200 <= self.status_code < 300

@@ -9,16 +9,17 @@ from contextlib import contextmanager
 
 from argoai_core.logs import configure_logging
 from argoai_core.telemetry import configure_tracing
-from argoai_reviewer.runtime import Reviewer, ReviewerConfig, RunnerFactory
-from argoai_reviewer.wiring import build_runner
+from argoai_reviewer.runtime.process import Reviewer
+from argoai_reviewer.settings import ReviewerConfig
+from argoai_reviewer.wiring import assembler
 
 
-def run(*, metrics_port: int | None = None, runner_factory: RunnerFactory | None = None) -> None:
-    """Run the reviewer; ``runner_factory`` defaults to the production pipeline (``wiring.build_runner``)."""
+def run(*, metrics_port: int | None = None) -> None:
+    """Run the production reviewer (``wiring.assembler``) until SIGTERM or SIGINT."""
     config = ReviewerConfig.load(**({} if metrics_port is None else {"metrics_port": metrics_port}))
     configure_logging(config.common.log_level)
     configure_tracing("argoai-reviewer")
-    asyncio.run(_serve(Reviewer(config, runner_factory or build_runner)))
+    asyncio.run(_serve(Reviewer(config, assembler())))
 
 
 async def _serve(reviewer: Reviewer) -> None:

@@ -18,6 +18,10 @@ REVIEW_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )
 REVIEWS_IN_FLIGHT = Gauge("argoai_reviews_in_flight", "Reviews running in this process")
+REVIEWS_CANCELLED = Counter(
+    "argoai_reviews_cancelled_total",
+    "Reviews stopped mid-way because a newer head of their pull request was pushed",
+)
 JOBS_DEAD_LETTERED = Counter(
     "argoai_jobs_dead_lettered_total",
     "Jobs that failed for good and went to the dead-letter stream",

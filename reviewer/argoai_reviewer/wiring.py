@@ -1,31 +1,123 @@
-"""Assemble the production review pipeline from settings and the runtime's shared services.
+"""The composition root of the reviewer: the one place that chooses implementations.
 
-This is the one place that chooses implementations: githubkit for GitHub, the configured LLM (or none: the
-built-in checks alone), the policy file in local mode or the operator's key-value bucket in a cluster.
+githubkit for GitHub, the configured LLM (or none: the built-in checks alone), the policy file in local mode
+or the operator's key-value bucket in a cluster, JetStream for the queue and Redis for locks and state. The
+stages below know only their own Protocols; this module connects the dependencies and hands the runtime an
+:class:`~argoai_reviewer.runtime.process.Assembly`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
+from argoai_core.adapters.jetstream import connect, ensure_streams
 from argoai_core.adapters.policy_kv import KvPolicyProvider, PolicyWatcher
+from argoai_core.errors import ConfigError
 from argoai_core.logs import get_logger
 from argoai_core.policy_set import StaticPolicyProvider, load_policy_file
+from argoai_core.settings import LLMSettings
 from argoai_core.streams import StreamNames
 from argoai_reviewer.adapters.github import GitHubAppAdapter
-from argoai_reviewer.adapters.redis_state import RedisTokenBudget
-from argoai_reviewer.analysis import AnalysisOptions
-from argoai_reviewer.failures import FailureComment
-from argoai_reviewer.llm import ConcurrencyLimitedModel, build_model
-from argoai_reviewer.pipeline import PipelineOptions, ReviewPipeline
-from argoai_reviewer.ports import PolicyProvider, ReviewModel
-from argoai_reviewer.runtime import SECONDS_PER_DAY, ReviewerConfig, RuntimeServices
-from argoai_reviewer.worker import ReviewRunner
+from argoai_reviewer.adapters.jobs import JetStream, JetStreamJobs, close_connection
+from argoai_reviewer.adapters.redis_state import (
+    RedisConnection,
+    RedisReviewHistory,
+    RedisReviewLock,
+    RedisReviewState,
+    RedisTokenBudget,
+)
+from argoai_reviewer.analysis.model import ReviewModel
+from argoai_reviewer.analysis.review import AnalysisOptions
+from argoai_reviewer.conversation.failures import FailureComment
+from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
+from argoai_reviewer.conversation.ports import PolicyProvider
+from argoai_reviewer.llm.instructions import ReplyInstructions
+from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
+from argoai_reviewer.llm.retry import RetryPolicy
+from argoai_reviewer.llm.structured import LLMClient
+from argoai_reviewer.runtime.process import Assembly
+from argoai_reviewer.runtime.worker import ReviewRunner
+from argoai_reviewer.settings import SECONDS_PER_DAY, ReviewerConfig
 
 log = get_logger(__name__)
 
-LOCK_TTL_ACK_WAITS = 3
+# Closing the NATS connection drains it (pending acks and publishes flushed); a frozen server must not hold
+# the process past its grace period, so the drain gets this long before the connection is simply closed.
+NATS_DRAIN_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class RuntimeServices:
+    """Connections and shared state the pipeline gets (one NATS connection and one Redis pool per process)."""
+
+    js: JetStream
+    redis: RedisConnection
+    lock: RedisReviewLock
+    state: RedisReviewState
+    history: RedisReviewHistory
+
+    @classmethod
+    def build(cls, config: ReviewerConfig, js: JetStream) -> RuntimeServices:
+        """The services on ``js`` and on a new Redis pool (closed by the caller: ``redis.aclose()``)."""
+        redis = RedisConnection.from_settings(config.redis, timeout=config.reviewer.redis_timeout_seconds)
+        settings = config.reviewer
+        return cls(
+            js=js,
+            redis=redis,
+            lock=RedisReviewLock(redis),
+            state=RedisReviewState(redis, ttl_seconds=settings.state_ttl_days * SECONDS_PER_DAY),
+            history=RedisReviewHistory(redis, max_per_repo=settings.history_per_repo),
+        )
+
+
+# Builds the review pipeline on the runtime's services; exited at shutdown (to close HTTP clients).
+RunnerFactory = Callable[[ReviewerConfig, RuntimeServices], AbstractAsyncContextManager[ReviewRunner]]
+
+
+def assembler(
+    runner_factory: RunnerFactory | None = None,
+) -> Callable[[ReviewerConfig], AbstractAsyncContextManager[Assembly]]:
+    """The production assembly; ``runner_factory`` (default :func:`build_runner`) builds the pipeline."""
+    factory = runner_factory or build_runner
+
+    @asynccontextmanager
+    async def assemble(config: ReviewerConfig) -> AsyncIterator[Assembly]:
+        names = StreamNames(config.nats.prefix)
+        async with AsyncExitStack() as stack:
+            nc = await connect(config.nats, name="argoai-reviewer")
+            stack.push_async_callback(close_connection, nc, NATS_DRAIN_SECONDS)
+            js = nc.jetstream()
+            await ensure_streams(js, names)
+            services = RuntimeServices.build(config, js)
+            stack.push_async_callback(services.redis.aclose)
+            runner = await stack.enter_async_context(factory(config, services))
+            yield Assembly(queue=JetStreamJobs(nc, names), runner=runner, connected=lambda: nc.is_connected)
+
+    return assemble
+
+
+def build_model(
+    settings: LLMSettings,
+    *,
+    retry: RetryPolicy | None = None,
+    instructions: ReplyInstructions | None = None,
+) -> LLMClient:
+    """The review model for ``settings``: OpenAI-compatible (Azure, vLLM, Ollama, LiteLLM…) or Anthropic.
+
+    The adapters are imported here, lazily: a process using one provider need not import the other's SDK.
+    """
+    policy = retry or RetryPolicy.from_settings(settings)
+    if settings.provider == "openai":
+        from argoai_reviewer.adapters.llm_openai import OpenAIReviewModel
+
+        return OpenAIReviewModel(settings, retry=policy, instructions=instructions)
+    if settings.provider == "anthropic":
+        from argoai_reviewer.adapters.llm_anthropic import AnthropicReviewModel
+
+        return AnthropicReviewModel(settings, retry=policy, instructions=instructions)
+    raise ConfigError("ARGOAI_LLM_PROVIDER: not set (openai or anthropic) — no LLM is configured")
 
 
 @asynccontextmanager
@@ -62,8 +154,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                 github, services.lock, remember_seconds=settings.state_ttl_days * SECONDS_PER_DAY
             ),
             options=PipelineOptions(
-                # A few ack waits: renewed while the review runs, soon free when its pod died.
-                lock_ttl_seconds=LOCK_TTL_ACK_WAITS * settings.ack_wait_seconds,
+                lock_ttl_seconds=settings.lock_ttl_seconds,
                 analysis=AnalysisOptions(
                     input_tokens_per_call=settings.max_input_tokens_per_call,
                     llm_concurrency=settings.llm_concurrency,

@@ -16,9 +16,8 @@ import nats
 import pytest
 
 from argoai_cli.local_services import LocalProcess
-from argoai_reviewer.commands import find_command_marker
-from argoai_reviewer.render import find_marker
-from argoai_reviewer.repo_config import CONFIG_PATH
+from argoai_reviewer.conversation.markers import find_command_marker, find_marker
+from argoai_reviewer.conversation.repo_config import CONFIG_PATH
 from support.fake_github.server import FakeGitHub
 from support.fake_llm import FakeLLM
 from support.system import OWNER, REPO, ArgoSystem, argo_system, pull_request_payload, wait_until

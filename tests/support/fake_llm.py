@@ -239,9 +239,9 @@ class RegexLineParser:
     """Parses prompts where a ``file`` regex line (group ``path``) starts each file and a ``line`` regex
     (groups ``line``, ``kind`` and ``code``) matches each numbered line of the new file.
 
-    The defaults follow :mod:`argoai_reviewer.context`'s rendering: a header ``=== path (status) ===`` per
-    file (or part of one) and rows ``<number right-aligned> <+ or space> <code>``; removed lines carry no
-    number and are skipped (they cannot be commented on).
+    The defaults follow :mod:`argoai_reviewer.analysis.context`'s rendering: a header
+    ``=== path (status) ===`` per file (or part of one) and rows ``<number right-aligned> <+ or space>
+    <code>``; removed lines carry no number and are skipped (they cannot be commented on).
     """
 
     file: re.Pattern[str] = re.compile(r"^=== (?P<path>.+?) \([a-z]+[,)].* ===$")

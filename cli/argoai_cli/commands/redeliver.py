@@ -12,8 +12,8 @@ from argoai_cli.errors import config_errors
 
 if TYPE_CHECKING:
     from argoai_core.settings import GitHubSettings, RedisSettings
-    from argoai_reviewer.redeliver import RedeliverySummary
-    from argoai_reviewer.redeliver_settings import RedeliverSettings
+    from argoai_reviewer.redeliver.job import RedeliverySummary
+    from argoai_reviewer.redeliver.settings import RedeliverSettings
 
 
 def command(
@@ -34,7 +34,7 @@ def command(
     from argoai_core.errors import ArgoAIError, ConfigError
     from argoai_core.logs import configure_logging, get_logger
     from argoai_core.settings import CommonSettings, GitHubSettings, RedisSettings, load
-    from argoai_reviewer.redeliver_settings import RedeliverSettings
+    from argoai_reviewer.redeliver.settings import RedeliverSettings
 
     with config_errors():
         common = load(CommonSettings)
@@ -64,7 +64,7 @@ async def run(
     from argoai_reviewer.adapters.github import GitHubAppAdapter
     from argoai_reviewer.adapters.redeliver_state import RedisRedeliveryState, lock_key
     from argoai_reviewer.adapters.redis_state import RedisConnection, RedisReviewLock
-    from argoai_reviewer.redeliver import Redeliverer, RedeliverLimits
+    from argoai_reviewer.redeliver.job import Redeliverer, RedeliverLimits
 
     connection = RedisConnection.from_settings(redis, timeout=settings.redis_timeout_seconds)
     app = GitHubAppAdapter(github, connection.client, key_prefix=redis.key_prefix)

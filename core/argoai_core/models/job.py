@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SHA = Field(pattern=r"^[0-9a-f]{40}$")
-# The commands a comment can give (see argoai_reviewer.commands); none takes an argument.
+# The commands a comment can give (see argoai_reviewer.conversation.commands); none takes an argument.
 JobCommand = Literal["review", "ignore"]
 # Every job version this code reads (1: ReviewJob, 2: CommandJob).
 JOB_VERSIONS = frozenset({1, 2})

@@ -51,12 +51,12 @@ from argoai_reviewer.domain import (
     ChangedFile,
     Comparison,
     ExistingReview,
-    HookDelivery,
     InlineComment,
     PullRequest,
     ReviewDraft,
 )
 from argoai_reviewer.metrics import GITHUB_CALLS
+from argoai_reviewer.redeliver.job import HookDelivery
 
 T = TypeVar("T")
 ReviewEvent = Literal["APPROVE", "REQUEST_CHANGES", "COMMENT"]

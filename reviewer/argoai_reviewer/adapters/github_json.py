@@ -13,14 +13,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from argoai_reviewer.domain import (
-    ChangedFile,
-    Comparison,
-    ExistingReview,
-    FileStatus,
-    HookDelivery,
-    PullRequest,
-)
+from argoai_reviewer.domain import ChangedFile, Comparison, ExistingReview, FileStatus, PullRequest
+from argoai_reviewer.redeliver.job import HookDelivery
 
 MAX_FILE_BYTES = 1024 * 1024  # the contents API sends content inline only up to 1 MB
 

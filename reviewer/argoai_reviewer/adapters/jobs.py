@@ -1,11 +1,12 @@
 """JetStream adapter of the reviewer: durable pull consumers, settlements, publishing jobs and dead letters.
 
-Implements :mod:`argoai_reviewer.delivery` on nats-py. Every NATS failure leaves this module as
+Implements :mod:`argoai_reviewer.runtime.delivery` on nats-py. Every NATS failure leaves this module as
 :class:`~argoai_core.errors.UnavailableError`: the consumers retry, and nats-py reconnects by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,8 +23,8 @@ from argoai_core.adapters.jetstream import load_body
 from argoai_core.errors import UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.streams import StreamNames
-from argoai_reviewer.delivery import Delivery
-from argoai_reviewer.intake import INTAKE_EVENTS
+from argoai_reviewer.runtime.delivery import Delivery
+from argoai_reviewer.runtime.intake import INTAKE_EVENTS
 from argoai_reviewer.settings import ReviewerSettings
 
 log = get_logger(__name__)
@@ -35,6 +36,38 @@ JetStream = JetStreamContext
 PUBLISH_TIMEOUT_SECONDS = 5.0
 # Retry hint when NATS is unreachable; the connection reconnects every half second on its own.
 RETRY_DELAY_SECONDS = 2.0
+
+
+async def close_connection(nc: Client, drain_seconds: float) -> None:
+    """Drain ``nc`` (pending acks and publishes flushed), but never hold a stopping process on a dead server.
+
+    nats-py's drain waits up to 30 s on a server that does not answer, swallows the first cancellation and
+    then flushes for another 10 s. So a server that does not answer a flush at once is not drained at all,
+    and a drain that takes longer than ``drain_seconds`` is abandoned: the connection is simply closed.
+    """
+    if nc.is_closed:
+        return
+    try:
+        # nats-py types the timeout as int but waits with asyncio.wait_for, which takes any seconds.
+        await nc.flush(timeout=max(0.1, min(1.0, drain_seconds)))  # type: ignore[arg-type]
+    except (nats.errors.Error, TimeoutError):
+        log.warning("NATS does not answer: closing the connection without draining it")
+        await nc.close()
+        return
+    drain = asyncio.create_task(nc.drain())
+    done, _ = await asyncio.wait({drain}, timeout=drain_seconds)
+    if drain in done:
+        with contextlib.suppress(nats.errors.Error):
+            drain.result()
+        return
+    log.warning("NATS did not drain in time: closing the connection", seconds=drain_seconds)
+    await nc.close()
+    # The first cancellation is swallowed by nats-py while it drains subscriptions; the next one ends it.
+    while not drain.done():
+        drain.cancel()
+        await asyncio.wait({drain}, timeout=0.2)
+    with contextlib.suppress(asyncio.CancelledError, nats.errors.Error):
+        drain.result()
 
 
 @asynccontextmanager
@@ -65,7 +98,7 @@ def _consumer_config(name: str, subjects: list[str], settings: ReviewerSettings)
 
 
 class JetStreamDelivery:
-    """A :class:`~argoai_reviewer.delivery.Delivery` backed by a JetStream message."""
+    """A :class:`~argoai_reviewer.runtime.delivery.Delivery` backed by a JetStream message."""
 
     def __init__(self, js: JetStreamContext, msg: Msg) -> None:
         self._js = js
@@ -136,7 +169,7 @@ class JetStreamDelivery:
 class StoredJob:
     """A job still in the stream after its last allowed delivery went unsettled (its reviewer died).
 
-    JetStream will not deliver it again; as a :class:`~argoai_reviewer.delivery.Delivery` it can be
+    JetStream will not deliver it again; as a :class:`~argoai_reviewer.runtime.delivery.Delivery` it can be
     dead-lettered like any failed job: ``term``/``ack`` delete it from the stream, ``nak`` leaves it.
     """
 
@@ -205,7 +238,7 @@ class StoredJob:
 
 
 class JetStreamSource:
-    """A :class:`~argoai_reviewer.delivery.DeliverySource`: a pull subscription on a durable consumer."""
+    """A :class:`~argoai_reviewer.runtime.delivery.DeliverySource`: a pull subscription (durable)."""
 
     def __init__(self, js: JetStreamContext, subscription: JetStreamContext.PullSubscription) -> None:
         self._js = js
@@ -296,6 +329,33 @@ class JetStreamJobs:
             await self._js.add_consumer(stream, config)
             subscription = await self._js.pull_subscribe_bind(durable=config.durable_name, stream=stream)
         return JetStreamSource(self._js, subscription)
+
+    async def announce_superseded(self, pr_key: str, old_head: str, new_head: str) -> None:
+        """Tell every reviewer pod that ``pr_key`` moved from ``old_head`` to ``new_head`` (not stored)."""
+        message = json.dumps({"pr": pr_key, "old_head": old_head, "new_head": new_head}).encode()
+        async with _unavailable("announcing a superseded head"):
+            await self._nc.publish(self._names.superseded_subject, message)
+
+    async def watch_superseded(
+        self, handle: Callable[[str, str], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``handle(pr_key, old_head)`` for each announcement; returns the stop function."""
+
+        async def on_notice(msg: Msg) -> None:
+            try:
+                notice = json.loads(msg.data)
+                await handle(str(notice["pr"]), str(notice["old_head"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("ignored a malformed superseded notice", error=str(exc))
+
+        async with _unavailable("subscribing to superseded notices"):
+            subscription = await self._nc.subscribe(self._names.superseded_subject, cb=on_notice)
+
+        async def stop() -> None:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+        return stop
 
     async def publish_job(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> bool:
         """Publish a review job with ``Nats-Msg-Id`` = ``key``; False when the stream already had it."""

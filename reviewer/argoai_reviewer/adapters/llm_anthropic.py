@@ -18,18 +18,10 @@ from opentelemetry.trace import Tracer
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.llm import (
-    SCHEMA_DESCRIPTION,
-    SCHEMA_NAME,
-    Answer,
-    InvalidReply,
-    ReplyInstructions,
-    RetryPolicy,
-    StructuredReviewModel,
-    parse_object_reply,
-    review_schema,
-    transient_error,
-)
+from argoai_reviewer.llm.instructions import ReplyInstructions
+from argoai_reviewer.llm.retry import RetryPolicy, transient_error
+from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_object_reply
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 
@@ -41,7 +33,7 @@ class _Conversation:
 
 
 class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
-    """A :class:`~argoai_reviewer.ports.ReviewModel` over the Anthropic Messages API (forced tool call)."""
+    """A :class:`~argoai_reviewer.analysis.model.ReviewModel` over Anthropic's Messages API (forced tool)."""
 
     provider = "anthropic"
 

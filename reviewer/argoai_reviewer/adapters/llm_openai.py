@@ -21,18 +21,10 @@ from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, Perm
 from argoai_core.logs import get_logger
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.llm import (
-    SCHEMA_DESCRIPTION,
-    SCHEMA_NAME,
-    Answer,
-    InvalidReply,
-    ReplyInstructions,
-    RetryPolicy,
-    StructuredReviewModel,
-    parse_json_reply,
-    review_schema,
-    transient_error,
-)
+from argoai_reviewer.llm.instructions import ReplyInstructions
+from argoai_reviewer.llm.retry import RetryPolicy, transient_error
+from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -62,7 +54,7 @@ class _Reply:
 
 
 class OpenAIReviewModel(StructuredReviewModel[_Chat]):
-    """A :class:`~argoai_reviewer.ports.ReviewModel` over an OpenAI-compatible API (Azure: api_version)."""
+    """A :class:`~argoai_reviewer.analysis.model.ReviewModel` over an OpenAI-compatible API (Azure too)."""
 
     provider = "openai"
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from argoai_reviewer.adapters.redis_state import RedisConnection, _unavailable
-from argoai_reviewer.redeliver import Checkpoint
+from argoai_reviewer.redeliver.job import Checkpoint
 
 
 def lock_key(host: str) -> str:
@@ -20,7 +20,7 @@ def lock_key(host: str) -> str:
 
 
 class RedisRedeliveryState:
-    """:class:`~argoai_reviewer.redeliver.RedeliveryState` on Redis, for one GitHub host."""
+    """:class:`~argoai_reviewer.redeliver.job.RedeliveryState` on Redis, for one GitHub host."""
 
     def __init__(self, redis: RedisConnection, host: str) -> None:
         self._redis = redis

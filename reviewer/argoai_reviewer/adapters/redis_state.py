@@ -103,7 +103,7 @@ class RedisConnection:
 
 
 class RedisReviewLock:
-    """:class:`~argoai_reviewer.ports.ReviewLock` on Redis: ``SET NX PX`` with a random owner token."""
+    """:class:`~argoai_reviewer.conversation.ports.ReviewLock` on Redis: ``SET NX PX``, random owner token."""
 
     def __init__(self, redis: RedisConnection) -> None:
         self._redis = redis
@@ -134,7 +134,8 @@ class RedisReviewLock:
 
 
 class RedisReviewState:
-    """:class:`~argoai_reviewer.ports.ReviewState` on Redis: a hash per PR, a set of posted fingerprints and
+    """:class:`~argoai_reviewer.conversation.ports.ReviewState` on Redis: a hash per PR, a set of posted
+    fingerprints and
     the ``ignore`` command's flag.
 
     All expire ``ttl_seconds`` after their last write: a PR untouched that long is reviewed afresh.
@@ -200,7 +201,7 @@ class RedisReviewState:
 
 
 class RedisTokenBudget:
-    """:class:`~argoai_reviewer.ports.TokenBudget` on Redis: one counter per scope and UTC day."""
+    """:class:`~argoai_reviewer.conversation.ports.TokenBudget` on Redis: a counter per scope and UTC day."""
 
     # A day's counter outlives the day a little, so a review finishing after midnight still counts.
     TTL_SECONDS = 2 * 86_400
@@ -230,7 +231,7 @@ class RedisTokenBudget:
 
 
 class RedisReviewHistory:
-    """:class:`~argoai_reviewer.ports.ReviewHistory` on Redis: one stream of review records per repository."""
+    """:class:`~argoai_reviewer.conversation.ports.ReviewHistory` on Redis: a stream of records per repo."""
 
     def __init__(self, redis: RedisConnection, *, max_per_repo: int) -> None:
         self._redis = redis

@@ -1,6 +1,6 @@
 """GitHub-shaped JSON for the fake: every field githubkit's strict models require, with plausible values.
 
-A test in tests/github checks these documents against githubkit's models, so a client that uses
+A test in tests/reviewer/github checks these documents against githubkit's models, so a client that uses
 ``.parsed_data`` works against the fake as it does against GitHub.
 """
 

@@ -1,0 +1,148 @@
+"""The prompts sent to the LLM, rendered from the Jinja2 templates in ``prompts/``.
+
+Everything that comes from the pull request (title, description, paths, code) is untrusted: it is redacted
+(:mod:`argoai_core.redact`) and placed inside data blocks whose boundary is a random token made for each
+prompt. The token is drawn again until no piece of data contains it, so data can never close its block and
+pose as instructions; the system prompt says that nothing inside a block is to be obeyed. Only the review
+policy (set by the repository's administrators, never read from the pull request) is rendered outside.
+The system prompt does not depend on the pull request, so providers can cache it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from argoai_core.models.policy import PolicySpec
+from argoai_core.redact import redact, redact_keeping_lines
+from argoai_reviewer.analysis.context import Batch
+from argoai_reviewer.analysis.selection import matches
+from argoai_reviewer.analysis.tokens import TokenCounter
+from argoai_reviewer.domain import PullRequest
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_TITLE_CHARS = 300
+MAX_BODY_CHARS = 8000
+DEFAULT_MAX_FINDINGS = 20
+
+
+def _token() -> str:
+    return f"DATA-{secrets.token_hex(12)}"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    # Autoescape off: the output is a prompt, not HTML; untrusted text is fenced instead of escaped.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def new_boundary(data: Iterable[str], token: Callable[[], str] = _token) -> str:
+    """A boundary token that occurs in none of ``data`` (drawn again until it does not)."""
+    pieces = list(data)
+    while True:
+        candidate = token()
+        if not any(candidate in piece for piece in pieces):
+            return candidate
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[… {len(text) - limit} more characters not shown]"
+
+
+def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tuple[str, str]]:
+    """The policy's ``(glob, instructions)`` entries whose glob matches at least one of ``paths``."""
+    return [
+        (entry.path, entry.instructions)
+        for entry in policy.path_instructions
+        if any(matches(path, [entry.path]) for path in paths)
+    ]
+
+
+def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS) -> str:
+    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format."""
+    return _environment().get_template("system.j2").render(max_findings=max_findings)
+
+
+def render_batch_prompt(
+    *,
+    pr: PullRequest,
+    policy: PolicySpec,
+    batch: Batch,
+    calls: int = 1,
+    token: Callable[[], str] = _token,
+) -> str:
+    """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files."""
+    return _render(
+        pr=pr,
+        policy=policy,
+        files=batch.text,
+        path_instructions=path_instructions_for(policy, batch.paths),
+        call=batch.index + 1,
+        calls=calls,
+        token=token,
+    )
+
+
+def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpec, max_findings: int) -> int:
+    """Tokens of the system prompt plus a user prompt without files (every path instruction counted).
+
+    The room left for files in one call is the call's input budget minus this.
+    """
+    boundary = _token()
+    user = _render(
+        pr=pr,
+        policy=policy,
+        files="",
+        path_instructions=[(entry.path, entry.instructions) for entry in policy.path_instructions],
+        call=999,
+        calls=999,
+        token=lambda: boundary,
+    )
+    # Random boundaries tokenize differently from prompt to prompt: charge each one its worst case, a
+    # token per character, on top of this rendering's count.
+    margin = user.count(boundary) * len(boundary)
+    return counter.count(render_system(max_findings=max_findings)) + counter.count(user) + margin
+
+
+def _render(
+    *,
+    pr: PullRequest,
+    policy: PolicySpec,
+    files: str,
+    path_instructions: list[tuple[str, str]],
+    call: int,
+    calls: int,
+    token: Callable[[], str],
+) -> str:
+    title = redact(_clip(pr.title, MAX_TITLE_CHARS))
+    body = redact(_clip(pr.body or "(no description)", MAX_BODY_CHARS))
+    # The files are already redacted by the context builder; redacting again is cheap insurance.
+    files = redact_keeping_lines(files)
+    return (
+        _environment()
+        .get_template("batch.j2")
+        .render(
+            number=pr.number,
+            call=call,
+            calls=calls,
+            boundary=new_boundary([title, body, files], token),
+            title=title,
+            body=body,
+            files=files,
+            instructions=policy.instructions.strip(),
+            path_instructions=path_instructions,
+        )
+    )

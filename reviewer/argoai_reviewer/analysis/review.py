@@ -1,0 +1,247 @@
+"""The part of a review shared by GitHub reviews and local reviews: from changed files to placed findings.
+
+selection (policy) → context batches within token budgets → built-in checks + LLM calls (concurrent, bounded)
+→ merged findings → anchoring on the diff where comments can go. Posting (or printing) is the caller's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from opentelemetry import trace
+
+from argoai_core.errors import PermanentError
+from argoai_core.logs import get_logger
+from argoai_core.models.findings import Finding
+from argoai_core.models.policy import PolicySpec
+from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
+from argoai_reviewer.analysis.checks import merge_findings, run_checks
+from argoai_reviewer.analysis.context import Batch, ContextLimits, build_batches
+from argoai_reviewer.analysis.coverage import Coverage
+from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
+from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.analysis.prompts import (
+    DEFAULT_MAX_FINDINGS,
+    prompt_overhead,
+    render_batch_prompt,
+    render_system,
+)
+from argoai_reviewer.analysis.selection import Selection, select_files
+from argoai_reviewer.analysis.tokens import TokenCounter
+from argoai_reviewer.domain import ChangedFile, PullRequest
+
+log = get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+
+HeadText = Callable[[str], Awaitable[str | None]]
+Progress = Callable[[str], None]
+Heartbeat = Callable[[], Awaitable[None]]
+
+# Below this a call could not hold a useful piece of a file; such a policy is a misconfiguration.
+MIN_FILE_TOKENS = 2_000
+# Reading files at head is I/O bound; a few at a time keeps GitHub's concurrency limit far away.
+HEAD_TEXT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """What to review: the files whose changes the model sees, and the diff where comments may go.
+
+    For a full review both are the pull request's files; for an incremental review ``files`` holds only
+    what changed since the last reviewed head, while comments still go on the pull request's diff.
+    """
+
+    pr: PullRequest
+    files: Sequence[ChangedFile]
+    anchor_files: Sequence[ChangedFile]
+    head_text: HeadText
+
+
+@dataclass
+class Analysis:
+    """What a review found, and what it covered and cost."""
+
+    selection: Selection
+    coverage: Coverage
+    placements: list[Placement]
+    summaries: list[str]
+    llm_used: bool
+    models: set[str] = field(default_factory=set)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+    @property
+    def summary(self) -> str:
+        """The model's summary (one per call, joined), or empty without an LLM."""
+        return "\n\n".join(part.strip() for part in self.summaries if part.strip())
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How much to send and how many LLM calls to run at once."""
+
+    limits: ContextLimits = field(default_factory=ContextLimits)
+    # The whole prompt of one call (system prompt, PR text, instructions and files) stays within this.
+    input_tokens_per_call: int = 16_000
+    llm_concurrency: int = 4
+    bot_name: str = "argoai"
+
+
+def within_configured_llm(policy: PolicySpec, configured_provider: str | None) -> tuple[PolicySpec, str]:
+    """``policy`` without a provider/model choice this installation cannot honour, and a note saying so.
+
+    A policy may pick the model; it cannot conjure a provider whose credentials are not configured, so a
+    policy naming another provider falls back to the configured one, visibly.
+    """
+    if policy.provider is None or policy.provider == configured_provider:
+        return policy, ""
+    note = (
+        f"The review policy asks for {policy.provider} ({policy.model or 'default model'}), which this "
+        f"installation is not configured for; the configured {configured_provider or 'LLM'} reviewed it."
+    )
+    return policy.model_copy(update={"provider": None, "model": None}), note
+
+
+async def _head_texts(paths: Sequence[str], head_text: HeadText) -> dict[str, str | None]:
+    gate = asyncio.Semaphore(HEAD_TEXT_CONCURRENCY)
+
+    async def one(path: str) -> str | None:
+        async with gate:
+            return await head_text(path)
+
+    texts = await asyncio.gather(*(one(path) for path in paths))
+    return dict(zip(paths, texts, strict=True))
+
+
+def _diffs(files: Sequence[ChangedFile]) -> list[FileDiff]:
+    return [from_changed_file(changed) for changed in files]
+
+
+async def _ask_model(
+    model: ReviewModel,
+    prompts: Sequence[str],
+    system: str,
+    policy: PolicySpec,
+    concurrency: int,
+    heartbeat: Heartbeat,
+    progress: Progress,
+) -> list[ModelReply | PermanentError]:
+    """Every call's reply, or the PermanentError that ended it (the other calls still count).
+
+    A retryable failure of one call stops the others and is raised: the whole job is retried later.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    done = 0
+
+    async def one(prompt: str) -> ModelReply | PermanentError:
+        nonlocal done
+        try:
+            async with gate:
+                reply = await model.review(system=system, prompt=prompt, model=policy.model)
+        except PermanentError as exc:
+            log.warning("an LLM call failed for good; the other calls' findings still count", error=str(exc))
+            return exc
+        done += 1
+        progress(f"LLM call {done}/{len(prompts)} done")
+        # A long review keeps its job alive: each finished call is proof of progress.
+        await heartbeat()
+        return reply
+
+    tasks = [asyncio.create_task(one(prompt)) for prompt in prompts]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def analyze(
+    request: ChangeRequest,
+    policy: PolicySpec,
+    model: ReviewModel | None,
+    counter: TokenCounter,
+    options: AnalysisOptions,
+    *,
+    heartbeat: Heartbeat,
+    progress: Progress = lambda _: None,
+) -> Analysis:
+    """Review ``request`` under ``policy``: built-in checks always, the LLM when one is configured."""
+    selection = select_files(request.files, policy)
+    diffs = _diffs(selection.reviewed)
+    progress(f"{len(diffs)} files to review, {len(selection.skipped)} skipped")
+    texts = await _head_texts([diff.path for diff in diffs], request.head_text)
+    plan = build_batches(diffs, texts, counter=counter, limits=_limits(request.pr, policy, counter, options))
+    builtin = run_checks(diffs)
+    findings: list[Finding] = builtin
+    coverage = plan.coverage.with_selection(selection.skipped, llm_used=model is not None)
+    analysis = Analysis(
+        selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
+    )
+    if model is not None and plan.batches:
+        system = render_system()
+        prompts = [
+            render_batch_prompt(pr=request.pr, policy=policy, batch=batch, calls=len(plan.batches))
+            for batch in plan.batches
+        ]
+        progress(f"asking the LLM: {len(prompts)} call(s)")
+        with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
+            replies = await _ask_model(
+                model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
+            )
+        failed = [
+            (batch, out)
+            for batch, out in zip(plan.batches, replies, strict=True)
+            if isinstance(out, PermanentError)
+        ]
+        if len(failed) == len(replies):
+            raise failed[0][1]
+        if failed:
+            analysis.coverage = _without_failed(analysis.coverage, plan.batches, failed)
+        for reply in replies:
+            if not isinstance(reply, ModelReply):
+                continue
+            analysis.summaries.append(reply.output.summary)
+            analysis.models.add(reply.model)
+            analysis.input_tokens += reply.input_tokens
+            analysis.output_tokens += reply.output_tokens
+            analysis.calls += 1
+        answered = [reply for reply in replies if isinstance(reply, ModelReply)]
+        findings = merge_findings(findings, [f for reply in answered for f in reply.output.findings])
+    same_files = request.anchor_files is request.files
+    anchor_diffs: Mapping[str, FileDiff] = by_path(diffs if same_files else _diffs(request.anchor_files))
+    # Built-in findings have exact line numbers; the model's are located by the code they quote.
+    exact = {id(finding) for finding in builtin}
+    analysis.placements = [
+        anchor_at_lines(f, anchor_diffs) if id(f) in exact else anchor(f, anchor_diffs) for f in findings
+    ]
+    return analysis
+
+
+def _without_failed(
+    coverage: Coverage, batches: Sequence[Batch], failed: Sequence[tuple[Batch, PermanentError]]
+) -> Coverage:
+    """The coverage once the files of failed calls are known not to have been reviewed by the model."""
+    still_sent = {path for batch in batches if batch not in {b for b, _ in failed} for path in batch.paths}
+    for batch, error in failed:
+        lines: dict[str, int] = {}
+        for block in batch.files:
+            lines[block.path] = lines.get(block.path, 0) + block.changed_lines
+        # The error says what went wrong (invalid output after the re-asks, context too long), not the code.
+        reason = f"not reviewed by the model: {str(error)[:200]}"
+        coverage = coverage.without_calls(lines, still_sent, reason)
+    return coverage
+
+
+def _limits(
+    pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions
+) -> ContextLimits:
+    """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
+    the system prompt, PR text and instructions."""
+    overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
+    room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead)
+    return replace(options.limits, file_tokens=room)

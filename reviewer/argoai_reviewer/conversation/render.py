@@ -1,0 +1,296 @@
+"""Turn placed findings into the review GitHub receives: inline comments, summary body, event.
+
+Decisions made here:
+
+* Findings below ``policy.min_severity`` are not posted; they are counted in the body.
+* Two findings with the same fingerprint in one answer are posted once; the rest are counted.
+* Anchored findings are ordered by severity (critical first), then path and line; the first
+  ``policy.max_comments`` become inline comments, the rest are listed in the body ("not posted inline").
+* Unanchored findings become file-level notes in the body, with the reason they are not inline.
+* The event is ``COMMENT``, or ``REQUEST_CHANGES`` when ``policy.request_changes`` is set and a critical
+  finding is in the review (inline, as a note, or listed over the cap). ArgoAI never approves.
+* All model text goes through :mod:`argoai_core.sanitize`; every section of the body has a size budget
+  so the body stays under :data:`~argoai_core.sanitize.REVIEW_BODY_MAX` whatever the model wrote.
+* The body ends with a hidden marker naming the head commit, so a retry finds the review it already posted
+  (:func:`~argoai_reviewer.conversation.markers.find_marker`) instead of posting it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from argoai_core.models.findings import Finding, Severity
+from argoai_core.models.policy import PolicySpec
+from argoai_core.sanitize import (
+    BODY_MAX,
+    COMMENT_MAX,
+    REVIEW_BODY_MAX,
+    SUMMARY_MAX,
+    code_fence,
+    safe_suggestion,
+    sanitize_markdown,
+    sanitize_path,
+    sanitize_title,
+)
+from argoai_reviewer.analysis.anchoring import Anchored, Placement, Unanchored
+from argoai_reviewer.analysis.coverage import Coverage
+from argoai_reviewer.analysis.fingerprint import fingerprint_of
+from argoai_reviewer.conversation.markers import marker
+from argoai_reviewer.domain import InlineComment, ReviewDraft
+
+BADGES = {
+    Severity.CRITICAL: "🔴 Critical",
+    Severity.MAJOR: "🟠 Major",
+    Severity.MINOR: "🟡 Minor",
+    Severity.NIT: "⚪ Nit",
+}
+NOTE_BODY_MAX = 1500
+"""Longest body of one file-level note in the review body."""
+SUGGESTION_MAX = 8000
+"""Longest suggestion posted; a longer one is dropped (it would not fit a comment)."""
+COVERAGE_BUDGET = 15_000
+NOTES_BUDGET = 25_000
+OVER_CAP_BUDGET = 5_000
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("argoai_reviewer.conversation", "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # noqa: S701
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+
+
+@dataclass
+class Selection:
+    """Which placed findings become inline comments, notes, or only counts."""
+
+    inline: list[Anchored] = field(default_factory=list)
+    notes: list[Unanchored] = field(default_factory=list)
+    over_cap: list[Anchored] = field(default_factory=list)
+    below_min: int = 0
+    duplicates: int = 0
+
+
+def _order(item: Placement) -> tuple[int, str, int]:
+    finding = item.finding
+    start = item.start if isinstance(item, Anchored) else finding.start_line
+    return (finding.severity.rank, item.path, start)
+
+
+def select(placements: Sequence[Placement], policy: PolicySpec) -> Selection:
+    """Apply the policy (minimum severity, comment cap) and drop in-review duplicates, counting each."""
+    selection = Selection()
+    seen: set[str] = set()
+    for item in sorted(placements, key=_order):
+        if item.finding.severity.rank > policy.min_severity.rank:
+            selection.below_min += 1
+            continue
+        key = fingerprint_of(item)
+        if key in seen:
+            selection.duplicates += 1
+            continue
+        seen.add(key)
+        if isinstance(item, Unanchored):
+            selection.notes.append(item)
+        elif len(selection.inline) < policy.max_comments:
+            selection.inline.append(item)
+        else:
+            selection.over_cap.append(item)
+    return selection
+
+
+def _lines(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}–{end}"
+
+
+def render_comment(item: Anchored, *, bot_handle: str) -> str:
+    """The body of the inline comment for ``item``: badge, title, body and (when allowed) a suggestion."""
+    finding = item.finding
+    suggestion, note = item.suggestion, None
+    if suggestion is not None and (
+        len(suggestion) > SUGGESTION_MAX or not safe_suggestion(suggestion, bot_handle=bot_handle)
+    ):
+        suggestion, note = None, "it contains text that cannot be posted safely"
+    elif finding.suggestion is not None and suggestion is None:
+        note = item.suggestion_dropped
+    text = _ENV.get_template("comment.md.j2").render(
+        badge=BADGES[finding.severity],
+        category=finding.category.value,
+        title=sanitize_title(finding.title, bot_handle=bot_handle),
+        body=sanitize_markdown(finding.body, bot_handle=bot_handle, limit=BODY_MAX),
+        suggestion=suggestion,
+        fence=code_fence(suggestion or ""),
+        note=f"Suggestion omitted: {note}." if note else None,
+    )
+    return text.rstrip("\n")[:COMMENT_MAX]
+
+
+def inline_comment(item: Anchored, *, bot_handle: str) -> InlineComment:
+    """The GitHub review comment for ``item`` (side RIGHT; ``start_line`` only for a range)."""
+    return InlineComment(
+        path=item.path,
+        line=item.end,
+        start_line=item.start if item.start < item.end else None,
+        body=render_comment(item, bot_handle=bot_handle),
+    )
+
+
+def _fit(items: list[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], int]:
+    """The leading items whose size (estimated from their values) fits ``budget``; how many did not."""
+    taken, used = [], 0
+    for item in items:
+        size = sum(len(str(value)) for value in item.values()) + 16
+        if used + size > budget:
+            break
+        taken.append(item)
+        used += size
+    return taken, len(items) - len(taken)
+
+
+def _note(item: Unanchored, bot_handle: str) -> dict[str, Any]:
+    finding = item.finding
+    return {
+        "badge": BADGES[finding.severity],
+        "category": finding.category.value,
+        "title": sanitize_title(finding.title, bot_handle=bot_handle),
+        "path": sanitize_path(item.path),
+        "lines": _lines(finding.start_line, finding.end_line),
+        "reason": item.reason.text,
+        "body": sanitize_markdown(finding.body, bot_handle=bot_handle, limit=NOTE_BODY_MAX),
+    }
+
+
+def _coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
+    def entries(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+        return [
+            {"path": sanitize_path(path), "reason": sanitize_title(reason, bot_handle=bot_handle)}
+            for path, reason in pairs
+        ]
+
+    skipped, skipped_more = _fit(entries(coverage.skipped), COVERAGE_BUDGET // 3)
+    clipped, clipped_more = _fit(entries(coverage.clipped), COVERAGE_BUDGET // 3)
+    reviewed, reviewed_more = _fit(
+        [{"path": sanitize_path(p)} for p in coverage.reviewed], COVERAGE_BUDGET // 3
+    )
+    files = f"{len(coverage.reviewed)} file{'s' if len(coverage.reviewed) != 1 else ''}"
+    if coverage.llm_used:
+        line = (
+            f"Reviewed {files}; {coverage.lines_sent:,} of {coverage.lines_total:,} changed lines "
+            "were sent to the model."
+        )
+    else:
+        line = (
+            f"Checked {files} with ArgoAI's built-in checks only ({coverage.lines_total:,} changed lines): "
+            "no LLM is configured."
+        )
+    if coverage.complete:
+        line += " Nothing was skipped."
+    return {
+        "coverage_line": line,
+        "skipped": skipped,
+        "skipped_more": skipped_more,
+        "clipped": clipped,
+        "clipped_more": clipped_more,
+        "reviewed": [item["path"] for item in reviewed],
+        "reviewed_more": reviewed_more,
+        "reviewed_count": len(coverage.reviewed),
+    }
+
+
+def _footnotes(selection: Selection, repeated: int, min_severity: Severity) -> list[str]:
+    notes = []
+    if selection.below_min:
+        notes.append(f"{selection.below_min} finding(s) below {min_severity.value} not shown")
+    if selection.duplicates:
+        notes.append(f"{selection.duplicates} duplicate finding(s) merged")
+    if repeated:
+        notes.append(f"{repeated} finding(s) already reported on unchanged code not repeated")
+    return notes
+
+
+def render_body(
+    *,
+    summary: str,
+    coverage: Coverage,
+    selection: Selection,
+    policy: PolicySpec,
+    head_sha: str,
+    bot_handle: str,
+    repeated: int = 0,
+) -> str:
+    """The review body: tally, summary, coverage, notes, findings over the cap, counts, hidden marker."""
+    notes, notes_more = _fit([_note(n, bot_handle) for n in selection.notes], NOTES_BUDGET)
+    over_cap, over_cap_more = _fit(
+        [
+            {
+                "badge": BADGES[a.finding.severity],
+                "path": sanitize_path(a.path),
+                "lines": _lines(a.start, a.end),
+                "title": sanitize_title(a.finding.title, bot_handle=bot_handle),
+            }
+            for a in selection.over_cap
+        ],
+        OVER_CAP_BUDGET,
+    )
+    tally = (
+        f"{len(selection.inline)} inline comment{'s' if len(selection.inline) != 1 else ''}, "
+        f"{len(selection.notes)} file-level note{'s' if len(selection.notes) != 1 else ''}."
+    )
+    body = _ENV.get_template("review_body.md.j2").render(
+        tally=tally,
+        summary=sanitize_markdown(summary, bot_handle=bot_handle, limit=SUMMARY_MAX),
+        **_coverage_context(coverage, bot_handle),
+        notes=notes,
+        notes_more=notes_more,
+        over_cap=over_cap,
+        over_cap_more=over_cap_more,
+        over_cap_count=len(selection.over_cap),
+        max_comments=policy.max_comments,
+        footnotes=_footnotes(selection, repeated, policy.min_severity),
+        marker=marker(head_sha),
+    )
+    if len(body) > REVIEW_BODY_MAX:  # pragma: no cover - the section budgets keep it far below
+        raise AssertionError(f"review body of {len(body)} characters exceeds the budget")
+    return body
+
+
+def _is_critical(finding: Finding) -> bool:
+    return finding.severity is Severity.CRITICAL
+
+
+def build_review(
+    placements: Sequence[Placement],
+    *,
+    policy: PolicySpec,
+    coverage: Coverage,
+    summary: str,
+    head_sha: str,
+    bot_handle: str = "argoai",
+    repeated: int = 0,
+) -> ReviewDraft:
+    """The review to post for ``head_sha``: selected inline comments, the body, and the event.
+
+    ``repeated`` is how many findings the caller left out because they were already posted (by fingerprint).
+    """
+    selection = select(placements, policy)
+    shown: list[Placement] = [*selection.inline, *selection.notes, *selection.over_cap]
+    critical = any(_is_critical(item.finding) for item in shown)
+    event = "REQUEST_CHANGES" if policy.request_changes and critical else "COMMENT"
+    body = render_body(
+        summary=summary,
+        coverage=coverage,
+        selection=selection,
+        policy=policy,
+        head_sha=head_sha,
+        bot_handle=bot_handle,
+        repeated=repeated,
+    )
+    comments = [inline_comment(item, bot_handle=bot_handle) for item in selection.inline]
+    return ReviewDraft(commit_id=head_sha, body=body, event=event, comments=comments)

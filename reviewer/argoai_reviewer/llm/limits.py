@@ -1,0 +1,24 @@
+"""The process-wide limit on concurrent LLM calls, shared by every review of one reviewer process."""
+
+from __future__ import annotations
+
+import asyncio
+
+from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+
+
+class ConcurrencyLimitedModel:
+    """A :class:`ReviewModel` letting at most ``limit`` calls run at once in this process.
+
+    Every review shares it, so ``ARGOAI_REVIEWER_LLM_CONCURRENCY`` bounds what one pod asks of the provider
+    however many reviews run, while a review alone may still use every slot.
+    """
+
+    def __init__(self, model: ReviewModel, limit: int) -> None:
+        self._model = model
+        self._gate = asyncio.Semaphore(limit)
+
+    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+        """Wait for a free slot, then ask the wrapped model."""
+        async with self._gate:
+            return await self._model.review(system=system, prompt=prompt, model=model)

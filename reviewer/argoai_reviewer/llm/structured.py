@@ -1,0 +1,239 @@
+"""The provider-agnostic half of the LLM adapters: the structured-output loop every provider shares.
+
+Who retries what (decided once, here):
+
+* The SDKs' own retries are OFF (``max_retries=0``). Transient failures (429, 5xx, Anthropic's 529
+  "overloaded", timeouts, dropped connections) are retried by :class:`StructuredReviewModel` with ``stamina``,
+  at most ``LLMSettings.max_retries`` times, honouring ``retry-after``. A server asking us to wait longer than
+  :attr:`RetryPolicy.max_in_process_wait` is not waited for in-process: the call fails at once with
+  :class:`~argoai_core.errors.RateLimitedError` carrying that delay, so the queue redelivers the job later
+  instead of a worker sleeping on it.
+* A reply that does not validate against :class:`ReviewOutput` (invalid JSON, schema violation, refusal,
+  truncation, no tool call) is ASKED AGAIN, telling the model what was wrong, at most
+  :attr:`RetryPolicy.validation_attempts` times in all; then :class:`~argoai_core.errors.PermanentError`.
+  Replies are never repaired.
+* Exhausted transient retries surface as :class:`~argoai_core.errors.RetryableError`:
+  :class:`ServerAskedDelay` (a ``RateLimitedError``) with the server's ``retry-after``, ``RateLimitedError``
+  (429 without one) or ``UnavailableError`` (5xx, timeout, connection), both with
+  :attr:`RetryPolicy.requeue_delay`. Client errors are permanent, because the same request cannot succeed:
+  401/403/404 → ``ConfigError`` (key, model or URL), 413/context too long → ``InvalidInputError``, other 4xx
+  and an exhausted quota → ``PermanentError``.
+
+The adapters (``argoai_reviewer.adapters.llm_*``, the only modules importing the SDKs) build on the base
+class defined here; ``argoai_reviewer.wiring`` chooses one from the settings.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import stamina
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
+from pydantic import ValidationError
+
+from argoai_core.errors import (
+    ArgoAIError,
+    ConfigError,
+    PermanentError,
+    RateLimitedError,
+    RetryableError,
+)
+from argoai_core.models.findings import ReviewOutput
+from argoai_core.settings import LLMSettings
+from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.llm.instructions import ReplyInstructions
+from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay
+from argoai_reviewer.llm.schema import describe_invalid
+from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS
+
+
+class LLMClient(ReviewModel, Protocol):
+    """A :class:`ReviewModel` that holds connections and must be closed at shutdown."""
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP connection pool."""
+        ...
+
+
+def parse_json_reply(text: str | None) -> ReviewOutput:
+    """Validate a JSON text reply; raises :class:`InvalidReply` saying what is wrong."""
+    if not text:
+        raise InvalidReply("the answer was empty")
+    try:
+        return ReviewOutput.model_validate_json(text)
+    except ValidationError as exc:
+        raise InvalidReply(f"it does not match the schema ({describe_invalid(exc)})") from None
+
+
+def parse_object_reply(value: object) -> ReviewOutput:
+    """Validate an already decoded reply (a tool call's input); raises :class:`InvalidReply`."""
+    try:
+        return ReviewOutput.model_validate(value)
+    except ValidationError as exc:
+        raise InvalidReply(f"it does not match the schema ({describe_invalid(exc)})") from None
+
+
+class InvalidReply(Exception):  # a signal inside the review loop, never raised out of it
+    """A reply that does not validate; ``problem`` is told to the model when it is asked again."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+@dataclass
+class Answer:
+    """One HTTP exchange's result: the reply as received (to validate) and what it cost."""
+
+    reply: Any
+    input_tokens: int
+    output_tokens: int
+    model: str
+
+
+H = TypeVar("H")
+
+
+class StructuredReviewModel(abc.ABC, Generic[H]):
+    """The review loop all providers share: transient retries, asking again for valid output, metrics, spans.
+
+    A provider adapter supplies the conversation (``H``), one HTTP exchange (:meth:`_send`, which maps the
+    SDK's exceptions onto the error tree), the validation of its reply shape (:meth:`_validate`) and how a
+    correction is appended (:meth:`_ask_again`).
+    """
+
+    provider: str
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        retry: RetryPolicy,
+        instructions: ReplyInstructions | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        if not settings.model:
+            raise ConfigError("ARGOAI_LLM_MODEL: required")
+        self._settings = settings
+        self._policy = retry
+        self._default_model = settings.model
+        self._tracer = tracer or trace.get_tracer(__name__)
+        self._instructions = instructions or ReplyInstructions()
+
+    @abc.abstractmethod
+    def _begin(self, system: str, prompt: str) -> H:
+        """A new conversation: the system instructions and the prompt."""
+
+    @abc.abstractmethod
+    async def _send(self, model: str, conversation: H) -> Answer:
+        """One request; SDK exceptions mapped to RetryableError / PermanentError."""
+
+    @abc.abstractmethod
+    def _validate(self, answer: Answer) -> ReviewOutput:
+        """The reply as a ReviewOutput, or :class:`InvalidReply`."""
+
+    @abc.abstractmethod
+    def _ask_again(self, conversation: H, answer: Answer, problem: str) -> None:
+        """Append the rejected reply and the correction to ``conversation``."""
+
+    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+        """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
+        chosen = model or self._default_model
+        with self._tracer.start_as_current_span(
+            "llm.review",
+            attributes={
+                "gen_ai.system": self.provider,
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": chosen,
+            },
+        ) as span:
+            conversation = self._begin(system, prompt)
+            input_tokens = output_tokens = 0
+            problem = ""
+            for attempt in range(1, self._policy.validation_attempts + 1):
+                answer = await self._send_with_retries(chosen, conversation)
+                input_tokens += answer.input_tokens
+                output_tokens += answer.output_tokens
+                span.set_attributes(
+                    {
+                        "gen_ai.response.model": answer.model,
+                        "gen_ai.usage.input_tokens": input_tokens,
+                        "gen_ai.usage.output_tokens": output_tokens,
+                        "argoai.llm.validation_attempts": attempt,
+                    }
+                )
+                try:
+                    output = self._validate(answer)
+                except InvalidReply as invalid:
+                    problem = invalid.problem
+                    LLM_CALLS.labels(model=chosen, outcome="invalid_output").inc()
+                    span.add_event("llm.invalid_output", {"problem": problem[:500]})
+                    self._ask_again(conversation, answer, problem)
+                    continue
+                LLM_CALLS.labels(model=chosen, outcome="ok").inc()
+                return ModelReply(
+                    output=output, model=answer.model, input_tokens=input_tokens, output_tokens=output_tokens
+                )
+            raise PermanentError(
+                f"LLM {chosen} gave no valid review in {self._policy.validation_attempts} answers; "
+                f"last problem: {problem}"
+            )
+
+    async def _send_with_retries(self, model: str, conversation: H) -> Answer:
+        policy = self._policy
+
+        def backoff(exc: Exception) -> bool | float:
+            if not isinstance(exc, RetryableError):
+                return False
+            if isinstance(exc, ServerAskedDelay):
+                # The server's own delay replaces the exponential backoff, unless it is too long to wait here.
+                return exc.delay if exc.delay <= policy.max_in_process_wait else False
+            return True
+
+        async for attempt in stamina.retry_context(
+            on=backoff,
+            attempts=policy.attempts,
+            timeout=None,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            with attempt:
+                return await self._timed_send(model, conversation)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def _timed_send(self, model: str, conversation: H) -> Answer:
+        started = time.perf_counter()
+        try:
+            with self._tracer.start_as_current_span(
+                "llm.request", attributes={"gen_ai.system": self.provider, "gen_ai.request.model": model}
+            ) as span:
+                answer = await self._send(model, conversation)
+                span.set_attributes(
+                    {
+                        "gen_ai.response.model": answer.model,
+                        "gen_ai.usage.input_tokens": answer.input_tokens,
+                        "gen_ai.usage.output_tokens": answer.output_tokens,
+                    }
+                )
+        except RateLimitedError:
+            LLM_CALLS.labels(model=model, outcome="rate_limited").inc()
+            raise
+        except RetryableError:
+            LLM_CALLS.labels(model=model, outcome="unavailable").inc()
+            raise
+        except ArgoAIError:
+            LLM_CALLS.labels(model=model, outcome="failed").inc()
+            raise
+        finally:
+            LLM_SECONDS.labels(model=model).observe(time.perf_counter() - started)
+        LLM_TOKENS.labels(model=model, direction="input").inc(answer.input_tokens)
+        LLM_TOKENS.labels(model=model, direction="output").inc(answer.output_tokens)
+        LLM_COST.labels(model=model).inc(
+            self._settings.estimate_cost(answer.input_tokens, answer.output_tokens)
+        )
+        return answer

@@ -1,0 +1,132 @@
+"""``argoai redeliver`` as the CronJob runs it: a real process, settings from the environment, JSON out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from argoai_core.settings import RedisSettings
+from argoai_reviewer.adapters.redeliver_state import RedisRedeliveryState
+from reviewer.redeliver.helpers import add, checkpoint_id
+from support.fake_github import AppCredentials, FakeGitHub
+
+ARGOAI = Path(sys.executable).parent / "argoai"
+OLD = 600.0
+
+
+def run_cli(
+    fake: FakeGitHub, app: AppCredentials, redis: RedisSettings, tmp_path: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argoai redeliver *args`` against the fake GitHub and real Redis."""
+    key = tmp_path / "app.pem"
+    key.write_text(app.key.pkcs1)
+    environment = {
+        **os.environ,
+        "ARGOAI_GITHUB_API_URL": fake.url,
+        "ARGOAI_GITHUB_APP_ID": str(app.app_id),
+        "ARGOAI_GITHUB_PRIVATE_KEY_FILE": str(key),
+        "ARGOAI_REDIS_URL": redis.url,
+        "ARGOAI_REDIS_KEY_PREFIX": redis.key_prefix,
+        "ARGOAI_REDELIVER_SPACING_SECONDS": "0",
+        **env,
+    }
+    return subprocess.run(
+        [str(ARGOAI), "redeliver", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def summary_of(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    """The one JSON line the command prints on stdout."""
+    [line] = result.stdout.strip().splitlines()
+    summary: dict[str, object] = json.loads(line)
+    return summary
+
+
+async def test_command_redelivers_within_max_and_prints_a_summary(
+    fake_github: FakeGitHub,
+    github_app: AppCredentials,
+    redis_settings: RedisSettings,
+    state: RedisRedeliveryState,
+    tmp_path: Path,
+) -> None:
+    """``--max-redeliveries 1`` redelivers the oldest failed guid, stores the checkpoint, prints counts."""
+    failed = [add(fake_github, github_app, f"guid-{i}", 502, age=OLD - i) for i in range(2)]
+    add(fake_github, github_app, "too-old", 502, age=4 * 86_400)
+
+    result = run_cli(fake_github, github_app, redis_settings, tmp_path, "--max-redeliveries", "1")
+
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result)
+    assert {
+        k: summary[k] for k in ("scanned", "failed_guids", "redelivered", "skipped_too_old", "pages")
+    } == {
+        "scanned": 3,
+        "failed_guids": 2,
+        "redelivered": 1,
+        "skipped_too_old": 1,
+        "pages": 1,
+    }
+    assert summary["checkpoint"] == failed[0]
+    assert fake_github.redelivery_requests == [failed[0]]
+    assert await checkpoint_id(state) == failed[0]
+
+
+async def test_dry_run_changes_nothing(
+    fake_github: FakeGitHub,
+    github_app: AppCredentials,
+    redis_settings: RedisSettings,
+    state: RedisRedeliveryState,
+    tmp_path: Path,
+) -> None:
+    """``--dry-run`` reports what it would redeliver without asking GitHub or storing a checkpoint."""
+    add(fake_github, github_app, "guid-a", 502, age=OLD)
+
+    result = run_cli(fake_github, github_app, redis_settings, tmp_path, "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result)
+    assert (summary["would_redeliver"], summary["redelivered"], summary["dry_run"]) == (1, 0, True)
+    assert fake_github.redelivery_requests == []
+    assert await checkpoint_id(state) is None
+
+
+def test_bad_setting_exits_2_naming_the_variable(
+    fake_github: FakeGitHub, github_app: AppCredentials, redis_settings: RedisSettings, tmp_path: Path
+) -> None:
+    """An invalid ARGOAI_REDELIVER_* value stops the command with one line naming the variable, exit 2."""
+    result = run_cli(fake_github, github_app, redis_settings, tmp_path, ARGOAI_REDELIVER_MAX_PAGES="0")
+
+    assert result.returncode == 2
+    assert "configuration error: ARGOAI_REDELIVER_MAX_PAGES" in result.stderr
+    assert fake_github.requests_to("/app/hook/deliveries") == []
+
+
+def test_github_failure_exits_1_and_rate_limit_exits_0(
+    fake_github: FakeGitHub, github_app: AppCredentials, redis_settings: RedisSettings, tmp_path: Path
+) -> None:
+    """GitHub answering 5xx is a failed run (exit 1); a rate-limited run is not a failure (exit 0, logged)."""
+    add(fake_github, github_app, "guid-a", 502, age=OLD)
+    fake_github.fail_next(10, status=503, path_contains="/app/hook/deliveries")
+
+    failed = run_cli(fake_github, github_app, redis_settings, tmp_path)
+
+    assert failed.returncode == 1
+    assert "redeliver failed" in failed.stderr
+    with fake_github.lock:
+        fake_github.faults.clear()
+    fake_github.rate_limit_next(1, path_contains="/app/hook/deliveries", retry_after=60)
+
+    limited = run_cli(fake_github, github_app, redis_settings, tmp_path)
+
+    assert limited.returncode == 0, limited.stderr
+    assert summary_of(limited)["rate_limited"] is True
+    assert "redeliver_rate_limited" in limited.stderr
+    assert fake_github.redelivery_requests == []
