@@ -199,7 +199,8 @@ def test_one_node_killed_mid_traffic_loses_no_accepted_webhook_and_reviews_each_
     assert {n: commits for n, commits in posted.items() if commits != [head(n)]} == {}
     print(
         f"\nkilled {victim} after {before_kill} webhooks; {len(numbers)} sent, {len(refused)} answered "
-        f"{sorted({str(a) for s in refused for a in s.answers[:1]})} first and redelivered; "
-        f"{len(numbers)} reviews, one each"
+        f"{sorted({str(a) for s in refused for a in s.answers[:1]})} first (sent from "
+        f"{min(s.at for s in refused) - killed_at:.1f} s to {max(s.at for s in refused) - killed_at:.1f} s "
+        f"after the kill) and redelivered; {len(numbers)} reviews, one each"
     )
     assert "Traceback" not in argo.logs()
