@@ -25,6 +25,13 @@ def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluste
 
 
 @pytest.fixture
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A cluster of only 2 servers: too few for 3 replicas."""
+    with nats_cluster(tmp_path_factory.mktemp("pair"), size=2) as running:
+        yield running
+
+
+@pytest.fixture
 def prefix() -> str:
     """A stream prefix unique to this test."""
     return f"R{uuid.uuid4().hex[:10].upper()}"

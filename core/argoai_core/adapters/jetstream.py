@@ -213,10 +213,36 @@ def stream_configs(names: StreamNames, replicas: int | None = None) -> list[Stre
     ]
 
 
-def _log_reconcile(stream: str, current: int | None, wanted: int) -> None:
+async def _update(js: JetStreamContext, config: StreamConfig, current: int | None) -> None:
+    """Update existing stream ``config.name`` (holding ``current`` replicas) to ``config``.
+
+    A replica count the cluster cannot place right now (fewer servers up than replicas) does not take a
+    working stream away: it keeps its current count, with one error line naming the setting, and the next
+    start tries again. One info line when the count changes.
+    """
+    name, wanted = config.name, config.num_replicas
+    if wanted is None or (current or 1) == wanted:
+        await js.update_stream(config)
+        return
+    try:
+        await js.update_stream(config)
+    except APIError as exc:
+        if exc.err_code not in (_NO_PEERS, _INSUFFICIENT_RESOURCES):
+            raise
+        log.error(
+            "nats_replicas_not_reconciled",
+            stream=name,
+            replicas=current or 1,
+            wanted=wanted,
+            setting=REPLICAS_SETTING,
+            error=exc.description or type(exc).__name__,
+            detail=f"the stream keeps {current or 1} replica(s); {wanted} need {wanted} JetStream servers up",
+        )
+        await js.update_stream(dataclasses.replace(config, num_replicas=current))
+        return
     log.info(
         "nats_replicas_reconciled",
-        stream=stream,
+        stream=name,
         replicas_before=current or 1,
         replicas=wanted,
         setting=REPLICAS_SETTING,
@@ -230,8 +256,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """
     name = config.name
     assert name is not None
-    wanted = config.num_replicas
-    with replica_errors(f"stream {name}", wanted):
+    with replica_errors(f"stream {name}", config.num_replicas):
         try:
             info = await js.stream_info(name)
         except NotFoundError:
@@ -244,11 +269,9 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
             # Another pod created it between our lookup and our create: bring it to our configuration.
             info = await js.stream_info(name)
         current = info.config.num_replicas
-        if wanted is None:
+        if config.num_replicas is None:
             config = dataclasses.replace(config, num_replicas=current)
-        elif (current or 1) != wanted:
-            _log_reconcile(name, current, wanted)
-        await js.update_stream(config)
+        await _update(js, config, current)
 
 
 async def ensure_replicas(js: JetStreamContext, stream: str, replicas: int | None) -> None:
@@ -261,8 +284,7 @@ async def ensure_replicas(js: JetStreamContext, stream: str, replicas: int | Non
         current = info.config.num_replicas
         if (current or 1) == replicas:
             return
-        _log_reconcile(stream, current, replicas)
-        await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
+        await _update(js, dataclasses.replace(info.config, num_replicas=replicas), current)
 
 
 async def ensure_streams(js: JetStreamContext, names: StreamNames, *, replicas: int | None = None) -> None:
