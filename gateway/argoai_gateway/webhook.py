@@ -20,7 +20,7 @@ import orjson
 from opentelemetry import trace
 from starlette.types import Receive, Scope, Send
 
-from argoai_core.errors import ArgoAIError
+from argoai_core.errors import ArgoAIError, RetryableError
 from argoai_core.logs import get_logger
 from argoai_core.streams import (
     HEADER_DELIVERY,
@@ -158,7 +158,7 @@ class WebhookReceiver:
     def _log_refusal(self, exc: ArgoAIError, status: int, event: str, delivery_id: str) -> None:
         """One line per refused delivery; while deliveries cannot be stored (NATS down, every webhook a
         503), one line per UNAVAILABLE_LOG_SECONDS saying why and how many were refused meanwhile."""
-        if status < 500:
+        if not isinstance(exc, RetryableError):
             log.warning(
                 "delivery_refused",
                 github_event=event[:64],
