@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from argoai_cli.local_services import free_port, port_open
 from support.fake_github.server import FakeGitHub
@@ -190,6 +191,19 @@ class ArgoSystem:
         """Everything the processes of this system wrote."""
         return "".join(path.read_text(errors="replace") for path in sorted(self.workdir.glob("*.log")))
 
+    def forget_redis_keys(self) -> None:
+        """Delete every Redis key of this system: the suite leaves nothing in a shared Redis (a Redis the
+        test already stopped has nothing to delete)."""
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
+        try:
+            keys = list(client.scan_iter(match=f"{self.env()['ARGOAI_REDIS_KEY_PREFIX']}:*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])
+        except redis.ConnectionError:
+            pass
+        finally:
+            client.close()
+
 
 @contextmanager
 def argo_system(
@@ -216,3 +230,4 @@ def argo_system(
         yield system
     finally:
         system.stop_all()
+        system.forget_redis_keys()
