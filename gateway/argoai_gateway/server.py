@@ -21,8 +21,11 @@ from argoai_gateway.adapters.publisher import JetStreamPublisher
 from argoai_gateway.app import GatewayAPI, GatewayDependencies, create_app
 from argoai_gateway.settings import GatewayConfig
 
-# The last part of the grace period, for closing the NATS connection.
+# How the grace period ends: closing the NATS connection gets this much, and this much more is left for the
+# signal to be handled and the process to exit (on a busy node the interpreter's teardown alone can take
+# most of a second).
 _CLOSE_SECONDS = 1
+_EXIT_RESERVE_SECONDS = 2
 
 
 class _Server(uvicorn.Server):
@@ -90,8 +93,8 @@ class GatewayServer:
             deps = GatewayDependencies(
                 publisher=publisher, secrets=self.config.webhook_secrets(), settings=settings
             )
-            # The last second of the grace period is for closing the NATS connection.
-            grace = settings.grace_period_seconds - _CLOSE_SECONDS
+            # Requests in flight get the grace period but its last seconds (closing NATS, exiting).
+            grace = max(1, settings.grace_period_seconds - _CLOSE_SECONDS - _EXIT_RESERVE_SECONDS)
             server = _Server(uvicorn_config(create_app(deps), self.host, self.port, grace))
             serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
             stopping = asyncio.create_task(stop.wait(), name="gateway-stop")

@@ -11,8 +11,10 @@ the count along (a context made another way leaves an existing count unchanged a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -35,6 +37,8 @@ DUPLICATE_WINDOW_SECONDS = 15 * 60
 # GitHub lets an App redeliver a webhook for 3 days; keep the raw deliveries as long.
 WEBHOOK_MAX_AGE_SECONDS = 3 * 24 * 3600
 REPLICAS_SETTING = "ARGOAI_NATS_REPLICAS"
+# A stream whose replica count changed stops taking writes until a quorum of its new replicas is current.
+RESCALE_WAIT_SECONDS = 10.0
 
 # JetStream API error codes (nats-server's errors.json) answering a replica count the servers cannot hold.
 _NOT_CLUSTERED = 10074  # "replicas > 1 not supported in non-clustered mode"
@@ -240,13 +244,36 @@ async def _update(js: JetStreamContext, config: StreamConfig, current: int | Non
         )
         await js.update_stream(dataclasses.replace(config, num_replicas=current))
         return
+    assert name is not None
+    settled = await _wait_for_quorum(js, name, wanted)
     log.info(
         "nats_replicas_reconciled",
         stream=name,
         replicas_before=current or 1,
         replicas=wanted,
         setting=REPLICAS_SETTING,
+        settled_seconds=settled,
     )
+
+
+async def _wait_for_quorum(js: JetStreamContext, stream: str, replicas: int) -> float | None:
+    """Wait (at most RESCALE_WAIT_SECONDS) until a rescaled stream has a leader and a quorum of current
+    replicas, i.e. takes writes again: until then a publish waits for its PubAck and may time out. Returns
+    the seconds it took, None when it did not happen in time (the caller goes on; the stream catches up)."""
+    started = time.monotonic()
+    quorum = replicas // 2 + 1
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RESCALE_WAIT_SECONDS):
+            while True:
+                cluster = (await js.stream_info(stream)).cluster
+                if cluster is not None and cluster.leader is not None:
+                    current = 1 + sum(1 for peer in cluster.replicas or [] if peer.current)
+                    if current >= quorum:
+                        return round(time.monotonic() - started, 2)
+                elif cluster is None and replicas == 1:
+                    return round(time.monotonic() - started, 2)
+                await asyncio.sleep(0.1)
+    return None
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

@@ -159,9 +159,12 @@ class JetStreamPublisher:
                 headers[HEADER_PAYLOAD_BUCKET] = self.names.payload_bucket
                 headers[HEADER_PAYLOAD_OBJECT] = delivery.delivery_id
                 body = b""
-            ack = await js.publish(
-                self.names.webhook_subject(delivery.event), body, timeout=timeout, headers=headers
-            )
+            # nats-py's own timeout covers the wait for the PubAck, not the write before it, which blocks
+            # while the socket towards a frozen server is full: bound the whole call.
+            async with asyncio.timeout(timeout):
+                ack = await js.publish(
+                    self.names.webhook_subject(delivery.event), body, timeout=timeout, headers=headers
+                )
         except NoStreamResponseError as exc:
             # Connected, but no stream takes the subject (deleted, or the server lost its store): declare
             # it again in the background so that GitHub's retry of this delivery finds it.
