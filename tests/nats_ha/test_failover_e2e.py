@@ -135,8 +135,8 @@ class Sender(threading.Thread):
 
 
 async def _stream_state(urls: list[str], prefix: str) -> tuple[dict[str, int | None], int]:
-    """Replica count of every stream (the gateway's and the reviewer's policy bucket), and deliveries still
-    pending or unacknowledged."""
+    """Replica count of every stream (the gateway's and the reviewer's policy bucket) and of the reviewer's
+    two durable consumers (servers holding them), and deliveries still pending or unacknowledged."""
     nc = await nats.connect(urls)
     try:
         js = nc.jetstream()
@@ -151,6 +151,8 @@ async def _stream_state(urls: list[str], prefix: str) -> tuple[dict[str, int | N
         ):
             info = await js.consumer_info(stream, consumer)
             pending += info.num_pending + info.num_ack_pending
+            # A consumer declared without a count follows its stream's.
+            replicas[consumer] = 1 + len(info.cluster.replicas or []) if info.cluster else None
         return replicas, pending
     finally:
         await nc.close()
@@ -164,7 +166,8 @@ def test_one_node_killed_mid_traffic_loses_no_accepted_webhook_and_reviews_each_
     argo.start_gateway()
     argo.start_reviewer()
     replicas, _ = asyncio.run(_stream_state(own_cluster.urls, argo.prefix))
-    assert set(replicas.values()) == {3}, replicas  # the policy bucket was created by the reviewer
+    # The policy bucket and the consumers were created by the reviewer.
+    assert set(replicas.values()) == {3}, replicas
 
     sender = Sender(argo)
     sender.start()
