@@ -72,3 +72,8 @@ REVIEW_FAILURES_NOTIFIED = Counter(
     "Reviews that failed for good and were reported on the PR with one comment, by dead-letter reason",
     ["reason"],
 )
+TOKEN_BUDGET_EXHAUSTED = Counter(
+    "argoai_token_budget_exhausted_total",
+    "Reviews that ran the built-in checks only because the repository's daily LLM token budget was spent",
+    ["repository"],
+)
