@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import nats
 
 from argoai_cli.local_services import LocalProcess, free_port
@@ -127,3 +129,45 @@ def test_gateway_restarted_with_three_replicas_brings_existing_streams_to_three(
         (1, 3, "info")
     }
     assert first.lines("nats_replicas_reconciled") == []
+
+
+def test_reviewer_waits_while_the_cluster_is_too_small_to_create_its_streams(
+    pair: NatsCluster, prefix: str
+) -> None:
+    """Replicas 3 on a 2-server cluster (a node down while streams do not exist yet): the reviewer logs that
+    it is not ready and retries, with /readyz 503, instead of crashing; SIGTERM then ends it with exit 0."""
+    port = free_port()
+    env = user_env(
+        ARGOAI_GITHUB_APP_ID="4242",
+        ARGOAI_GITHUB_PRIVATE_KEY=app_key().pkcs1,
+        ARGOAI_NATS_URL=pair.url,
+        ARGOAI_NATS_PREFIX=prefix,
+        ARGOAI_NATS_REPLICAS="3",
+        ARGOAI_REVIEWER_METRICS_HOST="127.0.0.1",
+    )
+    process = subprocess.Popen(
+        [ARGOAI, "reviewer", "--metrics-port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the reviewer exited instead of waiting"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 503:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(3)  # long enough for at least one failed attempt to be logged
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert '"reviewer not ready yet; retrying"' in output
+    assert "Traceback" not in output
