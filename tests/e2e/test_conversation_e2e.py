@@ -243,8 +243,6 @@ def test_thirty_pushes_with_nothing_new_edit_one_summary(argo: ArgoSystem) -> No
     [only] = [c for c in bot_comments(argo) if "argoai:summary" in c.body]
     assert only.edits == 30
     assert len(find_summary_meta(only.body)["heads"]) == 31  # type: ignore[index]
-    assert all(
-        [run.conclusion for run in argo.fake_github.check_runs(OWNER, REPO, h(n))] == ["failure"]
-        for n in range(2, 32)
-    )
+    runs = {n: [r.conclusion for r in argo.fake_github.check_runs(OWNER, REPO, h(n))] for n in range(2, 32)}
+    assert all(conclusions == ["failure"] for conclusions in runs.values()), runs
     assert "1 open · 0 addressed" in only.body

@@ -120,6 +120,13 @@ class PipelineOptions:
     sources: SourceOptions = field(default_factory=SourceOptions)
 
 
+@dataclass
+class _Progress:
+    """How far a review got (what a stop request must clean up)."""
+
+    publishing: bool = False
+
+
 @dataclass(frozen=True)
 class ConversationStores:
     """Where the conversation's state lives (Redis in production)."""
@@ -309,19 +316,26 @@ class ReviewPipeline:
                 # Reviewed with nothing to post (the summary records the head): nothing to do again.
                 await self._state.mark_reviewed(job.pr_key, job.head_sha, 0)
                 return ReviewOutcome.duplicate("the summary comment records this head as reviewed")
-        check_id = await self._checks.start(gh, job.repo, job.head_sha, job.key)
+        progress = _Progress()
         try:
+            check_id = await self._checks.start(gh, job.repo, job.head_sha, job.key)
             outcome = await self._analyze_and_publish(
-                gh, job, pr, policy, heartbeat, token, notes, check_id, started, record
+                gh, job, pr, policy, heartbeat, token, notes, check_id, started, record, progress
             )
         except asyncio.CancelledError:
-            # Stopped before posting (the runtime stops the review of a head a newer push replaced, or the
-            # process stops): the check run is not left in progress.
-            await asyncio.shield(
-                self._checks.finish(
-                    gh, job.repo, job.key, "skipped", "Superseded", "Not reviewed: the review was stopped."
+            # Stopped before publishing (the runtime stops the review of a head a newer push replaced, or the
+            # process stops): the check run is not left in progress. Once publishing began, it completes it.
+            if not progress.publishing:
+                await asyncio.shield(
+                    self._checks.finish(
+                        gh,
+                        job.repo,
+                        job.key,
+                        "skipped",
+                        "Superseded",
+                        "Not reviewed: the review was stopped.",
+                    )
                 )
-            )
             raise
         if outcome.kind is OutcomeKind.SUPERSEDED:
             await self._checks.finish(
@@ -341,6 +355,7 @@ class ReviewPipeline:
         check_id: int | None,
         started: float,
         record: PullRequestRecord | None,
+        progress: _Progress,
     ) -> ReviewOutcome:
         pr_files = await gh.files(job.repo, job.number)
         # A review asked for in full (``full review``, a re-run of the check) covers the whole pull request.
@@ -364,6 +379,7 @@ class ReviewPipeline:
             )
             await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
             # Still in the snapshot: the "addressed" check reads the head's files from it.
+            progress.publishing = True
             published = await _uninterrupted(
                 self._publisher.publish(
                     gh,
