@@ -419,7 +419,8 @@ def _map_error(exc: openai.OpenAIError | httpx2.HTTPError, limits: CallLimits) -
             return ConfigError(f"ARGOAI_LLM_API_KEY: rejected ({message})")
         if status == 404:
             return ConfigError(f"ARGOAI_LLM_MODEL / ARGOAI_LLM_BASE_URL: not found ({message})")
-        if status == 413 or exc.code == "context_length_exceeded":
+        # vLLM and llama.cpp name the context length in the message only, without OpenAI's code.
+        if status == 413 or exc.code == "context_length_exceeded" or "context length" in _error_text(exc):
             return InvalidInputError(message)
         return PermanentError(message)
     if isinstance(exc, openai.APIError):

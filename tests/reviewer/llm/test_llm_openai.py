@@ -319,7 +319,9 @@ async def test_unstreamed_timeout_names_the_setting_and_is_retried_once(
     assert time.monotonic() - started < 2.5
 
 
-async def test_streamed_call_over_the_overall_cap_names_it(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
+async def test_streamed_call_over_the_overall_cap_names_it(
+    fake_llm: FakeLLM, make_model: ModelFactory
+) -> None:
     """A stream that keeps sending but outlasts ARGOAI_LLM_TIMEOUT_SECONDS is stopped by that cap."""
     fake_llm.enqueue(*[Reply.stalling(0.4)] * 2)
     model = make_model("openai", timeout_seconds=0.6, idle_timeout_seconds=0.5)

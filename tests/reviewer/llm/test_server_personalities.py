@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from argoai_core.errors import RetryableError
+from argoai_core.errors import InvalidInputError, RetryableError
 from argoai_core.models.findings import ReviewOutput
 from argoai_reviewer.adapters.llm_openai import is_openai_or_azure, json_schema_refused
 from argoai_reviewer.llm.schema import review_schema
@@ -219,3 +219,23 @@ async def test_cancelling_the_caller_closes_the_stream_promptly(
 
     assert outcome == "client left"
     assert time.monotonic() - cancelled_at < 1.0
+
+
+async def test_vllm_context_length_error_is_invalid_input_not_a_refusal(make_model: ModelFactory) -> None:
+    """vLLM's 400 naming both limit parameters because the prompt is too long is InvalidInputError: no
+    parameter is dropped and nothing is retried."""
+    with FakeLLM(api_key=KEY, personality="vllm") as server:
+        server.enqueue(
+            Reply.error(
+                400,
+                "'max_tokens' or 'max_completion_tokens' is too large: 4096. This model's maximum context "
+                "length is 2048 tokens and your request has 1900 input tokens (4096 > 2048 - 1900).",
+                error_type="BadRequestError",
+            )
+        )
+        model = make_model("openai", base_url=server.openai_base_url)
+
+        with pytest.raises(InvalidInputError, match="maximum context"):
+            await model.review(system=SYSTEM, prompt=PROMPT)
+
+    assert len(server.requests) == 1
