@@ -143,7 +143,7 @@ async def test_server_errors_are_bounded(fake_llm: FakeLLM, make_model: ModelFac
 async def test_stalled_stream_is_retried_once_then_names_the_idle_setting(
     fake_llm: FakeLLM, make_model: ModelFactory
 ) -> None:
-    """A stream that stops sending is abandoned after the idle timeout, tried once more, then RetryableError."""
+    """A stream that stops sending is left after the idle timeout, tried once more, then RetryableError."""
     fake_llm.enqueue(*[Reply.stalling(3)] * 5)
     model = make_model("anthropic", idle_timeout_seconds=0.3)
 

@@ -1,5 +1,5 @@
-"""``argoai review`` run as a user runs it, against the fake answering as llama-cpp-python: the report alone on
-stdout, logs as JSON on stderr at ARGOAI_LOG_LEVEL, model text without terminal escape sequences."""
+"""``argoai review`` run as a user runs it, against the fake answering as llama-cpp-python: the report
+alone on stdout, logs as JSON on stderr at ARGOAI_LOG_LEVEL, model text without terminal escapes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from support.fake_llm import FakeLLM, Recorded, Reply
 
 KEY = "sk-local-llama-key-123456"
 ESCAPE = "\x1b[2J\x1b]0;pwned\x07"
+QUOTE = "    return total(items) / len(items)  # FIXME-BUG empty list"
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -42,7 +43,7 @@ def repo(tmp_path: Path) -> Path:
 def _hostile(request: Recorded) -> Reply:
     """A review whose text tries to drive the terminal (clear screen, set the window title)."""
     finding = Finding(
-        path="app.py", start_line=6, end_line=6, quote="    return total(items) / len(items)  # FIXME-BUG empty list",
+        path="app.py", start_line=6, end_line=6, quote=QUOTE,
         severity=Severity.MAJOR, category=Category.BUG, title=f"Division by zero{ESCAPE}",
         body=f"An empty list divides by zero.{ESCAPE}\nCheck it first.", suggestion=None,
     )  # fmt: skip
@@ -82,7 +83,8 @@ def test_report_alone_on_stdout_and_json_logs_on_stderr(repo: Path, llama: FakeL
     assert "[major] Division by zero" in done.stdout
     assert "app.py:6" in done.stdout
     assert "One bug." in done.stdout
-    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "\x1b" not in done.stdout
+    assert "\x07" not in done.stdout
     assert not [line for line in done.stdout.splitlines() if line.startswith("{")]
     logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     [refused] = [log for log in logs if log["event"] == "llm_parameter_refused"]

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible adapter against the fake answering as each real server does (see support.fake_llm)."""
+"""The OpenAI-compatible adapter against the fake answering as each real server does (support.fake_llm)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _sample(metric: str, **labels: str) -> float:
 
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
-    """A fresh fake with the personality named by the test's parameter (a new base URL: nothing remembered)."""
+    """A fresh fake with the personality named by the parameter (a new base URL: nothing remembered)."""
     with FakeLLM(api_key=KEY, personality=request.param) as fake:
         yield fake
 
@@ -107,7 +107,7 @@ async def test_max_tokens_is_sent_beside_max_completion_tokens_off_openai(
     ],
 )
 def test_openai_and_azure_are_told_apart_by_host(url: str, azure: bool, expected: bool) -> None:
-    """Only OpenAI's and Azure's hosts (or an Azure API version) count as OpenAI: they never get max_tokens."""
+    """Only OpenAI's and Azure's hosts (or an Azure API version) count as OpenAI: never sent max_tokens."""
     assert is_openai_or_azure(url, azure=azure) is expected
 
 
@@ -146,7 +146,7 @@ async def test_unstreamed_timeout_on_a_server_that_keeps_generating(make_model: 
 async def test_stalled_stream_is_closed_and_the_server_sees_it(
     fake_llm: FakeLLM, make_model: ModelFactory, provider: str
 ) -> None:
-    """A stream idle longer than ARGOAI_LLM_IDLE_TIMEOUT_SECONDS is closed: the server sees its client leave."""
+    """A stream idle past ARGOAI_LLM_IDLE_TIMEOUT_SECONDS is closed: the server sees the client leave."""
     fake_llm.enqueue(Reply.stalling(5), Reply.stalling(5))
     model = make_model(provider, idle_timeout_seconds=0.3)
 
@@ -207,7 +207,7 @@ async def test_cancelling_the_caller_closes_the_stream_promptly(
     fake_llm.enqueue(Reply.slow(10))
     model = make_model(provider)
     task = asyncio.create_task(model.review(system=SYSTEM, prompt=PROMPT))
-    while not fake_llm.requests:
+    while not fake_llm.requests:  # noqa: ASYNC110 (the fake records from another thread)
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)  # the answer has started: headers sent, the first chunk awaited
 
