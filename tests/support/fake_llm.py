@@ -79,6 +79,8 @@ class Reply:
     delay: float = 0.0
     truncated: bool = False
     stall: float = 0.0
+    # A stream that fails half-way with an error event of this type (the status was already 200).
+    breaks_with: str = ""
 
     @classmethod
     def output(cls, output: ReviewOutput | dict[str, Any], *, delay: float = 0.0) -> Reply:
@@ -133,6 +135,13 @@ class Reply:
     def json_schema_unsupported(cls) -> Reply:
         """400 the way older vLLM/Ollama reject ``response_format: json_schema``."""
         return cls.error(400, "response_format type 'json_schema' is not supported by this server")
+
+    @classmethod
+    def breaking(cls, error_type: str = "overloaded_error", then: Reply | None = None) -> Reply:
+        """``then`` (default: an empty review) streamed half-way, then an error event of ``error_type``."""
+        return dataclasses.replace(
+            then or cls.output(ReviewOutput(summary="breaks half-way", findings=[])), breaks_with=error_type
+        )
 
     @classmethod
     def stalling(cls, seconds: float, then: Reply | None = None) -> Reply:
@@ -775,6 +784,12 @@ class FakeLLM:
             for index, piece in enumerate(pieces):
                 if reply.stall and index == len(pieces) // 2:
                     await self._sleep(reply.stall)
+                if reply.breaks_with and index == len(pieces) // 2:
+                    # How OpenAI-compatible servers report a failure once the stream has started.
+                    error = {"message": "The server had an error while streaming", "type": reply.breaks_with}
+                    yield _sse({"error": {**error, "param": None, "code": None}})
+                    finished = True
+                    return
                 yield chunk([{"index": 0, "delta": {field_name: piece}, "finish_reason": None}])
                 await asyncio.sleep(0)
             finish = "length" if truncated else "stop"
@@ -858,6 +873,11 @@ class FakeLLM:
                 for position, piece in enumerate(pieces):
                     if reply.stall and position == len(pieces) // 2:
                         await self._sleep(reply.stall)
+                    if reply.breaks_with and position == len(pieces) // 2:
+                        error = {"type": reply.breaks_with, "message": "Overloaded"}
+                        yield _sse({"type": "error", "error": error}, "error")
+                        finished = True
+                        return
                     delta = {"type": delta_type, key: piece}
                     yield _sse(
                         {"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from argoai_core.errors import InvalidInputError, RetryableError
+from argoai_core.errors import InvalidInputError, PermanentError, RetryableError
 from argoai_core.models.findings import ReviewOutput
 from argoai_reviewer.adapters.llm_openai import is_openai_or_azure, json_schema_refused
 from argoai_reviewer.llm.schema import review_schema
@@ -239,3 +239,30 @@ async def test_vllm_context_length_error_is_invalid_input_not_a_refusal(make_mod
             await model.review(system=SYSTEM, prompt=PROMPT)
 
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_error_event_inside_a_stream_is_transient(
+    fake_llm: FakeLLM, make_model: ModelFactory, provider: str
+) -> None:
+    """A stream that breaks half-way with an error event (overloaded) is retried like an outage."""
+    fake_llm.enqueue(Reply.breaking("overloaded_error"))
+    model = make_model(provider)
+
+    reply = await model.review(system=SYSTEM, prompt=PROMPT)
+
+    assert len(reply.output.findings) == 1
+    assert len(fake_llm.requests) == 2
+
+
+async def test_anthropic_error_event_of_a_bad_request_is_permanent(
+    fake_llm: FakeLLM, make_model: ModelFactory
+) -> None:
+    """An Anthropic error event that is not transient (invalid_request_error) is not retried."""
+    fake_llm.enqueue(Reply.breaking("invalid_request_error"))
+    model = make_model("anthropic")
+
+    with pytest.raises(PermanentError, match="invalid_request_error"):
+        await model.review(system=SYSTEM, prompt=PROMPT)
+
+    assert len(fake_llm.requests) == 1
