@@ -18,8 +18,10 @@ class Coverage:
     clipped: tuple[tuple[str, str], ...] = ()
     lines_sent: int = 0
     lines_total: int = 0
-    # False when no LLM was configured: the built-in checks alone read the lines.
+    # False when no LLM was configured: the analyzers alone read the lines.
     llm_used: bool = True
+    # Analyzers that checked files of this review (built-in checks and tools), in their order.
+    analyzers: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

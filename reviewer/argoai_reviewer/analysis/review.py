@@ -1,12 +1,15 @@
 """The part of a review shared by GitHub reviews and local reviews: from changed files to placed findings.
 
-selection (policy) → context batches within token budgets → built-in checks + LLM calls (concurrent, bounded)
-→ merged findings → anchoring on the diff where comments can go. Posting (or printing) is the caller's job.
+selection (policy) → context batches within token budgets → analyzers (built-in checks and static-analysis
+tools, :mod:`~argoai_reviewer.analysis.analyzers`) running while the LLM calls run (concurrent, bounded) →
+merged findings → anchoring on the diff where comments can go → suggestions parse-checked. Posting (or
+printing) is the caller's job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -14,8 +17,15 @@ from opentelemetry import trace
 
 from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
+from argoai_reviewer.analysis.analyzers import (
+    AnalyzerResult,
+    AnalyzerRunner,
+    HeadTree,
+    TempCopy,
+    merge_findings,
+)
+from argoai_reviewer.analysis.analyzers.syntax import check_suggestions
 from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
-from argoai_reviewer.analysis.checks import merge_findings, run_checks
 from argoai_reviewer.analysis.context import ContextLimits, build_batches
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
@@ -54,6 +64,9 @@ class ChangeRequest:
     files: Sequence[ChangedFile]
     anchor_files: Sequence[ChangedFile]
     head_text: HeadText
+    # The head commit's files on disk when the caller has them (a snapshot); else analyzers read a
+    # temporary copy of the changed files made through ``head_text``.
+    head_tree: HeadTree | None = None
 
 
 @dataclass
@@ -69,11 +82,13 @@ class Analysis:
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    analyzers: AnalyzerResult = field(default_factory=AnalyzerResult)
 
     @property
     def summary(self) -> str:
-        """The model's summary (one per call, joined), or empty without an LLM."""
-        return "\n\n".join(part.strip() for part in self.summaries if part.strip())
+        """The model's summary (one per call, joined; empty without an LLM), then the analyzers' notes."""
+        parts = [part.strip() for part in self.summaries if part.strip()]
+        return "\n\n".join([*parts, *self.analyzers.notes])
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class AnalysisOptions:
     input_tokens_per_call: int = 60_000
     llm_concurrency: int = 4
     bot_name: str = "argoai"
+    # Shared by every review of the process: its bound on analyzer processes is process-wide.
+    analyzers: AnalyzerRunner = field(default_factory=AnalyzerRunner)
 
 
 def within_configured_llm(policy: PolicySpec, configured_provider: str | None) -> tuple[PolicySpec, str]:
@@ -152,44 +169,72 @@ async def analyze(
     heartbeat: Heartbeat,
     progress: Progress = lambda _: None,
 ) -> Analysis:
-    """Review ``request`` under ``policy``: built-in checks always, the LLM when one is configured."""
+    """Review ``request`` under ``policy``: the analyzers always, the LLM when one is configured."""
     selection = select_files(request.files, policy)
     diffs = _diffs(selection.reviewed)
     progress(f"{len(diffs)} files to review, {len(selection.skipped)} skipped")
     texts = await _head_texts([diff.path for diff in diffs], request.head_text)
     plan = build_batches(diffs, texts, counter=counter, limits=_limits(request.pr, policy, counter, options))
-    builtin = run_checks(diffs)
-    findings: list[Finding] = builtin
+    # Analyzers run while the model thinks: they add nothing to a review's time unless they take longer.
+    analyzing = asyncio.create_task(_analyzers(request, diffs, texts, policy, options))
+    findings: list[Finding] = []
     coverage = plan.coverage.with_selection(selection.skipped, llm_used=model is not None)
     analysis = Analysis(
         selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
     )
-    if model is not None and plan.batches:
-        system = render_system()
-        prompts = [
-            render_batch_prompt(pr=request.pr, policy=policy, batch=batch, calls=len(plan.batches))
-            for batch in plan.batches
-        ]
-        progress(f"asking the LLM: {len(prompts)} call(s)")
-        with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
-            replies = await _ask_model(
-                model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
-            )
-        for reply in replies:
-            analysis.summaries.append(reply.output.summary)
-            analysis.models.add(reply.model)
-            analysis.input_tokens += reply.input_tokens
-            analysis.output_tokens += reply.output_tokens
-            analysis.calls += 1
-        findings = merge_findings(findings, [f for reply in replies for f in reply.output.findings])
+    try:
+        if model is not None and plan.batches:
+            system = render_system()
+            prompts = [
+                render_batch_prompt(pr=request.pr, policy=policy, batch=batch, calls=len(plan.batches))
+                for batch in plan.batches
+            ]
+            progress(f"asking the LLM: {len(prompts)} call(s)")
+            with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
+                replies = await _ask_model(
+                    model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
+                )
+            for reply in replies:
+                analysis.summaries.append(reply.output.summary)
+                analysis.models.add(reply.model)
+                analysis.input_tokens += reply.input_tokens
+                analysis.output_tokens += reply.output_tokens
+                analysis.calls += 1
+            findings = [f for reply in replies for f in reply.output.findings]
+        analysis.analyzers = await analyzing
+    finally:
+        await _cancel(analyzing)
+    analysis.coverage = replace(analysis.coverage, analyzers=tuple(analysis.analyzers.checked))
+    builtin = analysis.analyzers.findings
+    findings = merge_findings(builtin, findings)
     same_files = request.anchor_files is request.files
     anchor_diffs: Mapping[str, FileDiff] = by_path(diffs if same_files else _diffs(request.anchor_files))
-    # Built-in findings have exact line numbers; the model's are located by the code they quote.
+    # Analyzer findings have exact line numbers; the model's are located by the code they quote.
     exact = {id(finding) for finding in builtin}
-    analysis.placements = [
+    placements = [
         anchor_at_lines(f, anchor_diffs) if id(f) in exact else anchor(f, anchor_diffs) for f in findings
     ]
+    analysis.placements = check_suggestions(placements, texts)
     return analysis
+
+
+async def _analyzers(
+    request: ChangeRequest,
+    diffs: Sequence[FileDiff],
+    texts: Mapping[str, str | None],
+    policy: PolicySpec,
+    options: AnalysisOptions,
+) -> AnalyzerResult:
+    """The analyzers' findings on the changed lines, reading a snapshot or a temporary copy of the files."""
+    tree = request.head_tree or TempCopy(request.head_text, texts)
+    return await options.analyzers.run(diffs, texts, policy.analyzers, tree)
+
+
+async def _cancel(task: asyncio.Task[AnalyzerResult]) -> None:
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _limits(

@@ -1,0 +1,68 @@
+"""One finding per problem: analyzer findings deduplicated among themselves, then merged with the LLM's.
+
+Analyzer findings have exact lines (a tool's line, on a changed line) and win over the model's: two findings
+are the same problem when they share path and category and their line ranges overlap (the model often
+restates what a linter found, less precisely). Between analyzers, a finding is dropped only when it repeats
+another exactly (same file, line, tool, rule and title), or when two tools are known to report the same
+thing (:data:`SAME_PROBLEM`, e.g. a ``debugger;`` statement is both the built-in ``debugger`` check's and
+Biome's ``noDebugger``): the first analyzer listed keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from argoai_core.models.findings import Finding, ToolFinding
+
+__all__ = ["SAME_PROBLEM", "dedupe_tool_findings", "merge_findings"]
+
+SAME_PROBLEM: tuple[frozenset[str], ...] = (
+    frozenset({"debugger:breakpoint", "biome:lint/suspicious/noDebugger", "ruff:T100"}),
+    frozenset({"conflicts:conflict-markers", "ruff:invalid-syntax", "biome:parse"}),
+)
+"""Rules (``tool:rule``) of different tools that report the same problem on a line."""
+
+
+def _family(finding: ToolFinding) -> str:
+    for family in SAME_PROBLEM:
+        if finding.rule_ref in family:
+            return min(family)
+    return finding.rule_ref
+
+
+def dedupe_tool_findings(findings: Iterable[ToolFinding]) -> list[ToolFinding]:
+    """``findings`` without exact repeats and without a second tool's report of the same problem."""
+    seen: set[tuple[str, int, str, str]] = set()
+    kept = []
+    for finding in findings:
+        family = _family(finding)
+        key = (finding.path, finding.start_line, family, finding.title if family == finding.rule_ref else "")
+        if key not in seen:
+            seen.add(key)
+            kept.append(finding)
+    return kept
+
+
+def _overlap(a: Finding, b: Finding) -> bool:
+    return (
+        a.path == b.path
+        and a.category == b.category
+        and a.start_line <= b.end_line
+        and b.start_line <= a.end_line
+    )
+
+
+def merge_findings(analyzers: Iterable[Finding], llm: Iterable[Finding]) -> list[Finding]:
+    """Analyzer findings plus the LLM's, one per problem.
+
+    Two findings are the same problem when they share path and category and their line ranges overlap. An
+    analyzer finding always wins (exact lines, and a secret finding never echoes the secret); between two
+    LLM findings (e.g. from calls that both saw a line) the more severe one wins, the first on a tie.
+    The LLM's findings come after the analyzers', most severe first.
+    """
+    kept = list(analyzers)
+    # Most severe first, so that of two overlapping LLM findings the more severe one is kept (stable sort).
+    for finding in sorted(llm, key=lambda item: item.severity.rank):
+        if not any(_overlap(finding, other) for other in kept):
+            kept.append(finding)
+    return kept

@@ -1,0 +1,54 @@
+"""Reading tool output safely: JSON that may be cut or odd, paths made relative, rule ids checked."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from argoai_core.models.findings import RULE_PATTERN
+
+_RULE = re.compile(RULE_PATTERN)
+
+
+class OutputError(ValueError):
+    """The tool's output is not what it documents: the run counts as failed."""
+
+
+def load_json(stdout: bytes) -> Any:
+    """The JSON document in ``stdout`` (empty output: None)."""
+    text = stdout.decode("utf-8", errors="replace").strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise OutputError(f"not JSON: {exc.msg}") from None
+
+
+def relative(path: str, files: Sequence[str], root: Path) -> str | None:
+    """The checked file ``path`` names (absolute under ``root``, ``./``-prefixed or as given), or None."""
+    candidate = path
+    if candidate.startswith(str(root)):
+        candidate = candidate[len(str(root)) :].lstrip("/")
+    while candidate.startswith("./"):
+        candidate = candidate[2:]
+    return candidate if candidate in files else None
+
+
+def rule_id(value: object) -> str | None:
+    """``value`` when it is a well-formed rule id, else None (never trust a tool's string blindly)."""
+    text = str(value) if value is not None else ""
+    return text if _RULE.match(text) else None
+
+
+def integer(value: object) -> int | None:
+    """``value`` as a positive line number, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
+def message(value: object) -> str:
+    """A tool's message as one clean line of text."""
+    return " ".join(str(value or "").split())
