@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from argoai_cli.review_setup import LocalResult
-from argoai_core.models.findings import Severity
+from argoai_core.models.findings import Severity, ToolFinding
+from argoai_reviewer.analysis.analyzers import min_severity_for
 from argoai_reviewer.analysis.anchoring import Anchored, Placement
 
 _COLOURS = {
@@ -57,6 +58,11 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
         f"Coverage: {len(coverage.reviewed)} file(s) reviewed, {coverage.lines_sent}/{coverage.lines_total} "
         f"changed lines sent, {len(analysis.selection.skipped)} file(s) skipped."
     )
+    checked = analysis.analyzers.checked
+    if checked:
+        typer.echo(
+            "Analyzers: " + ", ".join(f"{name} ({files} file(s))" for name, files in checked.items()) + "."
+        )
     for path, reason in analysis.selection.skipped:
         typer.echo(f"  skipped {path}: {reason}")
     for path, reason in coverage.clipped:
@@ -64,7 +70,11 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
     if analysis.summary:
         typer.echo("")
         typer.echo(analysis.summary)
-    shown = [p for p in analysis.placements if p.finding.severity.rank <= result.policy.min_severity.rank]
+    shown = [
+        p
+        for p in analysis.placements
+        if p.finding.severity.rank <= min_severity_for(p.finding, result.policy).rank
+    ]
     shown.sort(key=lambda p: (p.finding.severity.rank, p.path))
     typer.echo("")
     if not shown:
@@ -75,11 +85,16 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
         typer.secho(f"{finding.title}", bold=True, nl=False)
         typer.echo(f"  ({finding.category.value})")
         typer.echo(f"  {_where(placement)}")
-        for line in finding.body.splitlines():
-            typer.echo(f"    {line}")
+        if isinstance(finding, ToolFinding):
+            link = f" {finding.rule_url}" if finding.rule_url else ""
+            typer.echo(f"  {finding.tool} {finding.rule}{link}")
+        if not isinstance(finding, ToolFinding) or finding.body != finding.title:
+            for line in finding.body.splitlines():
+                typer.echo(f"    {line}")
     hidden = len(analysis.placements) - len(shown)
     if hidden:
         typer.echo(
-            f"\n{hidden} finding(s) below the policy's minimum severity ({result.policy.min_severity.value})."
+            f"\n{hidden} finding(s) below the policy's minimum severity ({result.policy.min_severity.value}, "
+            "or their analyzer's)."
         )
     return fail_on is not None and any(p.finding.severity.rank <= fail_on.rank for p in shown)

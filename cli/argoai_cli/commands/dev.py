@@ -37,6 +37,7 @@ from argoai_core.settings import (
     load,
 )
 from argoai_core.telemetry import configure_tracing
+from argoai_reviewer.analysis.analyzers import AnalyzerRunner, describe
 
 DEFAULT_STATE_DIR = Path(".argoai")
 SECRET_FILE = "webhook-secret"  # noqa: S105 - a file name, not a secret
@@ -236,7 +237,8 @@ def command(
         if not llm.configured:
             _say(
                 "LLM not configured (ARGOAI_LLM_PROVIDER, ARGOAI_LLM_MODEL, ARGOAI_LLM_API_KEY): "
-                "reviews run the built-in checks only (secrets, merge-conflict markers, debugger leftovers)"
+                "reviews run the built-in checks only (the analyzers: secrets, merge-conflict markers, "
+                "debugger leftovers, and the static-analysis tools listed below)"
             )
 
         nats: dict[str, object] = {}
@@ -293,6 +295,7 @@ def command(
                     metrics_port=reviewer_env.metrics_port if metrics_port is None else metrics_port,
                 )
 
+        analyzers = describe(AnalyzerRunner().available())
         parts = components(host, port, github, nats, plan)
         reviews = f"LLM {llm.provider} {llm.model}" if llm.configured else "built-in checks only (no LLM)"
         if llm.configured and llm.base_url:
@@ -307,6 +310,7 @@ def command(
             f"  Redis     {redis_line}\n"
             f"  reviewer  {reviewer_line}\n"
             f"  reviews   {reviews}\n"
+            f"  analyzers {analyzers}\n"
             f"  policy    {policy}\n"
             "Ctrl-C stops everything"
         )

@@ -34,6 +34,7 @@ from argoai_reviewer.analysis.analyzers.runner import (
     AnalyzerLimits,
     AnalyzerResult,
     AnalyzerRunner,
+    describe,
 )
 from argoai_reviewer.analysis.analyzers.tools import TOOLS
 from argoai_reviewer.analysis.analyzers.workspace import FileText, HeadTree, TempCopy
@@ -52,6 +53,7 @@ __all__ = [
     "Report",
     "TempCopy",
     "ToolAnalyzer",
+    "describe",
     "is_analyzer_finding",
     "merge_findings",
     "min_severity_for",

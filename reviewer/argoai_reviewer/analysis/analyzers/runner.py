@@ -52,6 +52,7 @@ from argoai_reviewer.analysis.analyzers.workspace import HeadTree
 from argoai_reviewer.analysis.diff import FileDiff
 from argoai_reviewer.domain import FileStatus
 from argoai_reviewer.metrics import ANALYZER_FINDINGS, ANALYZER_RUNS, ANALYZER_SECONDS
+from argoai_reviewer.settings import ReviewerSettings
 
 log = get_logger(__name__)
 
@@ -84,6 +85,16 @@ class AnalyzerLimits:
     max_file_bytes: int = 1_000_000
     batch_files: int = 64
     output_mb: int = 32
+
+    @classmethod
+    def from_settings(cls, settings: ReviewerSettings) -> AnalyzerLimits:
+        """The limits ``ARGOAI_REVIEWER_ANALYZER_*`` set."""
+        return cls(
+            concurrency=settings.analyzer_concurrency,
+            review_seconds=settings.analyzer_review_seconds,
+            seconds_per_file=settings.analyzer_seconds_per_file,
+            memory_mb=settings.analyzer_memory_mb,
+        )
 
 
 @dataclass
@@ -319,6 +330,15 @@ class AnalyzerRunner:
                 continue
             findings.append(to_finding(tool, report, target.text))
         return findings
+
+
+def describe(infos: Sequence[AnalyzerInfo]) -> str:
+    """One line naming the analyzers: built-in ones, installed tools with their versions, missing tools."""
+    builtin = [info.name for info in infos if info.builtin]
+    tools = [f"{info.name} {info.version}" for info in infos if not info.builtin and info.version]
+    missing = [info.name for info in infos if not info.builtin and not info.version]
+    text = ", ".join(tools) + (f"; built in: {', '.join(builtin)}" if builtin else "")
+    return text + (f"; not installed: {', '.join(missing)}" if missing else "")
 
 
 def to_finding(tool: str, report: Report, text: str) -> ToolFinding:

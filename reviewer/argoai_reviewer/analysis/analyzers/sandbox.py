@@ -31,6 +31,8 @@ MemoryLimit = Literal["as", "data"]
 _FILE_SIZE_LIMIT = 64 * 1024 * 1024
 _STDERR_KEPT = 16 * 1024
 _READ_CHUNK = 64 * 1024
+_POLL_SECONDS = 0.02
+_CLOSE_SECONDS = 5.0
 
 
 class Failure(StrEnum):
@@ -112,6 +114,8 @@ def _limiter(limits: Limits) -> Callable[[], None]:
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
+    # The group's id stays reserved while any member lives, so this never reaches an unrelated process
+    # group unless the pid space wrapped around between the leader's exit and this call.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
@@ -128,6 +132,16 @@ async def _read_capped(stream: asyncio.StreamReader, cap: int) -> tuple[bytes, b
         if size > cap:
             return b"".join(chunks), True
         chunks.append(chunk)
+
+
+async def _close(process: asyncio.subprocess.Process) -> None:
+    """Read what is left in the pipes of a dead process group (so they close) and reap it, within bounds."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(_CLOSE_SECONDS):
+            await asyncio.gather(_drain(process.stdout, 0), _drain(process.stderr, 0))
+            await process.wait()
 
 
 async def _drain(stream: asyncio.StreamReader, keep: int) -> bytes:
@@ -186,32 +200,33 @@ async def run_limited(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
         raise SandboxError(Failure.CRASHED, f"could not start: {exc.strerror or exc}") from exc
     assert process.stdout is not None
     assert process.stderr is not None
-    reading = asyncio.gather(
-        _read_capped(process.stdout, limits.output_bytes), _drain(process.stderr, _STDERR_KEPT)
-    )
+    reading = asyncio.ensure_future(_read_capped(process.stdout, limits.output_bytes))
+    errors = asyncio.ensure_future(_drain(process.stderr, _STDERR_KEPT))
     try:
         async with asyncio.timeout(limits.wall_seconds):
-            (stdout, overflow), stderr = await reading
-            if overflow:
-                _kill_group(process)
-                await process.wait()
+            # ``process.wait()`` returns only once every pipe is closed, which a child left behind can
+            # prevent; ``returncode`` is set as soon as the process itself exits.
+            while process.returncode is None and not reading.done():
+                await asyncio.wait({reading}, timeout=_POLL_SECONDS)
+            if reading.done() and reading.result()[1]:
                 raise SandboxError(Failure.OUTPUT, f"more than {limits.output_bytes} bytes")
+            if process.returncode is not None:
+                # A child left behind may still hold the pipes open: it goes with its parent.
+                _kill_group(process)
+            stdout, overflow = await reading
+            if overflow:
+                raise SandboxError(Failure.OUTPUT, f"more than {limits.output_bytes} bytes")
+            stderr = await errors
             returncode = await process.wait()
     except TimeoutError:
-        _kill_group(process)
-        reading.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reading
-        await process.wait()
         raise SandboxError(Failure.TIMEOUT, f"after {limits.wall_seconds:.0f} s") from None
-    except asyncio.CancelledError:
-        _kill_group(process)
-        await asyncio.shield(process.wait())
-        raise
     finally:
-        # Whatever the child started and left behind (same session) goes with it.
-        if process.returncode is not None:
-            _kill_group(process)
+        # Whatever happened (limit, cancellation), nothing of the process group survives this call.
+        _kill_group(process)
+        for task in (reading, errors):
+            task.cancel()
+        await asyncio.gather(reading, errors, return_exceptions=True)
+        await asyncio.shield(_close(process))
     failure = _signal_failure(returncode)
     if failure is not None:
         raise SandboxError(failure, f"signal {-returncode}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,5 +51,11 @@ def integer(value: object) -> int | None:
 
 
 def message(value: object) -> str:
-    """A tool's message as one clean line of text."""
-    return " ".join(str(value or "").split())
+    """A tool's message as one line of text without control or format characters (a message quotes code
+    from the repository: no terminal escape or bidirectional control may pass through)."""
+    text = "".join(
+        " " if char.isspace() else char
+        for char in str(value or "")
+        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
+    )
+    return " ".join(text.split())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from argoai_core.models.findings import Category, Severity
 from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext
@@ -49,6 +50,10 @@ def classify(code: str) -> tuple[Severity, Category]:
     if parts[0] == "lint" and len(parts) >= 2:
         return _GROUPS.get(parts[1], (Severity.MINOR, Category.MAINTAINABILITY))
     return Severity.MAJOR, Category.BUG
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class Biome:
@@ -98,11 +103,11 @@ class Biome:
         for item in document.get("diagnostics", []):
             if not isinstance(item, dict):
                 continue
-            code_info = item.get("code") if isinstance(item.get("code"), dict) else {}
-            location = item.get("location") if isinstance(item.get("location"), dict) else {}
-            start = (location.get("range") or {}).get("start") or {}
+            code_info = _object(item.get("code"))
+            location = _object(item.get("location"))
+            start = _object(_object(location.get("range")).get("start"))
             path = relative(str(location.get("path", "")), files, root)
-            line = integer(start.get("line")) if isinstance(start, dict) else None
+            line = integer(start.get("line"))
             code = rule_id(code_info.get("value"))
             if path is None or line is None or code is None:
                 continue

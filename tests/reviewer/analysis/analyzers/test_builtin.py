@@ -1,15 +1,22 @@
-"""Built-in checks: added credentials, conflict markers, debugger leftovers, merging with the LLM."""
+"""Built-in analyzers: added credentials, conflict markers, debugger leftovers, merging with the LLM."""
 
 from __future__ import annotations
 
-from argoai_core.models.findings import Category, Finding, Severity
+from collections.abc import Sequence
+
+from argoai_core.models.findings import Category, Finding, Severity, ToolFinding
+from argoai_reviewer.analysis.analyzers import BUILTINS, merge_findings
 from argoai_reviewer.analysis.anchoring import Anchored, How, anchor
-from argoai_reviewer.analysis.checks import merge_findings, run_checks
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch
 
 AWS_KEY = "AKIAZ7QK3M5N8P2R4T6V"
 GITHUB_TOKEN = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
 PEM_BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0"
+
+
+def run_checks(files: Sequence[FileDiff]) -> list[ToolFinding]:
+    """Every built-in analyzer's findings in ``files``."""
+    return [finding for diff in files for analyzer in BUILTINS for finding in analyzer.check(diff)]
 
 
 def added(path: str, *lines: str, start: int = 10) -> FileDiff:
@@ -30,6 +37,7 @@ def test_aws_key_is_found_on_its_line_and_never_repeated() -> None:
     assert AWS_KEY not in finding.model_dump_json()
     assert AWS_KEY[4:] not in finding.model_dump_json()
     assert finding.quote == 'AWS_ACCESS_KEY_ID = "'
+    assert (finding.tool, finding.rule) == ("secrets", "aws-access-key-id")
 
 
 def test_secret_findings_anchor_exactly_on_their_line() -> None:
