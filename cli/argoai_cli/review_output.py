@@ -28,6 +28,16 @@ def severity_option(value: str | None) -> Severity | None:
         raise typer.BadParameter(f"{value!r} is not a severity ({choices})", param_hint="--fail-on") from None
 
 
+HIDDEN_SHOWN = 20
+"""Findings below the minimum severity listed one line each, at most."""
+
+
+def _source(placement: Placement) -> str:
+    finding = placement.finding
+    source = f"{finding.tool} {finding.rule}: " if isinstance(finding, ToolFinding) else ""
+    return source + finding.title
+
+
 def _where(placement: Placement) -> str:
     if isinstance(placement, Anchored):
         lines = (
@@ -91,10 +101,15 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
         if not isinstance(finding, ToolFinding) or finding.body != finding.title:
             for line in finding.body.splitlines():
                 typer.echo(f"    {line}")
-    hidden = len(analysis.placements) - len(shown)
+    hidden = [p for p in analysis.placements if p not in shown]
     if hidden:
+        minimum = result.policy.min_severity.value
         typer.echo(
-            f"\n{hidden} finding(s) below the policy's minimum severity ({result.policy.min_severity.value}, "
-            "or their analyzer's)."
+            f"\n{len(hidden)} finding(s) below the policy's minimum severity ({minimum}, or their "
+            "analyzer's), not posted on GitHub:"
         )
+        for placement in sorted(hidden, key=lambda p: (p.finding.severity.rank, p.path))[:HIDDEN_SHOWN]:
+            typer.echo(f"  [{placement.finding.severity.value}] {_where(placement)}  {_source(placement)}")
+        if len(hidden) > HIDDEN_SHOWN:
+            typer.echo(f"  … and {len(hidden) - HIDDEN_SHOWN} more")
     return fail_on is not None and any(p.finding.severity.rank <= fail_on.rank for p in shown)

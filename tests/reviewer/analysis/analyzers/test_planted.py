@@ -4,6 +4,8 @@ is reported on unchanged lines."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from argoai_core.models.findings import ToolFinding
@@ -115,3 +117,21 @@ async def test_policy_disables_analyzers_rules_and_raises_severity(planted_repo:
     off = await review(planted_repo, PolicySpec(analyzers=AnalyzersPolicy(enabled=False)))
     assert off.analysis.placements == []
     assert off.analysis.analyzers.checked == {}
+
+
+def test_argoai_review_without_an_llm_prints_analyzer_findings(planted_repo: Path) -> None:
+    """`argoai review` (as `make run` runs it) without an LLM prints analyzer findings with tool and rule."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(planted_repo)}
+    done = subprocess.run(
+        [sys.executable, "-m", "argoai_cli", "review", "--repo", str(planted_repo), "--base", "HEAD~1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Built-in checks only" in done.stdout
+    assert (
+        "Analyzers: secrets (6 file(s)), conflicts (6 file(s)), debugger (6 file(s)), ruff (1 file(s))"
+        in (done.stdout)
+    )
+    assert "app/service.py:8\n  ruff F821 https://docs.astral.sh/ruff/rules/undefined-name" in done.stdout
+    assert "web/index.ts:6\n  biome lint/correctness/noConstAssign" in done.stdout
+    assert "[critical] " in done.stdout  # the workflow's template injection
