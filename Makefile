@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer operator/argoai_operator cli/argoai_cli
 
-.PHONY: install run dev test lint typecheck imports pytest faults crds bench bench-gateway bench-review fmt clean
+.PHONY: install run dev test lint typecheck imports pytest faults crds bench bench-gateway bench-review bench-analyzers fmt clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -46,7 +46,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-gateway bench-review
+bench: bench-gateway bench-review bench-analyzers
 
 bench-gateway: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
@@ -54,6 +54,9 @@ bench-gateway: install
 
 bench-review: install
 	$(BIN)/python bench/review/run.py
+
+bench-analyzers: install
+	$(BIN)/python bench/analyzers/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

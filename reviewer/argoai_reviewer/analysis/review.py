@@ -204,7 +204,8 @@ async def analyze(
         analysis.analyzers = await analyzing
     finally:
         await _cancel(analyzing)
-    analysis.coverage = replace(analysis.coverage, analyzers=tuple(analysis.analyzers.checked))
+    checked = analysis.analyzers.checked
+    analysis.coverage = replace(analysis.coverage, analyzers=tuple(name for name in checked if checked[name]))
     builtin = analysis.analyzers.findings
     findings = merge_findings(builtin, findings)
     same_files = request.anchor_files is request.files
