@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +26,9 @@ from argoai_reviewer.analysis.diff import FileDiff
 
 CONFIG_DIR = Path(__file__).parent / "config"
 """ArgoAI's own configuration files for the tools (package data)."""
+
+Wanted = Callable[[str, int], bool]
+"""Whether a report on (path, line) is of interest."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,10 @@ class ToolAnalyzer(Protocol):
         """The full command line checking ``files`` (paths relative to ``context.root``)."""
         ...
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
-        """The reports in the tool's output for ``files`` (relative to ``root``); ``OutputError`` when the
-        output is not what the tool documents."""
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
+        """The reports in the tool's output for ``files`` (relative to ``root``) on lines ``wanted`` accepts
+        (the changed lines: filtering early keeps a tool's thousands of reports on other lines cheap);
+        ``OutputError`` when the output is not what the tool documents."""
         ...
 
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from argoai_core.logs import get_logger
@@ -31,6 +32,7 @@ from argoai_reviewer.analysis.analyzers.base import (
     Report,
     ToolAnalyzer,
     ToolContext,
+    Wanted,
     distribution_version,
 )
 from argoai_reviewer.analysis.analyzers.conflicts import ConflictsAnalyzer
@@ -112,6 +114,10 @@ class _Target:
     path: str
     text: str
     changed: frozenset[int]
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
 
 
 @dataclass
@@ -225,13 +231,18 @@ class AnalyzerRunner:
         paths += [extra for tool, _, _ in plans for extra in tool.extra_files(policy.repository_config)]
         deadline = time.monotonic() + self.limits.review_seconds
         findings: list[ToolFinding] = []
+
+        def wanted(path: str, line: int) -> bool:
+            target = targets.get(path)
+            return target is not None and line in target.changed
+
         with tempfile.TemporaryDirectory(prefix="argoai-analyzer-home-") as home:
             async with tree.open(paths) as root:
                 context = ToolContext(root, self._executables, repository_config=policy.repository_config)
                 env = clean_environment(Path(home), self._executables.directories)
                 outcomes = await asyncio.gather(
                     *(
-                        self._tool(tool, program, files, context, env, deadline)
+                        self._tool(tool, program, files, context, env, deadline, wanted)
                         for tool, program, files in plans
                     )
                 )
@@ -250,11 +261,14 @@ class AnalyzerRunner:
         context: ToolContext,
         env: Mapping[str, str],
         deadline: float,
+        wanted: Wanted,
     ) -> _Outcome:
-        size = self.limits.batch_files
+        # Enough batches to keep every process slot busy (tools are CPU bound), none larger than batch_files.
+        per_slot = -(-len(files) // self.limits.concurrency)
+        size = max(1, min(self.limits.batch_files, per_slot))
         batches = [files[i : i + size] for i in range(0, len(files), size)]
         parts = await asyncio.gather(
-            *(self._batch(tool, program, b, context, env, deadline) for b in batches)
+            *(self._batch(tool, program, batch, context, env, deadline, wanted) for batch in batches)
         )
         outcome = _Outcome()
         for part in parts:
@@ -270,6 +284,7 @@ class AnalyzerRunner:
         context: ToolContext,
         env: Mapping[str, str],
         deadline: float,
+        wanted: Wanted,
     ) -> _Outcome:
         """Reports for ``files`` from one process; on failure, each half again while time remains."""
         async with self._gate:
@@ -292,7 +307,7 @@ class AnalyzerRunner:
                 )
                 if completed.returncode not in tool.ok_exit_codes:
                     raise exit_failure(completed)
-                reports = tool.parse(completed.stdout, files, context.root)
+                reports = tool.parse(completed.stdout, files, context.root, wanted)
             except SandboxError as exc:
                 failure = exc.failure
                 log.warning("analyzer failed", analyzer=tool.name, files=len(files), error=str(exc))
@@ -311,8 +326,8 @@ class AnalyzerRunner:
             return _Outcome(failed=dict.fromkeys(files, failure))
         half = len(files) // 2
         first, second = await asyncio.gather(
-            self._batch(tool, program, files[:half], context, env, deadline),
-            self._batch(tool, program, files[half:], context, env, deadline),
+            self._batch(tool, program, files[:half], context, env, deadline, wanted),
+            self._batch(tool, program, files[half:], context, env, deadline, wanted),
         )
         return _Outcome(reports=first.reports + second.reports, failed={**first.failed, **second.failed})
 
@@ -321,14 +336,13 @@ class AnalyzerRunner:
         """Reports on changed lines as findings (at most :data:`REPORTS_PER_FILE` per file), in file order."""
         findings = []
         per_file: dict[str, int] = {}
-        for report in sorted(reports, key=lambda r: (r.path, r.line)):
-            target = targets.get(report.path)
-            if target is None or report.line not in target.changed:
-                continue
+        on_changed = [r for r in reports if r.path in targets and r.line in targets[r.path].changed]
+        for report in sorted(on_changed, key=lambda r: (r.path, r.line)):
+            target = targets[report.path]
             per_file[report.path] = per_file.get(report.path, 0) + 1
             if per_file[report.path] > REPORTS_PER_FILE:
                 continue
-            findings.append(to_finding(tool, report, target.text))
+            findings.append(to_finding(tool, report, target.lines))
         return findings
 
 
@@ -341,9 +355,8 @@ def describe(infos: Sequence[AnalyzerInfo]) -> str:
     return text + (f"; not installed: {', '.join(missing)}" if missing else "")
 
 
-def to_finding(tool: str, report: Report, text: str) -> ToolFinding:
-    """``report`` as a finding on its one line, quoting that line of ``text``."""
-    lines = text.splitlines()
+def to_finding(tool: str, report: Report, lines: Sequence[str]) -> ToolFinding:
+    """``report`` as a finding on its one line, quoting that line of ``lines`` (the file at head)."""
     line = lines[report.line - 1] if report.line <= len(lines) else ""
     summary = report.message or f"{tool} rule {report.rule}"
     title = summary if len(summary) <= TITLE_MAX else summary[: TITLE_MAX - 1].rsplit(" ", 1)[0] + "…"

@@ -12,7 +12,7 @@ from pathlib import Path
 from argoai_core.models.findings import Category, Severity
 from argoai_core.models.policy import AnalyzersPolicy, PolicySpec
 from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner, Executables, Report, TempCopy
-from argoai_reviewer.analysis.analyzers.base import ToolContext
+from argoai_reviewer.analysis.analyzers.base import ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools import TOOLS
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch
@@ -61,7 +61,7 @@ class FakeTool:
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         return [*program, *files]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         return [
             Report(
                 item["path"],
@@ -72,6 +72,7 @@ class FakeTool:
                 Category.MAINTAINABILITY,
             )
             for item in json.loads(stdout)
+            if wanted(item["path"], item["line"])
         ]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from argoai_core.models.findings import RULE_PATTERN
 
@@ -20,13 +21,12 @@ class OutputError(ValueError):
 
 def load_json(stdout: bytes) -> Any:
     """The JSON document in ``stdout`` (empty output: None)."""
-    text = stdout.decode("utf-8", errors="replace").strip()
-    if not text:
+    if not stdout.strip():
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise OutputError(f"not JSON: {exc.msg}") from None
+        return orjson.loads(stdout)
+    except orjson.JSONDecodeError as exc:
+        raise OutputError(f"not JSON: {exc}") from None
 
 
 def relative(path: str, files: Sequence[str], root: Path) -> str | None:
@@ -53,9 +53,11 @@ def integer(value: object) -> int | None:
 def message(value: object) -> str:
     """A tool's message as one line of text without control or format characters (a message quotes code
     from the repository: no terminal escape or bidirectional control may pass through)."""
-    text = "".join(
-        " " if char.isspace() else char
-        for char in str(value or "")
-        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
-    )
+    text = str(value or "")
+    if not text.isprintable():  # the rare case: something other than printable characters and spaces
+        text = "".join(
+            " " if char.isspace() else char
+            for char in text
+            if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
+        )
     return " ".join(text.split())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
@@ -86,7 +86,7 @@ class Actionlint:
             *files,
         ]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """jactionlint's JSON list."""
         document = load_json(stdout) or []
         if not isinstance(document, list):
@@ -98,7 +98,7 @@ class Actionlint:
             path = relative(str(item.get("filepath", "")), files, root)
             line = integer(item.get("line"))
             code = rule_id(item.get("id") or item.get("kind"))
-            if path is None or line is None or code is None:
+            if path is None or line is None or code is None or not wanted(path, line):
                 continue
             severity, category = classify(code)
             url = f"https://jactionlint.jdx.dev/rules#{code}" if re.fullmatch(r"[a-z0-9-]+", code) else None

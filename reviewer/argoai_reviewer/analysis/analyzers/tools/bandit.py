@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
@@ -59,7 +59,7 @@ class Bandit:
         """JSON output, quiet, ArgoAI's configuration."""
         return [*program, "-f", "json", "-q", "-c", str(CONFIG_DIR / "bandit.yaml"), "--", *files]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """bandit's ``results``."""
         document = load_json(stdout)
         if not isinstance(document, dict) or not isinstance(document.get("results"), list):
@@ -71,7 +71,7 @@ class Bandit:
             path = relative(str(item.get("filename", "")), files, root)
             line = integer(item.get("line_number"))
             code = rule_id(item.get("test_id"))
-            if path is None or line is None or code is None:
+            if path is None or line is None or code is None or not wanted(path, line):
                 continue
             url = item.get("more_info")
             reports.append(

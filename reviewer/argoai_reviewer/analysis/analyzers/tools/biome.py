@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
@@ -92,7 +92,7 @@ class Biome:
             *files,
         ]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """The rdjson ``diagnostics``."""
         document = load_json(stdout)
         if document is None:
@@ -109,7 +109,7 @@ class Biome:
             path = relative(str(location.get("path", "")), files, root)
             line = integer(start.get("line"))
             code = rule_id(code_info.get("value"))
-            if path is None or line is None or code is None:
+            if path is None or line is None or code is None or not wanted(path, line):
                 continue
             severity, category = classify(code)
             url = code_info.get("url")

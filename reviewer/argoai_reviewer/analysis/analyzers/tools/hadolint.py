@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
     OutputError,
@@ -80,7 +80,7 @@ class Hadolint:
             *files,
         ]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """hadolint's JSON list."""
         document = load_json(stdout) or []
         if not isinstance(document, list):
@@ -92,7 +92,7 @@ class Hadolint:
             path = relative(str(item.get("file", "")), files, root)
             line = integer(item.get("line"))
             code = rule_id(item.get("code"))
-            if path is None or line is None or code is None:
+            if path is None or line is None or code is None or not wanted(path, line):
                 continue
             severity, category = _LEVELS.get(str(item.get("level")), (Severity.MINOR, Category.RELIABILITY))
             reports.append(

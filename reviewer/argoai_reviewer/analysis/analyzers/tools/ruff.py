@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
@@ -114,7 +114,7 @@ class Ruff:
             *files,
         ]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """ruff's JSON diagnostics."""
         document = load_json(stdout) or []
         if not isinstance(document, list):
@@ -127,7 +127,7 @@ class Ruff:
             location = item.get("location") or {}
             line = integer(location.get("row")) if isinstance(location, dict) else None
             code = rule_id(item.get("code") or item.get("name") or "invalid-syntax")
-            if path is None or line is None or code is None:
+            if path is None or line is None or code is None or not wanted(path, line):
                 continue
             severity, category = classify(code)
             url = item.get("url")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
@@ -70,7 +70,7 @@ class Shellcheck:
         """``json1`` output, every severity, no rc file."""
         return [*program, "--norc", "--format=json1", "--severity=style", "--color=never", "--", *files]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """shellcheck's ``comments``."""
         document = load_json(stdout)
         if document is None:
@@ -84,7 +84,7 @@ class Shellcheck:
             path = relative(str(item.get("file", "")), files, root)
             line = integer(item.get("line"))
             number = integer(item.get("code"))
-            if path is None or line is None or number is None:
+            if path is None or line is None or number is None or not wanted(path, line):
                 continue
             code = f"SC{number}"
             severity, category = _LEVELS.get(str(item.get("level")), (Severity.MINOR, Category.BUG))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from argoai_core.models.findings import Category, Severity
-from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext
+from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import message, relative
@@ -61,7 +61,7 @@ class Yamllint:
             *files,
         ]
 
-    def parse(self, stdout: bytes, files: Sequence[str], root: Path) -> list[Report]:
+    def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """One report per parsable line."""
         reports = []
         for raw in stdout.decode("utf-8", errors="replace").splitlines():
@@ -69,7 +69,7 @@ class Yamllint:
             if match is None:
                 continue
             path = relative(match["path"], files, root)
-            if path is None:
+            if path is None or not wanted(path, int(match["line"])):
                 continue
             rule = match["rule"] or "syntax"
             # Broken or ambiguous structure is major; a value YAML 1.1 reads unexpectedly is minor.
