@@ -101,6 +101,11 @@ class ToolAnalyzer(Protocol):
         """Other repository files the tool may read (its honoured configuration), when present at head."""
         ...
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """A cheaper version of the file with the same line numbers and the same findings on the ``changed``
+        lines, or None to check the file as it is (see :mod:`~argoai_reviewer.analysis.analyzers.narrow`)."""
+        ...
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """The full command line checking ``files`` (paths relative to ``context.root``)."""
         ...

@@ -23,11 +23,12 @@ SAME_PROBLEM: tuple[frozenset[str], ...] = (
 """Rules (``tool:rule``) of different tools that report the same problem on a line."""
 
 
+_FAMILY = {rule: min(family) for family in SAME_PROBLEM for rule in family}
+
+
 def _family(finding: ToolFinding) -> str:
-    for family in SAME_PROBLEM:
-        if finding.rule_ref in family:
-            return min(family)
-    return finding.rule_ref
+    rule = finding.rule_ref
+    return _FAMILY.get(rule, rule)
 
 
 def dedupe_tool_findings(findings: Iterable[ToolFinding]) -> list[ToolFinding]:

@@ -16,10 +16,12 @@ Only reports on lines the change adds are kept, minus the policy's disabled rule
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -50,7 +52,7 @@ from argoai_reviewer.analysis.analyzers.sandbox import (
 from argoai_reviewer.analysis.analyzers.secrets import SecretsAnalyzer
 from argoai_reviewer.analysis.analyzers.tools import TOOLS
 from argoai_reviewer.analysis.analyzers.tools._output import OutputError
-from argoai_reviewer.analysis.analyzers.workspace import HeadTree
+from argoai_reviewer.analysis.analyzers.workspace import HeadTree, write_tree
 from argoai_reviewer.analysis.diff import FileDiff
 from argoai_reviewer.domain import FileStatus
 from argoai_reviewer.metrics import ANALYZER_FINDINGS, ANALYZER_RUNS, ANALYZER_SECONDS
@@ -185,8 +187,8 @@ class AnalyzerRunner:
         found += await self._run_tools(targets, policy, tree, result)
         kept = [f for f in found if f.rule_ref not in policy.disabled_rules]
         result.findings = dedupe_tool_findings(kept)
-        for finding in result.findings:
-            ANALYZER_FINDINGS.labels(finding.tool).inc()
+        for tool, count in Counter(finding.tool for finding in result.findings).items():
+            ANALYZER_FINDINGS.labels(tool).inc(count)
         return result
 
     def _targets(
@@ -242,7 +244,7 @@ class AnalyzerRunner:
                 env = clean_environment(Path(home), self._executables.directories)
                 outcomes = await asyncio.gather(
                     *(
-                        self._tool(tool, program, files, context, env, deadline, wanted)
+                        self._tool(tool, program, files, context, env, deadline, wanted, targets)
                         for tool, program, files in plans
                     )
                 )
@@ -262,14 +264,22 @@ class AnalyzerRunner:
         env: Mapping[str, str],
         deadline: float,
         wanted: Wanted,
+        targets: Mapping[str, _Target],
     ) -> _Outcome:
         # Enough batches to keep every process slot busy (tools are CPU bound), none larger than batch_files.
         per_slot = -(-len(files) // self.limits.concurrency)
         size = max(1, min(self.limits.batch_files, per_slot))
         batches = [files[i : i + size] for i in range(0, len(files), size)]
-        parts = await asyncio.gather(
-            *(self._batch(tool, program, batch, context, env, deadline, wanted) for batch in batches)
-        )
+        narrowed = await asyncio.to_thread(_narrowed, tool, files, targets)
+        with contextlib.ExitStack() as stack:
+            if narrowed is not None:
+                # The tool reads its own narrowed copies (same paths, same line numbers), never the tree.
+                scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="argoai-narrowed-")))
+                await asyncio.to_thread(write_tree, scratch / "tree", narrowed)
+                context = replace(context, root=scratch / "tree")
+            parts = await asyncio.gather(
+                *(self._batch(tool, program, batch, context, env, deadline, wanted) for batch in batches)
+            )
         outcome = _Outcome()
         for part in parts:
             outcome.reports += part.reports
@@ -307,7 +317,8 @@ class AnalyzerRunner:
                 )
                 if completed.returncode not in tool.ok_exit_codes:
                     raise exit_failure(completed)
-                reports = tool.parse(completed.stdout, files, context.root, wanted)
+                # Megabytes of output are parsed off the event loop, which other reviews share.
+                reports = await asyncio.to_thread(tool.parse, completed.stdout, files, context.root, wanted)
             except SandboxError as exc:
                 failure = exc.failure
                 log.warning("analyzer failed", analyzer=tool.name, files=len(files), error=str(exc))
@@ -344,6 +355,20 @@ class AnalyzerRunner:
                 continue
             findings.append(to_finding(tool, report, target.lines))
         return findings
+
+
+def _narrowed(
+    tool: ToolAnalyzer, files: Sequence[str], targets: Mapping[str, _Target]
+) -> dict[str, str] | None:
+    """Every file of ``tool`` as it should read it (narrowed where it can be), or None when none narrows."""
+    texts = {}
+    narrowed_any = False
+    for path in files:
+        target = targets[path]
+        narrowed = tool.narrow(path, target.text, target.changed)
+        narrowed_any = narrowed_any or narrowed is not None
+        texts[path] = target.text if narrowed is None else narrowed
+    return texts if narrowed_any else None
 
 
 def describe(infos: Sequence[AnalyzerInfo]) -> str:

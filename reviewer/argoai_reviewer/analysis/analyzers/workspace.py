@@ -47,7 +47,8 @@ def safe_relative(path: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
-def _write(root: Path, files: Mapping[str, str]) -> None:
+def write_tree(root: Path, files: Mapping[str, str]) -> None:
+    """Create directory ``root`` holding ``files`` (relative path → text); unsafe paths are skipped."""
     root.mkdir(mode=0o700)
     for path, text in files.items():
         relative = safe_relative(path)
@@ -100,7 +101,7 @@ class TempCopy:
         texts = await self._texts(paths)
         root = Path(tempfile.mkdtemp(prefix="argoai-analyzers-"))
         try:
-            await asyncio.to_thread(_write, root / "tree", texts)
+            await asyncio.to_thread(write_tree, root / "tree", texts)
             yield root / "tree"
         finally:
             await asyncio.to_thread(shutil.rmtree, root, True)

@@ -58,6 +58,9 @@ class FakeTool:
     def extra_files(self, repository_config: bool) -> Sequence[str]:
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         return [*program, *files]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,17 @@ def load_json(stdout: bytes) -> Any:
         raise OutputError(f"not JSON: {exc}") from None
 
 
-def relative(path: str, files: Sequence[str], root: Path) -> str | None:
-    """The checked file ``path`` names (absolute under ``root``, ``./``-prefixed or as given), or None."""
+def relative(path: str, files: Collection[str], root: Path) -> str | None:
+    """The checked file ``path`` names (absolute under ``root``, ``./``-prefixed or as given), or None.
+
+    ``files`` is searched with ``in``: callers handling many reports pass a set.
+    """
+    if path in files:
+        return path
     candidate = path
-    if candidate.startswith(str(root)):
-        candidate = candidate[len(str(root)) :].lstrip("/")
+    prefix = f"{root}/"
+    if candidate.startswith(prefix):
+        candidate = candidate[len(prefix) :]
     while candidate.startswith("./"):
         candidate = candidate[2:]
     return candidate if candidate in files else None

@@ -68,6 +68,10 @@ class Actionlint:
         """None: jactionlint always runs with ArgoAI's configuration."""
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """None: it reads whole files."""
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """JSON output, offline, ArgoAI's configuration, shellcheck for ``run:`` scripts, no pyflakes."""
         shellcheck = context.executables.binary("shellcheck") or ""
@@ -88,6 +92,7 @@ class Actionlint:
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """jactionlint's JSON list."""
+        known = frozenset(files)
         document = load_json(stdout) or []
         if not isinstance(document, list):
             raise OutputError("expected a list")
@@ -95,7 +100,7 @@ class Actionlint:
         for item in document:
             if not isinstance(item, dict):
                 continue
-            path = relative(str(item.get("filepath", "")), files, root)
+            path = relative(str(item.get("filepath", "")), known, root)
             line = integer(item.get("line"))
             code = rule_id(item.get("id") or item.get("kind"))
             if path is None or line is None or code is None or not wanted(path, line):

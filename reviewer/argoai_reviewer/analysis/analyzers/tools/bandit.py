@@ -13,6 +13,7 @@ from pathlib import Path
 from argoai_core.models.findings import Category, Severity
 from argoai_reviewer.analysis.analyzers.base import CONFIG_DIR, Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
+from argoai_reviewer.analysis.analyzers.narrow import narrow_python
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools._output import (
     OutputError,
@@ -55,12 +56,17 @@ class Bandit:
         """None: bandit always runs with ArgoAI's configuration."""
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """The module with the statements the change does not touch emptied (imports kept)."""
+        return narrow_python(text, changed)
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """JSON output, quiet, ArgoAI's configuration."""
         return [*program, "-f", "json", "-q", "-c", str(CONFIG_DIR / "bandit.yaml"), "--", *files]
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """bandit's ``results``."""
+        known = frozenset(files)
         document = load_json(stdout)
         if not isinstance(document, dict) or not isinstance(document.get("results"), list):
             raise OutputError("expected an object with results")
@@ -68,7 +74,7 @@ class Bandit:
         for item in document["results"]:
             if not isinstance(item, dict):
                 continue
-            path = relative(str(item.get("filename", "")), files, root)
+            path = relative(str(item.get("filename", "")), known, root)
             line = integer(item.get("line_number"))
             code = rule_id(item.get("test_id"))
             if path is None or line is None or code is None or not wanted(path, line):

@@ -77,6 +77,10 @@ class Biome:
         """None: a repository's Biome configuration is never read."""
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """None: it reads whole files."""
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """``biome lint`` with the rdjson reporter and ArgoAI's configuration."""
         return [
@@ -94,6 +98,7 @@ class Biome:
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """The rdjson ``diagnostics``."""
+        known = frozenset(files)
         document = load_json(stdout)
         if document is None:
             return []
@@ -106,7 +111,7 @@ class Biome:
             code_info = _object(item.get("code"))
             location = _object(item.get("location"))
             start = _object(_object(location.get("range")).get("start"))
-            path = relative(str(location.get("path", "")), files, root)
+            path = relative(str(location.get("path", "")), known, root)
             line = integer(start.get("line"))
             code = rule_id(code_info.get("value"))
             if path is None or line is None or code is None or not wanted(path, line):

@@ -68,6 +68,10 @@ class Hadolint:
         """None: hadolint always runs with ArgoAI's configuration."""
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """None: it reads whole files."""
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """JSON output, ArgoAI's configuration."""
         return [
@@ -82,6 +86,7 @@ class Hadolint:
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """hadolint's JSON list."""
+        known = frozenset(files)
         document = load_json(stdout) or []
         if not isinstance(document, list):
             raise OutputError("expected a list")
@@ -89,7 +94,7 @@ class Hadolint:
         for item in document:
             if not isinstance(item, dict):
                 continue
-            path = relative(str(item.get("file", "")), files, root)
+            path = relative(str(item.get("file", "")), known, root)
             line = integer(item.get("line"))
             code = rule_id(item.get("code"))
             if path is None or line is None or code is None or not wanted(path, line):

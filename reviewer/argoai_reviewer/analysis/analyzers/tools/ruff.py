@@ -10,23 +10,22 @@ could name a file outside the repository) is not honoured and ArgoAI's selection
 
 from __future__ import annotations
 
+import re
+import subprocess
+import tempfile
 import tomllib
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from argoai_core.models.findings import Category, Severity
 from argoai_reviewer.analysis.analyzers.base import Executables, Report, ToolContext, Wanted
 from argoai_reviewer.analysis.analyzers.lines import extension
-from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
-from argoai_reviewer.analysis.analyzers.tools._output import (
-    OutputError,
-    integer,
-    load_json,
-    message,
-    relative,
-    rule_id,
-)
+from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit, clean_environment
+from argoai_reviewer.analysis.analyzers.tools._output import message, rule_id
 
 SELECT = "E4,E7,E9,F,B,PLE"
 # B008 (function call in a default argument) is how FastAPI, Typer and friends declare parameters.
@@ -34,6 +33,13 @@ IGNORE = "B008"
 TARGET_VERSION = "py314"
 CONFIG_FILES = (".ruff.toml", "ruff.toml", "pyproject.toml")
 
+DOCS = "https://docs.astral.sh/ruff/rules/"
+_NAME = re.compile(r"^[a-z0-9-]{1,100}$")
+# path:row:column: CODE [*] message   (``[*]``: a fix exists; syntax errors have ``invalid-syntax:``)
+_CONCISE = re.compile(
+    r"^(?P<path>.+?):(?P<row>\d+):(?P<column>\d+): (?P<code>[A-Z]+[0-9]+|invalid-syntax):?(?: \[\*\])? "
+    r"(?P<message>.*)$"
+)
 _MAJOR = ("E9", "F63", "F7", "F50", "F52", "F60", "F82", "PLE")
 _MAINTAINABILITY = ("F401", "F403", "F405", "F811", "F841", "F842")
 
@@ -53,6 +59,35 @@ def classify(code: str) -> tuple[Severity, Category]:
     if code.startswith("E7"):
         return Severity.MINOR, Category.BUG
     return Severity.MINOR, Category.MAINTAINABILITY
+
+
+@cache
+def rule_names(program: str | None) -> dict[str, str]:
+    """Rule code → rule name (the documentation page's name), asked once of the ruff binary itself.
+
+    ``ruff rule --all`` reads no file and no configuration; it runs under a time limit in an empty
+    environment, and any failure only costs the links.
+    """
+    if program is None:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="argoai-ruff-rules-") as home:
+        try:
+            done = subprocess.run(  # noqa: S603 - our own binary, fixed arguments
+                [program, "rule", "--all", "--output-format", "json"],
+                cwd=home,
+                env=clean_environment(Path(home), []),
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            rules = orjson.loads(done.stdout)
+        except (OSError, subprocess.SubprocessError, orjson.JSONDecodeError):
+            return {}
+    return {
+        str(rule["code"]): str(rule["name"])
+        for rule in rules
+        if isinstance(rule, dict) and _NAME.match(str(rule.get("name", "")))
+    }
 
 
 def _honoured_config(root: Path) -> str | None:
@@ -82,9 +117,13 @@ class Ruff:
     memory_kind: MemoryLimit = "as"
     ok_exit_codes = frozenset({0})
 
+    def __init__(self) -> None:
+        self._program: str | None = None
+
     def program(self, executables: Executables) -> list[str] | None:
         """The ruff binary of the ``ruff`` wheel."""
         found = executables.binary("ruff")
+        self._program = found
         return [found] if found else None
 
     def matches(self, path: str, text: str) -> bool:
@@ -95,9 +134,13 @@ class Ruff:
         """The root configuration files, when the policy lets the repository's configuration apply."""
         return CONFIG_FILES if repository_config else ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """None: it reads whole files."""
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
-        """``ruff check`` with JSON output, no cache, no fixes, exit status 0 unless ruff itself failed."""
-        base = [*program, "check", "--no-cache", "--no-fix", "--exit-zero", "--output-format", "json"]
+        """``ruff check``: one line per diagnostic, no cache, no fixes, exit status 0 unless ruff failed."""
+        base = [*program, "check", "--no-cache", "--no-fix", "--exit-zero", "--output-format", "concise"]
         config = _honoured_config(context.root) if context.repository_config else None
         if config is not None:
             return [*base, "--config", config, "--force-exclude", "--", *files]
@@ -115,33 +158,31 @@ class Ruff:
         ]
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
-        """ruff's JSON diagnostics."""
-        document = load_json(stdout) or []
-        if not isinstance(document, list):
-            raise OutputError("expected a list of diagnostics")
+        """ruff's concise diagnostics (``path:row:column: CODE [*] message``), a few bytes each: a file full
+        of problems on unchanged lines costs little to skip. The rule's page is named after the rule."""
+        known = frozenset(files)
         reports = []
-        for item in document:
-            if not isinstance(item, dict):
+        for raw in stdout.decode("utf-8", errors="replace").splitlines():
+            match = _CONCISE.match(raw)
+            if match is None:
                 continue
-            path = relative(str(item.get("filename", "")), files, root)
-            location = item.get("location") or {}
-            line = integer(location.get("row")) if isinstance(location, dict) else None
-            code = rule_id(item.get("code") or item.get("name") or "invalid-syntax")
-            if path is None or line is None or code is None or not wanted(path, line):
+            path, line = match["path"], int(match["row"])
+            if path not in known or not wanted(path, line):
+                continue
+            code = rule_id(match["code"])
+            if code is None:
                 continue
             severity, category = classify(code)
-            url = item.get("url")
+            name = rule_names(self._program).get(code)
             reports.append(
                 Report(
                     path=path,
                     line=line,
                     rule=code,
-                    message=message(item.get("message")),
+                    message=message(match["message"]),
                     severity=severity,
                     category=category,
-                    url=url
-                    if isinstance(url, str) and url.startswith("https://docs.astral.sh/ruff/")
-                    else None,
+                    url=f"{DOCS}{name}" if name else None,
                 )
             )
         return reports

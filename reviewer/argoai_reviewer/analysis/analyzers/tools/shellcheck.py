@@ -66,12 +66,17 @@ class Shellcheck:
         """None: ``.shellcheckrc`` is never read."""
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """None: it reads whole files."""
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """``json1`` output, every severity, no rc file."""
         return [*program, "--norc", "--format=json1", "--severity=style", "--color=never", "--", *files]
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """shellcheck's ``comments``."""
+        known = frozenset(files)
         document = load_json(stdout)
         if document is None:
             return []
@@ -81,7 +86,7 @@ class Shellcheck:
         for item in document["comments"]:
             if not isinstance(item, dict):
                 continue
-            path = relative(str(item.get("file", "")), files, root)
+            path = relative(str(item.get("file", "")), known, root)
             line = integer(item.get("line"))
             number = integer(item.get("code"))
             if path is None or line is None or number is None or not wanted(path, line):

@@ -49,6 +49,10 @@ class Yamllint:
         """None: ``.yamllint`` is never read."""
         return ()
 
+    def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
+        """None: it reads whole files."""
+        return None
+
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
         """Parsable output, ArgoAI's configuration."""
         return [
@@ -63,12 +67,13 @@ class Yamllint:
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
         """One report per parsable line."""
+        known = frozenset(files)
         reports = []
         for raw in stdout.decode("utf-8", errors="replace").splitlines():
             match = _LINE.match(raw)
             if match is None:
                 continue
-            path = relative(match["path"], files, root)
+            path = relative(match["path"], known, root)
             if path is None or not wanted(path, int(match["line"])):
                 continue
             rule = match["rule"] or "syntax"
