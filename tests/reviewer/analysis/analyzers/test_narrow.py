@@ -19,7 +19,7 @@ from subprocess import run
 import requests
 import yaml
 
-PASSWORD = "hunter2hunter2"
+PASSWORD = "hunter2"
 
 
 def shell(cmd):
@@ -29,7 +29,7 @@ def shell(cmd):
 
 
 class Store:
-    secret_key = "s3cr3t-s3cr3t"
+    secret_key = "s3cr3t"
 
     def load(self, data):
         if data:
