@@ -1,5 +1,8 @@
 # One image for every component: `argoai gateway | reviewer | operator | redeliver`.
 # Build: docker build -t argoai:dev .
+# Both architectures and a push (docs/building.md; what .github/workflows/release.yml runs):
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/argoai:VERSION --push .
+# Every dependency has a prebuilt wheel for both, so no compiler is needed (arm64 under QEMU stays quick).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
@@ -7,7 +10,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/argoai
 # Dependencies first (pinned by constraints.txt) so that code changes reuse this layer.
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml constraints.txt README.md LICENSE ./
 RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
       > /tmp/requirements.txt \
  && /opt/argoai/bin/pip install -c constraints.txt -r /tmp/requirements.txt
@@ -27,7 +30,8 @@ missing = [a.name for a in R().available() if a.version is None]; assert not mis
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="argoai" \
       org.opencontainers.image.description="LLM code review for GitHub pull requests" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/argoai/argoai"
 # A fixed non-root uid/gid (the chart's securityContext uses the same) and no login shell.
 RUN groupadd --system --gid 10001 argoai \
  && useradd --system --uid 10001 --gid argoai --home-dir /tmp --shell /usr/sbin/nologin argoai

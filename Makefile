@@ -5,13 +5,23 @@ PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer ope
 
 .PHONY: install run dev test lint typecheck imports pytest faults crds bench bench-gateway bench-review bench-analyzers fmt clean
 
+# The stamp is touched as soon as the Python packages are in: a later failure (or a retry) does not
+# reinstall them. A half-made venv (no pip: python3-venv missing) is made again.
 $(BIN)/.installed: pyproject.toml constraints.txt
-	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || python3 -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
 	touch $@
 
+# redis-server is optional (`argoai dev` says how to get one, and uses ARGOAI_REDIS_URL when set); the tests
+# start their own when none answers on 6379. Installed with apt-get only by root, when nothing is configured.
 install: $(BIN)/.installed
+	@if command -v redis-server >/dev/null; then :; \
+	elif [ -n "$$ARGOAI_REDIS_URL" ]; then echo "make: ARGOAI_REDIS_URL is set: not installing redis-server"; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "make: redis-server is not installed; not root (or no apt-get), so not installing it: 'argoai dev'" \
+	       "says what to do (apt-get install redis-server, brew install redis, or set ARGOAI_REDIS_URL)"; \
+	else apt-get update -qq && apt-get install -y -qq redis-server >/dev/null \
+	  || echo "make: apt-get could not install redis-server (see above); continuing without it"; fi
 
 ## run: install, show a review of this repository's last commit, then run ArgoAI locally (argoai dev)
 run: install
@@ -26,6 +36,7 @@ test: lint typecheck imports pytest
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck
 
 typecheck: install
 	$(BIN)/mypy $(PACKAGES)

@@ -7,6 +7,7 @@ redis-server from the system's packages when present.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +84,8 @@ class LocalProcess:
             self.process.kill()
         else:
             self.process.terminate()
+            # A stopped (SIGSTOP) server only acts on SIGTERM once continued.
+            self.process.send_signal(signal.SIGCONT)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

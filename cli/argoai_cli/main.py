@@ -1,8 +1,18 @@
-"""Entrypoint of the ``argoai`` command: registers one subcommand per component."""
+"""Entrypoint of the ``argoai`` command: registers one subcommand per component.
+
+Usage errors (an unknown option, ``--port 99999``) are printed as one line naming the flag, exit status 2,
+like configuration errors; ``-h`` is ``--help`` on every command.
+"""
 
 from __future__ import annotations
 
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
+
+# typer 0.29 vendors click as typer._click (pinned exactly): its exceptions are not re-exported.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from argoai_cli.commands import dev, gateway, operator, redeliver, review, reviewer
 
@@ -12,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Inherited by every subcommand's context.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("gateway")(gateway.command)
 app.command("reviewer")(reviewer.command)
@@ -21,6 +33,43 @@ app.command("operator")(operator.command)
 app.command("redeliver")(redeliver.command)
 
 
+def installed_version() -> str:
+    """The installed ArgoAI version (the package's metadata)."""
+    try:
+        return version("argoai")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"argoai {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+    ),
+) -> None:
+    """ArgoAI: LLM code review for GitHub pull requests."""
+
+
 def main() -> None:
     """Run the ``argoai`` command line."""
-    app()
+    try:
+        status = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "argoai"
+        typer.echo(f"{command}: {exc.format_message()} ('{command} -h' for help)", err=True)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        typer.echo(f"argoai: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -96,15 +96,19 @@ class GitHubSettings(_Section):
 
     @model_validator(mode="after")
     def _secrets(self) -> Self:
+        # Errors name the variable the key came from, and never the key itself.
+        from_file = self.private_key is None and self.private_key_file is not None
+        key_source = "ARGOAI_GITHUB_PRIVATE_KEY_FILE" if from_file else "ARGOAI_GITHUB_PRIVATE_KEY"
         try:
             key = _secret(self.private_key, self.private_key_file)
         except ValueError as exc:
-            raise ValueError(f"ARGOAI_GITHUB_PRIVATE_KEY: {exc}") from None
+            raise ValueError(f"{key_source}: {exc}") from None
         if key is not None:
             try:
                 key = SecretStr(check_private_key(key.get_secret_value()))
             except ValueError as exc:
-                raise ValueError(f"ARGOAI_GITHUB_PRIVATE_KEY: {exc}") from None
+                where = f"{self.private_key_file} " if from_file else ""
+                raise ValueError(f"{key_source}: {where}{exc}") from None
         try:
             webhook = _secret(self.webhook_secret, self.webhook_secret_file)
         except ValueError as exc:

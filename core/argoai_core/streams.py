@@ -79,6 +79,11 @@ class StreamNames:
         return f"{self.prefix.lower()}.dead.review"
 
     @property
+    def superseded_subject(self) -> str:
+        """Core NATS subject (not stored) telling every reviewer pod that a pull request got a newer head."""
+        return f"{self.prefix.lower()}.control.superseded"
+
+    @property
     def intake_consumer(self) -> str:
         """Durable consumer turning webhooks into review jobs."""
         return f"{self.prefix}_INTAKE"

@@ -102,6 +102,18 @@ async def send_json(send: Send, status: int, body: bytes, headers: dict[str, str
     await send({"type": "http.response.body", "body": body})
 
 
+def _about(payload: object) -> dict[str, str]:
+    """The action and repository of a delivery, for its log line (bounded: the values come from a payload)."""
+    if not isinstance(payload, dict):
+        return {}
+    repository = payload.get("repository")
+    found = {
+        "action": payload.get("action"),
+        "repo": repository.get("full_name") if isinstance(repository, dict) else None,
+    }
+    return {key: value[:200] for key, value in found.items() if isinstance(value, str)}
+
+
 class WebhookReceiver:
     """ASGI endpoint receiving GitHub deliveries and storing the verified ones through ``publisher``."""
 
@@ -134,11 +146,11 @@ class WebhookReceiver:
             # Signed body: the event name may now label metrics (bounded, as headers are not signed).
             label = self.metrics.event_label(event)
             try:
-                orjson.loads(body)
+                payload = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise InvalidJSONError("body is not valid JSON") from None
             self.metrics.payload_bytes.observe(len(body))
-            status, answer = await self._dispatch(event, label, delivery_id, body, headers)
+            status, answer = await self._dispatch(event, label, delivery_id, body, headers, payload)
         except ArgoAIError as exc:
             status = status_for(exc)
             self.metrics.delivery(label, outcomes.UNAVAILABLE if status >= 500 else outcomes.REJECTED)
@@ -156,7 +168,13 @@ class WebhookReceiver:
         await send_json(send, status, answer)
 
     async def _dispatch(
-        self, event: str, label: str, delivery_id: str, body: bytes, headers: dict[bytes, bytes]
+        self,
+        event: str,
+        label: str,
+        delivery_id: str,
+        body: bytes,
+        headers: dict[bytes, bytes],
+        payload: object,
     ) -> tuple[int, bytes]:
         """Answer a verified delivery: pong, ignore, or store it."""
         if event == "ping":
@@ -188,7 +206,12 @@ class WebhookReceiver:
             log.info("delivery_duplicate", github_event=event, delivery=delivery_id, sequence=stored.sequence)
             return 202, orjson.dumps({"status": "duplicate", "delivery": delivery_id})
         self.metrics.delivery(event, outcomes.ACCEPTED)
-        # A line per accepted delivery would cost more than the HMAC; the stream itself records accepted
-        # deliveries (with their id) and the metric counts them, so this line is DEBUG.
-        log.debug("delivery_stored", github_event=event, delivery=delivery_id, sequence=stored.sequence)
+        # One line per accepted delivery, from the already parsed (and signed) payload; never the body.
+        log.info(
+            "delivery_stored",
+            github_event=event,
+            delivery=delivery_id,
+            sequence=stored.sequence,
+            **_about(payload),
+        )
         return 202, orjson.dumps({"status": "accepted", "delivery": delivery_id})

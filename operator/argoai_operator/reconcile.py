@@ -29,9 +29,10 @@ class Event:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The status fields to patch (only those that changed) and the Events to post."""
+    """The status fields to patch (only those that changed), the Events to post, the condition now true."""
 
     status: dict[str, Any]
+    condition: Literal["Ready", "Invalid"]
     events: list[Event] = field(default_factory=list)
     revision: int = 0
 
@@ -56,7 +57,7 @@ async def reconcile(
         old = condition_of(status, "Invalid")
         if old is None or old.get("status") != "True" or old.get("message") != reason:
             events.append(Event("Warning", "InvalidSpec", f"not applied: {reason}"))
-        return Outcome(changed(status, new), events, revision)
+        return Outcome(changed(status, new), "Invalid", events, revision)
 
     # The index holds this event's spec (Kopf indexes before it calls handlers); fall back to it anyway.
     policy = next((p for p in effective.policy_set if p.name == key), NamedPolicy(key, valid))
@@ -75,7 +76,7 @@ async def reconcile(
     ready = condition_of(status, "Ready")
     if ready is None or ready.get("status") != "True" or status.get("observedGeneration") != generation:
         events.append(Event("Normal", "Published", f"applied in policy-set revision {revision}"))
-    return Outcome(changed(status, new), events, revision)
+    return Outcome(changed(status, new), "Ready", events, revision)
 
 
 async def forget(publisher: SerialPublisher, index: PolicyIndex, *, key: str) -> int:

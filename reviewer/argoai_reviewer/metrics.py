@@ -18,6 +18,10 @@ REVIEW_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )
 REVIEWS_IN_FLIGHT = Gauge("argoai_reviews_in_flight", "Reviews running in this process")
+REVIEWS_CANCELLED = Counter(
+    "argoai_reviews_cancelled_total",
+    "Reviews stopped mid-way because a newer head of their pull request was pushed",
+)
 JOBS_DEAD_LETTERED = Counter(
     "argoai_jobs_dead_lettered_total",
     "Jobs that failed for good and went to the dead-letter stream",
@@ -67,6 +71,11 @@ REVIEW_FAILURES_NOTIFIED = Counter(
     "argoai_review_failures_notified_total",
     "Reviews that failed for good and were reported on the PR with one comment, by dead-letter reason",
     ["reason"],
+)
+TOKEN_BUDGET_EXHAUSTED = Counter(
+    "argoai_token_budget_exhausted_total",
+    "Reviews that ran the built-in checks only because the repository's daily LLM token budget was spent",
+    ["repository"],
 )
 ANALYZER_RUNS = Counter(
     "argoai_analyzer_runs_total",

@@ -35,8 +35,9 @@ class ReviewerSettings(BaseSettings):
     concurrency: int = Field(default=8, ge=1, le=1024)
     # LLM calls at once in this process, shared by all its reviews (one review alone may use them all).
     llm_concurrency: int = Field(default=64, ge=1, le=1024)
-    # Prompt token budget of one LLM call; larger changes are split or summarised by the pipeline.
-    max_input_tokens_per_call: int = Field(default=60_000, ge=1_000, le=2_000_000)
+    # Prompt token budget of one LLM call; larger changes are split into several calls. Smaller calls keep the
+    # model focused and run in parallel; a larger budget shows more of a change at once (costlier calls).
+    max_input_tokens_per_call: int = Field(default=16_000, ge=2_000, le=2_000_000)
     # Webhooks turned into jobs at once (cheap: a JSON parse and one publish each).
     intake_concurrency: int = Field(default=64, ge=1, le=4096)
     # Analyzer processes (ruff, shellcheck, …) at once in this process, shared by all its reviews: they use
@@ -59,6 +60,10 @@ class ReviewerSettings(BaseSettings):
     max_ack_pending: int = Field(default=4096, ge=1, le=1_000_000)
     # How long one fetch waits for jobs; also bounds how soon a stop request is noticed while idle.
     fetch_timeout_seconds: float = Field(default=2.0, ge=0.05, le=60)
+    # Lease of a head's review lock, renewed every third of it while the review runs: a pod that dies loses it
+    # within this, so the job JetStream redelivers after ack_wait finds it free (a takeover within ack_wait
+    # plus the review's own time).
+    lock_ttl_seconds: float = Field(default=15.0, ge=1, le=3600)
     # A review running longer than this is cancelled and retried (guards against a wedged call).
     max_review_seconds: float = Field(default=900.0, ge=1, le=86_400)
     # On SIGTERM running reviews get this long to finish; the rest are handed back to JetStream.

@@ -44,7 +44,6 @@ from argoai_reviewer.settings import SECONDS_PER_DAY, ReviewerConfig
 
 log = get_logger(__name__)
 
-LOCK_TTL_ACK_WAITS = 3
 # Closing the NATS connection drains it (pending acks and publishes flushed); a frozen server must not hold
 # the process past its grace period, so the drain gets this long before the connection is simply closed.
 NATS_DRAIN_SECONDS = 3.0
@@ -156,8 +155,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                 github, services.lock, remember_seconds=settings.state_ttl_days * SECONDS_PER_DAY
             ),
             options=PipelineOptions(
-                # A few ack waits: renewed while the review runs, soon free when its pod died.
-                lock_ttl_seconds=LOCK_TTL_ACK_WAITS * settings.ack_wait_seconds,
+                lock_ttl_seconds=settings.lock_ttl_seconds,
                 analysis=AnalysisOptions(
                     input_tokens_per_call=settings.max_input_tokens_per_call,
                     llm_concurrency=settings.llm_concurrency,

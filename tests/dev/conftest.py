@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from argoai_cli.local_services import free_port
-from support.devprocess import DevProcess, start_dev
+from support.devprocess import ARGOAI, DevProcess, start_dev
 from support.fake_github.server import FakeGitHub
 
 
@@ -40,6 +42,25 @@ def dev_processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], DevProc
 
     def start(env: dict[str, str]) -> DevProcess:
         dev = start_dev(env, tmp_path / "state")
+        started.append(dev)
+        return dev
+
+    yield start
+    for dev in started:
+        dev.kill()
+
+
+@pytest.fixture
+def dev_with_args(tmp_path: Path) -> Iterator[Callable[..., DevProcess]]:
+    """Start ``argoai dev ARGS`` exactly as given (no port or state-dir added); killed after the test."""
+    started: list[DevProcess] = []
+
+    def start(env: dict[str, str], *args: str) -> DevProcess:
+        process = subprocess.Popen(
+            [ARGOAI, "dev", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        dev = DevProcess(process, 0, 0, tmp_path / "state")
+        threading.Thread(target=dev.collect, daemon=True).start()
         started.append(dev)
         return dev
 

@@ -76,6 +76,14 @@ async def test_dev_starts_with_nothing_configured_and_stops_cleanly(
     finally:
         await nc.close()
 
+    # One info line per accepted delivery (the duplicate and the forgery are not "stored"), nothing secret.
+    stored = [json.loads(line) for line in dev.lines if '"event":"delivery_stored"' in line]
+    assert [(r["level"], r["github_event"], r["action"], r["delivery"], r["repo"]) for r in stored] == [
+        ("info", "pull_request", "opened", headers["X-GitHub-Delivery"], "Codertocat/Hello-World")
+    ]
+    assert printed_secret not in "\n".join(line for line in dev.lines if line.startswith("{"))
+    assert headers["X-Hub-Signature-256"].removeprefix("sha256=") not in dev.output
+
     nats_port = int(nats_url.rsplit(":", 1)[1])
     assert processes_using(dev.state_dir), "the embedded nats-server should be running"
     dev.process.send_signal(signal.SIGINT)
@@ -97,7 +105,10 @@ def test_dev_uses_the_nats_server_that_answers(nats_server: LocalProcess, tmp_pa
     }
     dev = start_dev(env, tmp_path / "state")
     try:
-        dev.wait_for_line(rf"using NATS at nats://127\.0\.0\.1:{nats_server.port}")
+        dev.wait_for_line(
+            rf"using NATS at nats://127\.0\.0\.1:{nats_server.port} \(nats-server 2\.\d+\.\d+\)$"
+        )
+        dev.wait_for_line(rf"^  NATS      nats://127\.0\.0\.1:{nats_server.port} \(external, nats-server 2\.")
         dev.wait_ready()
         body = b'{"zen":"Keep it logically awesome."}'
         url = f"http://127.0.0.1:{dev.port}/webhooks/github"

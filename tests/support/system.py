@@ -24,6 +24,7 @@ import httpx
 from argoai_cli.local_services import free_port, port_open
 from support.fake_github.server import FakeGitHub
 from support.fake_llm import FakeLLM
+from support.isolation import delete_keys, key_prefix
 from support.webhooks import delivery_headers, load_payload
 
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
@@ -85,6 +86,7 @@ class ArgoSystem:
     private_key: str
     app_id: int
     prefix: str = field(default_factory=lambda: f"E{uuid.uuid4().hex[:10].upper()}")
+    redis_prefix: str = field(default_factory=lambda: key_prefix("e2e"))
     gateway_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -108,7 +110,7 @@ class ArgoSystem:
             "ARGOAI_NATS_URL": self.nats_url,
             "ARGOAI_NATS_PREFIX": self.prefix,
             "ARGOAI_REDIS_URL": self.redis_url,
-            "ARGOAI_REDIS_KEY_PREFIX": f"e2e:{self.prefix.lower()}",
+            "ARGOAI_REDIS_KEY_PREFIX": self.redis_prefix,
             "ARGOAI_REVIEWER_ACK_WAIT_SECONDS": "5",
             "ARGOAI_REVIEWER_GRACE_PERIOD_SECONDS": "5",
         }
@@ -211,3 +213,5 @@ def argo_system(
         yield system
     finally:
         system.stop_all()
+        # The review state, locks and token cache the processes wrote (the leak guard checks).
+        delete_keys(system.redis_url, system.redis_prefix)

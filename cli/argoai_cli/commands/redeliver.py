@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from argoai_cli.errors import config_errors
+from argoai_cli.signals import StoppedBySignalError, run_until_signalled
 
 if TYPE_CHECKING:
     from argoai_core.settings import GitHubSettings, RedisSettings
@@ -29,7 +29,8 @@ def command(
 
     Prints one JSON line (what was scanned, redelivered, skipped, the checkpoint). Exit status 0 when the
     run did its work, was rate limited (it resumes next time) or found another run holding the lock;
-    1 when GitHub or Redis failed or GitHub refused a redelivery; 2 on a configuration error.
+    1 when GitHub or Redis failed or GitHub refused a redelivery; 2 on a configuration error; 128 + the
+    signal's number when SIGTERM or SIGINT stopped it (at once, whatever it was waiting for).
     """
     from argoai_core.errors import ArgoAIError, ConfigError
     from argoai_core.logs import configure_logging, get_logger
@@ -45,7 +46,15 @@ def command(
             settings = settings.model_copy(update={"max_redeliveries": max_redeliveries})
         configure_logging(common.log_level)
         try:
-            summary = asyncio.run(run(github, redis, settings, dry_run=dry_run))
+            summary = run_until_signalled(run(github, redis, settings, dry_run=dry_run))
+        except StoppedBySignalError as stopped:
+            get_logger(__name__).warning("redeliver_stopped", signal=str(stopped))
+            typer.echo(
+                f"argoai: redeliver stopped by {stopped} before the run finished; "
+                "the next run does what is left",
+                err=True,
+            )
+            raise typer.Exit(128 + stopped.signum) from None
         except ConfigError:
             raise
         except ArgoAIError as exc:

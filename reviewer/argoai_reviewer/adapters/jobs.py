@@ -48,7 +48,7 @@ async def close_connection(nc: Client, drain_seconds: float) -> None:
     if nc.is_closed:
         return
     try:
-        # nats-py types the timeout as int, but waits with asyncio.wait_for, which takes any number of seconds.
+        # nats-py types the timeout as int but waits with asyncio.wait_for, which takes any seconds.
         await nc.flush(timeout=max(0.1, min(1.0, drain_seconds)))  # type: ignore[arg-type]
     except (nats.errors.Error, TimeoutError):
         log.warning("NATS does not answer: closing the connection without draining it")
@@ -329,6 +329,33 @@ class JetStreamJobs:
             await self._js.add_consumer(stream, config)
             subscription = await self._js.pull_subscribe_bind(durable=config.durable_name, stream=stream)
         return JetStreamSource(self._js, subscription)
+
+    async def announce_superseded(self, pr_key: str, old_head: str, new_head: str) -> None:
+        """Tell every reviewer pod that ``pr_key`` moved from ``old_head`` to ``new_head`` (not stored)."""
+        message = json.dumps({"pr": pr_key, "old_head": old_head, "new_head": new_head}).encode()
+        async with _unavailable("announcing a superseded head"):
+            await self._nc.publish(self._names.superseded_subject, message)
+
+    async def watch_superseded(
+        self, handle: Callable[[str, str], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``handle(pr_key, old_head)`` for each announcement; returns the stop function."""
+
+        async def on_notice(msg: Msg) -> None:
+            try:
+                notice = json.loads(msg.data)
+                await handle(str(notice["pr"]), str(notice["old_head"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("ignored a malformed superseded notice", error=str(exc))
+
+        async with _unavailable("subscribing to superseded notices"):
+            subscription = await self._nc.subscribe(self._names.superseded_subject, cb=on_notice)
+
+        async def stop() -> None:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+        return stop
 
     async def publish_job(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> bool:
         """Publish a review job with ``Nats-Msg-Id`` = ``key``; False when the stream already had it."""

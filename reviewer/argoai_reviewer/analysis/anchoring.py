@@ -12,6 +12,9 @@ Quote matching rule (exact, no fuzzy guessing):
   common to all non-blank lines removed (so a quote copied with more or less indentation still matches).
 * A quote of *k* lines matches *k* consecutive commentable lines of one hunk whose normalised text is equal,
   line for line (a *full* match).
+* The model sees code redacted (credentials replaced by ``[REDACTED]``): a quote matches the lines as they
+  are or as the model saw them; a suggestion is never kept on redacted lines (it would commit the
+  placeholder).
 * A one-line quote also matches a single line that contains it verbatim (after stripping the quote's
   surrounding whitespace), if the quote has at least :data:`MIN_FRAGMENT` non-blank characters
   (a *fragment* match). Shorter fragments (``x``, ``i += 1``) are too ambiguous to locate code by.
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from argoai_core.models.findings import Finding
+from argoai_core.redact import redact_keeping_lines
 from argoai_reviewer.analysis.diff import FileDiff
 from argoai_reviewer.domain import FileStatus
 
@@ -118,6 +122,7 @@ class _Match:
     end: int
     full: bool
     indent: str  # the file lines' common indentation (full matches)
+    redacted: bool = False  # matched the redacted text the model saw, not the code itself
 
 
 def _split(text: str) -> list[str]:
@@ -164,13 +169,20 @@ def _matches(diff: FileDiff, quote: _Quote) -> list[_Match]:
     for hunk in diff.hunks:
         numbered = sorted(hunk.new_line_texts().items())
         texts = [text.rstrip() for _, text in numbered]
+        # The model saw the code redacted: a quote of a line holding a credential quotes "[REDACTED]".
+        shown = [line.rstrip() for line in redact_keeping_lines("\n".join(texts)).split("\n")]
         for i in range(len(numbered) - size + 1):
-            window, indent = _dedent(texts[i : i + size])
             start, end = numbered[i][0], numbered[i + size - 1][0]
-            if window == quote.lines:
-                found.append(_Match(start, end, full=True, indent=indent))
-            elif quote.fragment is not None and quote.fragment in texts[i]:
-                found.append(_Match(start, start, full=False, indent=""))
+            for lines, redacted in ((texts, False), (shown, True)):
+                if redacted and lines[i : i + size] == texts[i : i + size]:
+                    continue  # nothing redacted here: the raw lines decided already
+                window, indent = _dedent(lines[i : i + size])
+                if window == quote.lines:
+                    found.append(_Match(start, end, full=True, indent=indent, redacted=redacted))
+                    break
+                if quote.fragment is not None and quote.fragment in lines[i]:
+                    found.append(_Match(start, start, full=False, indent="", redacted=redacted))
+                    break
     return found
 
 
@@ -191,6 +203,9 @@ def _suggestion(
     """The suggestion to render and, when the finding's suggestion is not kept, why."""
     if finding.suggestion is None:
         return None, None
+    if match.redacted:
+        # Committing it would write the redaction placeholder over the real line.
+        return None, "the quoted code holds a redacted credential"
     if not match.full:
         return None, "the quote is only part of the line"
     if match.end - match.start != finding.end_line - finding.start_line:

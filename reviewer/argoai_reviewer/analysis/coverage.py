@@ -6,6 +6,7 @@ model whole or clipped; nothing a review leaves out goes unreported.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 
@@ -31,3 +32,19 @@ class Coverage:
     def with_selection(self, skipped: list[tuple[str, str]], *, llm_used: bool) -> Coverage:
         """This coverage completed with the files selection skipped, and whether an LLM read the rest."""
         return replace(self, skipped=tuple(skipped), llm_used=llm_used)
+
+    def without_calls(self, failed: Mapping[str, int], still_sent: set[str], reason: str) -> Coverage:
+        """This coverage after LLM calls failed for good.
+
+        ``failed`` maps each path the failed calls carried to its changed lines in them; a path that no
+        successful call carried (not in ``still_sent``) is no longer counted as reviewed.
+        """
+        clipped = dict(self.clipped)
+        for path in failed:
+            clipped[path] = "; ".join(part for part in (clipped.get(path), reason) if part)
+        return replace(
+            self,
+            reviewed=tuple(path for path in self.reviewed if path not in failed or path in still_sent),
+            clipped=tuple(clipped.items()),
+            lines_sent=self.lines_sent - sum(failed.values()),
+        )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from opentelemetry import trace
 
+from argoai_core.errors import PermanentError
+from argoai_core.logs import get_logger
 from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer.analysis.analyzers import (
@@ -26,7 +28,7 @@ from argoai_reviewer.analysis.analyzers import (
 )
 from argoai_reviewer.analysis.analyzers.syntax import check_suggestions
 from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
-from argoai_reviewer.analysis.context import ContextLimits, build_batches
+from argoai_reviewer.analysis.context import Batch, ContextLimits, build_batches
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
 from argoai_reviewer.analysis.model import ModelReply, ReviewModel
@@ -40,6 +42,7 @@ from argoai_reviewer.analysis.selection import Selection, select_files
 from argoai_reviewer.analysis.tokens import TokenCounter
 from argoai_reviewer.domain import ChangedFile, PullRequest
 
+log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
 
 HeadText = Callable[[str], Awaitable[str | None]]
@@ -97,7 +100,7 @@ class AnalysisOptions:
 
     limits: ContextLimits = field(default_factory=ContextLimits)
     # The whole prompt of one call (system prompt, PR text, instructions and files) stays within this.
-    input_tokens_per_call: int = 60_000
+    input_tokens_per_call: int = 16_000
     llm_concurrency: int = 4
     bot_name: str = "argoai"
     # Shared by every review of the process: its bound on analyzer processes is process-wide.
@@ -142,21 +145,36 @@ async def _ask_model(
     concurrency: int,
     heartbeat: Heartbeat,
     progress: Progress,
-) -> list[ModelReply]:
+) -> list[ModelReply | PermanentError]:
+    """Every call's reply, or the PermanentError that ended it (the other calls still count).
+
+    A retryable failure of one call stops the others and is raised: the whole job is retried later.
+    """
     gate = asyncio.Semaphore(concurrency)
     done = 0
 
-    async def one(prompt: str) -> ModelReply:
+    async def one(prompt: str) -> ModelReply | PermanentError:
         nonlocal done
-        async with gate:
-            reply = await model.review(system=system, prompt=prompt, model=policy.model)
+        try:
+            async with gate:
+                reply = await model.review(system=system, prompt=prompt, model=policy.model)
+        except PermanentError as exc:
+            log.warning("an LLM call failed for good; the other calls' findings still count", error=str(exc))
+            return exc
         done += 1
         progress(f"LLM call {done}/{len(prompts)} done")
         # A long review keeps its job alive: each finished call is proof of progress.
         await heartbeat()
         return reply
 
-    return list(await asyncio.gather(*(one(prompt) for prompt in prompts)))
+    tasks = [asyncio.create_task(one(prompt)) for prompt in prompts]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def analyze(
@@ -194,13 +212,25 @@ async def analyze(
                 replies = await _ask_model(
                     model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
                 )
+            failed = [
+                (batch, out)
+                for batch, out in zip(plan.batches, replies, strict=True)
+                if isinstance(out, PermanentError)
+            ]
+            if len(failed) == len(replies):
+                raise failed[0][1]
+            if failed:
+                analysis.coverage = _without_failed(analysis.coverage, plan.batches, failed)
             for reply in replies:
+                if not isinstance(reply, ModelReply):
+                    continue
                 analysis.summaries.append(reply.output.summary)
                 analysis.models.add(reply.model)
                 analysis.input_tokens += reply.input_tokens
                 analysis.output_tokens += reply.output_tokens
                 analysis.calls += 1
-            findings = [f for reply in replies for f in reply.output.findings]
+            answered = [reply for reply in replies if isinstance(reply, ModelReply)]
+            findings = [f for reply in answered for f in reply.output.findings]
         analysis.analyzers = await analyzing
     finally:
         await _cancel(analyzing)
@@ -238,12 +268,26 @@ async def _cancel(task: asyncio.Task[AnalyzerResult]) -> None:
             await task
 
 
+def _without_failed(
+    coverage: Coverage, batches: Sequence[Batch], failed: Sequence[tuple[Batch, PermanentError]]
+) -> Coverage:
+    """The coverage once the files of failed calls are known not to have been reviewed by the model."""
+    still_sent = {path for batch in batches if batch not in {b for b, _ in failed} for path in batch.paths}
+    for batch, error in failed:
+        lines: dict[str, int] = {}
+        for block in batch.files:
+            lines[block.path] = lines.get(block.path, 0) + block.changed_lines
+        # The error says what went wrong (invalid output after the re-asks, context too long), not the code.
+        reason = f"not reviewed by the model: {str(error)[:200]}"
+        coverage = coverage.without_calls(lines, still_sent, reason)
+    return coverage
+
+
 def _limits(
     pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions
 ) -> ContextLimits:
-    """The files' share of each call: at most ``limits.file_tokens`` (smaller calls keep the model focused
-    and run in parallel), and never more than the call's budget less the system prompt, PR text and
-    instructions."""
+    """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
+    the system prompt, PR text and instructions."""
     overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
     room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead)
-    return replace(options.limits, file_tokens=min(options.limits.file_tokens, room))
+    return replace(options.limits, file_tokens=room)

@@ -35,6 +35,7 @@ async def llm_within_budget(
     if spent < limit:
         return model, ""
     log.info("daily token budget spent: built-in checks only", key=job.key, spent=spent, limit=limit)
+    metrics.TOKEN_BUDGET_EXHAUSTED.labels(repository=job.repo.full_name).inc()
     return None, (
         f"The repository's daily LLM token budget ({limit:,} tokens) is spent: only ArgoAI's built-in "
         "checks ran on this change."

@@ -84,7 +84,7 @@ class PipelineOptions:
 
     analysis: AnalysisOptions
     # Renewed every third of it while the review runs: also how long a dead pod's lock blocks its head.
-    lock_ttl_seconds: float = 120.0
+    lock_ttl_seconds: float = 15.0
     # The configured LLM: its provider and model are the defaults a policy may narrow; its prices give cost.
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.model_construct())
     # How long a repository's .github/argoai.yaml is cached (a pushed change applies within this time).

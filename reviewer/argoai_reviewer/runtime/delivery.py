@@ -78,6 +78,10 @@ class JobSink(Protocol):
         """Publish a dead letter (a job that failed for good, with the reason) under dedup ``key``."""
         ...
 
+    async def announce_superseded(self, pr_key: str, old_head: str, new_head: str) -> None:
+        """Tell every reviewer process that ``pr_key`` moved on from ``old_head`` (fire and forget)."""
+        ...
+
 
 class JobQueue(JobSink, Protocol):
     """The reviewer's queue: its two durable consumers, the job and dead-letter subjects, exhausted jobs."""
@@ -94,4 +98,10 @@ class JobQueue(JobSink, Protocol):
         self, handle: Callable[[Delivery], Awaitable[None]]
     ) -> Callable[[], Awaitable[None]]:
         """Call ``handle`` for each job whose last allowed delivery expired unsettled; returns the stop."""
+        ...
+
+    async def watch_superseded(
+        self, handle: Callable[[str, str], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``handle(pr_key, old_head)`` when a pull request moves on from a head; returns the stop."""
         ...

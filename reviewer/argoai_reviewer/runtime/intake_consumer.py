@@ -15,6 +15,7 @@ from opentelemetry import trace
 
 from argoai_core.errors import InvalidInputError, PermanentError, UnavailableError
 from argoai_core.logs import get_logger
+from argoai_core.models.job import ReviewJob
 from argoai_core.streams import HEADER_DELIVERY, HEADER_EVENT
 from argoai_core.telemetry import extract_context, inject_headers
 from argoai_reviewer.metrics import INTAKE
@@ -84,7 +85,22 @@ class IntakeWorker:
                 return
             INTAKE.labels(result="job" if fresh else "duplicate_job").inc()
             log.info("review job queued", delivery=delivery_id, job=decision.key, duplicate=not fresh)
+            if (
+                isinstance(decision, ReviewJob)
+                and decision.before_sha
+                and decision.before_sha != decision.head_sha
+            ):
+                await self._announce(decision.pr_key, decision.before_sha, decision.head_sha)
             await self._settle(delivery.ack())
+
+    async def _announce(self, pr_key: str, old_head: str, new_head: str) -> None:
+        # A review of the head this push replaced is wasted work: reviewers running it stop (the new head's
+        # job reviews everything since the last posted review). Best effort: if the notice is lost, the
+        # old review finds the head moved when it is about to post, as before.
+        try:
+            await self._sink.announce_superseded(pr_key, old_head, new_head)
+        except UnavailableError as exc:
+            log.warning("could not announce the superseded head", pr=pr_key, error=str(exc))
 
     async def _retry(self, delivery: Delivery, delivery_id: str, error: UnavailableError) -> None:
         if delivery.num_delivered >= self._max_deliver:

@@ -115,6 +115,7 @@ class Reviewer:
                 ),
             ]
             stack.push_async_callback(await queue.watch_exhausted(review.handle_exhausted))
+            stack.push_async_callback(await queue.watch_superseded(review.supersede))
             tasks = [asyncio.create_task(loop.run(), name=f"consumer:{loop.name}") for loop in self._loops]
             log.info("reviewer started", concurrency=settings.concurrency, metrics_port=self.health.port)
             stopped = asyncio.create_task(self._stop.wait())

@@ -42,7 +42,13 @@ from argoai_core.errors import (
 from argoai_core.logs import get_logger
 from argoai_core.models.job import JOB_VERSIONS, AnyJob, ReviewJob, parse_job
 from argoai_core.telemetry import extract_context, inject_headers
-from argoai_reviewer.metrics import JOBS_DEAD_LETTERED, REVIEW_SECONDS, REVIEWS, REVIEWS_IN_FLIGHT
+from argoai_reviewer.metrics import (
+    JOBS_DEAD_LETTERED,
+    REVIEW_SECONDS,
+    REVIEWS,
+    REVIEWS_CANCELLED,
+    REVIEWS_IN_FLIGHT,
+)
 from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
 from argoai_reviewer.settings import ReviewerSettings
@@ -132,6 +138,9 @@ class ReviewWorker:
         self._max_deliver = settings.max_deliver
         self._heartbeat_seconds = settings.heartbeat_seconds
         self._max_review_seconds = settings.max_review_seconds
+        # Reviews running in this process, by (pull request, head), so that a newer push can stop them.
+        self._running: dict[tuple[str, str], set[asyncio.Task[ReviewOutcome]]] = {}
+        self._superseded: set[asyncio.Task[ReviewOutcome]] = set()
 
     async def handle(self, delivery: Delivery) -> None:
         """Run the pipeline on one delivery and settle it."""
@@ -172,7 +181,7 @@ class ReviewWorker:
 
         try:
             async with self._heartbeats(delivery), asyncio.timeout(self._max_review_seconds) as deadline:
-                return await self._runner.run(job, heartbeat)
+                return await self._cancellable(job, heartbeat)
         except TimeoutError as exc:
             if deadline.expired():
                 return RetryableError(f"review took longer than {self._max_review_seconds:.0f}s")
@@ -180,6 +189,40 @@ class ReviewWorker:
         # Top of one review: failures of every kind, bugs included, become a settlement in _settle.
         except Exception as exc:  # noqa: BLE001
             return exc
+
+    async def supersede(self, pr_key: str, old_head: str) -> None:
+        """Stop this process's reviews of ``pr_key`` at ``old_head``: a newer head was pushed.
+
+        Their LLM calls are cancelled with them (streams closed), nothing is posted, and each job settles as
+        superseded; the newer head's own job reviews everything since the last posted review.
+        """
+        for running in list(self._running.get((pr_key, old_head), ())):
+            self._superseded.add(running)
+            running.cancel()
+
+    async def _cancellable(self, job: AnyJob, heartbeat: Heartbeat) -> ReviewOutcome:
+        """Run the pipeline in a task of its own, which :meth:`supersede` may cancel."""
+        task = asyncio.create_task(self._runner.run(job, heartbeat))
+        # A command names no head: only reviews of a known head can be superseded.
+        key = (job.pr_key, job.head_sha) if isinstance(job, ReviewJob) else None
+        if key is not None:
+            self._running.setdefault(key, set()).add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task in self._superseded and not (current is not None and current.cancelling()):
+                REVIEWS_CANCELLED.inc()
+                log.info("review cancelled: a newer head was pushed")
+                return ReviewOutcome.superseded("a newer head was pushed while this one was being reviewed")
+            raise
+        finally:
+            if key is not None:
+                tasks = self._running.get(key, set())
+                tasks.discard(task)
+                if not tasks:
+                    self._running.pop(key, None)
+            self._superseded.discard(task)
 
     async def _settle(self, delivery: Delivery, job: AnyJob, result: ReviewOutcome | Exception) -> None:
         """THE mapping from a pipeline result to what JetStream is told."""

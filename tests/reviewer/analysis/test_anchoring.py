@@ -357,3 +357,31 @@ def test_every_anchored_range_is_commentable_in_one_hunk() -> None:
     assert counts["anchored"] > 1000
     assert counts["unanchored"] > 500
     assert counts["exact"] > 200
+
+
+TOKEN = "ghp_" + "a1B2c3D4" * 4 + "e5F6"
+SECRET_PATCH = (
+    "@@ -1,2 +1,4 @@\n"
+    " import os\n"
+    f'+API_TOKEN = "{TOKEN}"\n'
+    '+TIMEOUT = float(os.environ.get("TIMEOUT", "5"))\n'
+    " \n"
+)
+
+
+def test_quote_of_a_redacted_secret_lands_on_its_line() -> None:
+    """The model quotes the token line as it saw it (value redacted): the finding is placed on that line."""
+    diffs = {"settings.py": parse_patch("settings.py", SECRET_PATCH)}
+    result = anchored(anchor(finding('API_TOKEN = "[REDACTED]"', 2, path="settings.py"), diffs))
+    assert (result.path, result.start, result.end, result.how) == ("settings.py", 2, 2, How.EXACT)
+
+
+def test_suggestion_on_redacted_lines_is_dropped() -> None:
+    """A suggestion written over a redacted line would commit the placeholder: it is not kept."""
+    diffs = {"settings.py": parse_patch("settings.py", SECRET_PATCH)}
+    proposed = 'API_TOKEN = os.environ["API_TOKEN"]'
+    result = anchored(
+        anchor(finding('API_TOKEN = "[REDACTED]"', 2, path="settings.py", suggestion=proposed), diffs)
+    )
+    assert result.suggestion is None
+    assert result.suggestion_dropped == "the quoted code holds a redacted credential"

@@ -11,6 +11,7 @@ from argoai_core.models.job import RepoRef, ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import NamedPolicy, PolicySet, StaticPolicyProvider
 from argoai_core.settings import GitHubSettings, LLMSettings, RedisSettings
+from argoai_reviewer import metrics as reviewer_metrics
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.github_retry import GitHubPolicy
 from argoai_reviewer.adapters.redis_state import (
@@ -110,9 +111,12 @@ async def test_a_spent_budget_leaves_the_built_in_checks_and_says_so(
     """Once the day's tokens are spent the LLM is not called; the review says only built-in checks ran."""
     pipeline, budget, job = world
     await budget.spend(f"{job.repo.host}/{OWNER}/{REPO}", 1000)
+    exhausted = reviewer_metrics.TOKEN_BUDGET_EXHAUSTED.labels(repository=f"{OWNER}/{REPO}")
+    before = exhausted._value.get()
     outcome = await pipeline.run(job, _no_beat)
     assert outcome.kind is OutcomeKind.POSTED
     assert fake_llm.requests == []
+    assert exhausted._value.get() == before + 1
     [review] = fake_github.reviews_posted(OWNER, REPO, NUMBER)
     assert "daily LLM token budget (1,000 tokens) is spent" in review.body
     assert "built-in checks only" in review.body

@@ -16,11 +16,12 @@ parse cleanly, or whose narrowed form would not, is left whole.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
+from argoai_reviewer.analysis.analyzers.syntax import parser_for
+
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser
+    from tree_sitter import Node
 
 _KEPT = frozenset({"import_statement", "import_from_statement", "future_import_statement", "comment"})
 # Children of a compound statement that hold blocks of statements (directly or through a clause).
@@ -38,15 +39,6 @@ _CLAUSES = frozenset(
 )
 
 
-@cache
-def _python() -> Parser | None:
-    try:
-        from tree_sitter_language_pack import get_parser
-    except ImportError:  # pragma: no cover - a dependency; absent only in a broken install
-        return None
-    return get_parser("python")
-
-
 def _blocks(node: Node) -> list[Node]:
     """The statement blocks directly inside compound statement ``node`` (through its clauses)."""
     found = []
@@ -61,7 +53,7 @@ def _blocks(node: Node) -> list[Node]:
 def narrow_python(text: str, changed: frozenset[int]) -> str | None:
     """``text`` with the statements that have no line in ``changed`` (1-based) emptied, or None when the
     file is better left whole (it does not parse cleanly, or nothing would be removed)."""
-    parser = _python()
+    parser = parser_for("python")
     if parser is None:
         return None
     data = text.encode("utf-8")

@@ -1,8 +1,8 @@
 """Parse checks of suggestions: a ````suggestion```` block is offered only if it keeps the file parseable.
 
 Before a suggestion is posted, the file at head with the suggestion applied (the commented lines replaced)
-is parsed with tree-sitter (``tree-sitter-language-pack``, grammars inside the wheel, nothing downloaded)
-for the file's language: the file is parsed once, each suggestion is an edit of that tree re-parsed
+is parsed with tree-sitter (the tree-sitter project's grammar wheels: compiled, nothing downloaded) for the
+file's language: the file is parsed once, each suggestion is an edit of that tree re-parsed
 incrementally. A suggestion that gives a clean file a syntax error, or an already broken file more syntax
 errors (``ERROR`` or ``MISSING`` nodes), is dropped from the comment, which says so; the finding itself is
 still posted. Files in a language without a grammar here are not checked (their suggestions are kept); a
@@ -12,20 +12,20 @@ be checked. Every check is counted in ``argoai_suggestion_checks_total``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from argoai_reviewer.analysis.analyzers.lines import extension
-from argoai_reviewer.analysis.analyzers.tools.hadolint import is_dockerfile
 from argoai_reviewer.analysis.anchoring import Anchored, Placement
 from argoai_reviewer.metrics import SUGGESTION_CHECKS
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser, Tree
 
-# Extension → tree-sitter-language-pack grammar.
+# Extension → grammar: the tree-sitter project's own grammar wheels (abi3, compiled, nothing downloaded).
 LANGUAGES: Mapping[str, str] = {
     "py": "python",
     "pyi": "python",
@@ -40,9 +40,6 @@ LANGUAGES: Mapping[str, str] = {
     "go": "go",
     "rs": "rust",
     "java": "java",
-    "kt": "kotlin",
-    "kts": "kotlin",
-    "scala": "scala",
     "rb": "ruby",
     "php": "php",
     "c": "c",
@@ -53,8 +50,6 @@ LANGUAGES: Mapping[str, str] = {
     "hpp": "cpp",
     "hh": "cpp",
     "cs": "csharp",
-    "swift": "swift",
-    "lua": "lua",
     "sh": "bash",
     "bash": "bash",
     "json": "json",
@@ -62,18 +57,31 @@ LANGUAGES: Mapping[str, str] = {
     "yml": "yaml",
     "toml": "toml",
     "css": "css",
-    "scss": "scss",
     "html": "html",
     "tf": "hcl",
     "hcl": "hcl",
-    "ex": "elixir",
-    "exs": "elixir",
-    "erl": "erlang",
-    "hs": "haskell",
-    "dart": "dart",
-    "zig": "zig",
-    "sql": "sql",
-    "proto": "proto",
+}
+# Grammar → (module, function returning the language pointer).
+GRAMMARS: Mapping[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    "php": ("tree_sitter_php", "language_php"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+    "csharp": ("tree_sitter_c_sharp", "language"),
+    "bash": ("tree_sitter_bash", "language"),
+    "json": ("tree_sitter_json", "language"),
+    "yaml": ("tree_sitter_yaml", "language"),
+    "toml": ("tree_sitter_toml", "language"),
+    "css": ("tree_sitter_css", "language"),
+    "html": ("tree_sitter_html", "language"),
+    "hcl": ("tree_sitter_hcl", "language"),
 }
 REASON = "the code with it applied would not parse ({language}: syntax error at line {line})"
 UNCHECKED = "the file could not be read to check that it still parses"
@@ -90,20 +98,19 @@ class Verdict:
 
 def language_of(path: str) -> str | None:
     """The grammar for ``path``, or None when there is none here."""
-    if is_dockerfile(path):
-        return "dockerfile"
     return LANGUAGES.get(extension(path))
 
 
 @cache
-def _parser(language: str) -> Parser | None:
+def parser_for(language: str) -> Parser | None:
+    """A parser for ``language`` (a key of :data:`GRAMMARS`), or None when its grammar is not installed."""
+    module_name, function = GRAMMARS.get(language, ("", ""))
     try:
-        from tree_sitter_language_pack import get_parser
-    except ImportError:  # pragma: no cover - a dependency; absent only in a broken install
-        return None
-    try:
-        return get_parser(language)  # type: ignore[arg-type]
-    except (LookupError, ValueError, OSError, AttributeError):
+        from tree_sitter import Language, Parser
+
+        module = importlib.import_module(module_name)
+        return Parser(Language(getattr(module, function)()))
+    except (ImportError, AttributeError, ValueError):
         return None
 
 
@@ -178,7 +185,7 @@ def check_suggestion(
     reuses what the edit did not touch), so a suggestion costs a fraction of a parse.
     """
     language = language_of(path)
-    parser = _parser(language) if language is not None else None
+    parser = parser_for(language) if language is not None else None
     if parser is None or language is None:
         return Verdict(ok=True, result="no_parser")
     if text is None:
@@ -230,7 +237,7 @@ def check_suggestions(placements: Sequence[Placement], texts: Mapping[str, str |
 
 def parse_errors(language: str, source: str) -> int:
     """Syntax errors tree-sitter finds in ``source`` (for tests and benchmarks); -1 without a grammar."""
-    parser: Any = _parser(language)
+    parser: Any = parser_for(language)
     if parser is None:
         return -1
     return _errors(parser.parse(source.encode("utf-8")).root_node)
