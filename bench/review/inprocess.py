@@ -15,6 +15,7 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prs import BenchFile, make_pr, push_one_file
@@ -36,9 +37,11 @@ from argoai_reviewer.analysis.model import ModelReply, ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.analysis.tokens import counter_for
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
+from argoai_reviewer.conversation.sources import SourceOptions
 from argoai_reviewer.outcome import OutcomeKind
 from argoai_reviewer.settings import ReviewerSettings
 from argoai_reviewer.wiring import build_model
+from argoai_reviewer.workspace.store import SnapshotStore
 
 OWNER, REPO = "bench-org", "overhead"
 MODEL = "gpt-4o-mini"
@@ -105,7 +108,12 @@ class Bench:
     """The pipeline wired to the fakes, and helpers to open PRs and review them."""
 
     def __init__(
-        self, github: FakeGitHubProcess, llm: FakeLLMProcess, redis_url: str, key_prefix: str
+        self,
+        github: FakeGitHubProcess,
+        llm: FakeLLMProcess,
+        redis_url: str,
+        key_prefix: str,
+        snapshot_dir: Path,
     ) -> None:
         self.fake = github
         self.github_settings = GitHubSettings(
@@ -133,6 +141,8 @@ class Bench:
                     llm_concurrency=reviewer.llm_concurrency,
                 ),
                 llm=llm_settings,
+                # As wiring.py: each head read as one repository snapshot, cached in the process.
+                sources=SourceOptions(store=SnapshotStore(snapshot_dir)),
             ),
         )
         self.counter = counter_for("openai", MODEL)

@@ -48,9 +48,11 @@ TARGETS = {
 }
 
 
-async def in_process(github: Any, llm: Any, redis_url: str, runs: int) -> dict[str, Any]:
+async def in_process(github: Any, llm: Any, redis_url: str, runs: int, workdir: Path) -> dict[str, Any]:
     """Parts (a), (c), (d)."""
-    bench = Bench(github, llm, redis_url, key_prefix=f"bench:{uuid.uuid4().hex[:8]}")
+    bench = Bench(
+        github, llm, redis_url, key_prefix=f"bench:{uuid.uuid4().hex[:8]}", snapshot_dir=workdir / "snapshots"
+    )
     try:
         prs = shapes()
         small = await overhead(bench, prs["pr_20_files"], runs)
@@ -107,7 +109,9 @@ def main() -> int:
             fake_llm(workdir, 0.0, "fake_llm_instant") as instant,
             fake_llm(workdir, args.llm_delay, "fake_llm_delayed") as delayed,
         ):
-            result["in_process"] = asyncio.run(in_process(github, instant, services.redis_url, args.runs))
+            result["in_process"] = asyncio.run(
+                in_process(github, instant, services.redis_url, args.runs, workdir)
+            )
             if not args.skip_throughput:
                 others = {
                     "fake_github": github.process.pid,

@@ -18,7 +18,7 @@ from argoai_reviewer.analysis.review import AnalysisOptions, within_configured_l
 from argoai_reviewer.analysis.tokens import counter_for
 from argoai_reviewer.local.review import LocalReview, review_local
 from argoai_reviewer.settings import ReviewerSettings
-from argoai_reviewer.wiring import build_model
+from argoai_reviewer.wiring import build_model, snapshot_limits
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
                 counter=counter_for(provider, model_name),
                 options=options,
                 progress=_progress,
+                snapshot=snapshot_limits(reviewer),
             )
         except ConfigError:
             raise

@@ -196,6 +196,9 @@ class NatsSettings(_Section):
     # Separate installations (and test runs) sharing one NATS server use different prefixes.
     prefix: str = Field(default="ARGOAI", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
     connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Copies JetStream keeps of every stream, KV bucket and object store ArgoAI creates: 3 on a NATS cluster
+    # (losing one server loses nothing already acknowledged), 1 on a single server.
+    replicas: int = 1
 
     @field_validator("url")
     @classmethod
@@ -203,6 +206,26 @@ class NatsSettings(_Section):
         for server in value.split(","):
             _check_url(server.strip(), ("nats", "tls", "ws", "wss"))
         return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas(cls, value: int) -> int:
+        if value not in (1, 3):
+            raise ValueError(
+                f"must be 1 (a single NATS server) or 3 (a NATS cluster of 3 or more), got {value}"
+            )
+        return value
+
+    @property
+    def public_url(self) -> str:
+        """The server URL(s) without user, password or token: safe to print and log."""
+        return ",".join(_without_credentials(server.strip()) for server in self.url.split(","))
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 class RedisSettings(_Section):

@@ -33,6 +33,16 @@ HEADER_PAYLOAD_BUCKET = "ArgoAI-Payload-Bucket"
 HEADER_PAYLOAD_OBJECT = "ArgoAI-Payload-Object"
 
 
+def kv_stream(bucket: str) -> str:
+    """The stream holding KV bucket ``bucket`` (JetStream's naming: its replicas are the bucket's)."""
+    return f"KV_{bucket}"
+
+
+def object_store_stream(bucket: str) -> str:
+    """The stream holding Object Store bucket ``bucket`` (JetStream's naming)."""
+    return f"OBJ_{bucket}"
+
+
 @dataclass(frozen=True)
 class StreamNames:
     """Every JetStream name of one ArgoAI installation."""

@@ -21,6 +21,12 @@ from argoai_gateway.adapters.publisher import JetStreamPublisher
 from argoai_gateway.app import GatewayAPI, GatewayDependencies, create_app
 from argoai_gateway.settings import GatewayConfig
 
+# How the grace period ends: closing the NATS connection gets this much, and this much more is left for the
+# signal to be handled and the process to exit (on a busy node the interpreter's teardown alone can take
+# most of a second).
+_CLOSE_SECONDS = 1
+_EXIT_RESERVE_SECONDS = 2
+
 
 class _Server(uvicorn.Server):
     """uvicorn's server without its own signal handlers: the component's caller decides when to stop."""
@@ -30,8 +36,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def uvicorn_config(app: GatewayAPI, host: str, port: int) -> uvicorn.Config:
-    """One worker on uvloop and httptools; no access log (one line per delivery costs throughput)."""
+def uvicorn_config(app: GatewayAPI, host: str, port: int, grace_seconds: int) -> uvicorn.Config:
+    """One worker on uvloop and httptools; no access log (one line per delivery costs throughput);
+    requests in flight at shutdown get ``grace_seconds`` to finish."""
     return uvicorn.Config(
         app,
         host=host,
@@ -46,7 +53,7 @@ def uvicorn_config(app: GatewayAPI, host: str, port: int) -> uvicorn.Config:
         # Keep the JSON logging configured by argoai_core.logs instead of uvicorn's own.
         log_config=None,
         server_header=False,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=grace_seconds,
     )
 
 
@@ -75,23 +82,35 @@ class GatewayServer:
         self.port = port
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Connect to NATS in the background and serve HTTP until ``stop`` is set."""
+        """Connect to NATS in the background and serve HTTP until ``stop`` is set; returns within the grace
+        period once it is, whatever NATS does. ConfigError when the NATS server cannot hold the configured
+        replica count."""
+        settings = self.config.gateway
         sock = listen(self.host, self.port)
-        publisher = JetStreamPublisher(self.config.nats, self.config.gateway)
+        publisher = JetStreamPublisher(self.config.nats, settings)
         await publisher.start()
         try:
             deps = GatewayDependencies(
-                publisher=publisher, secrets=self.config.webhook_secrets(), settings=self.config.gateway
+                publisher=publisher, secrets=self.config.webhook_secrets(), settings=settings
             )
-            server = _Server(uvicorn_config(create_app(deps), self.host, self.port))
+            # Requests in flight get the grace period but its last seconds (closing NATS, exiting).
+            grace = max(1, settings.grace_period_seconds - _CLOSE_SECONDS - _EXIT_RESERVE_SECONDS)
+            server = _Server(uvicorn_config(create_app(deps), self.host, self.port, grace))
             serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
             stopping = asyncio.create_task(stop.wait(), name="gateway-stop")
-            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            fatal = asyncio.create_task(publisher.wait_fatal(), name="nats-fatal")
+            await asyncio.wait({serving, stopping, fatal}, return_when=asyncio.FIRST_COMPLETED)
             server.should_exit = True
             stopping.cancel()
             await serving
+            if fatal.done():
+                fatal.result()  # raises the ConfigError
+            fatal.cancel()
         finally:
-            await publisher.close()
+            # NATS may be frozen (a close waiting on a full socket buffer): never wait longer than this.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CLOSE_SECONDS):
+                    await publisher.close()
             sock.close()
 
 

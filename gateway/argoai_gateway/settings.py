@@ -32,6 +32,9 @@ class GatewaySettings(BaseSettings):
     publish_timeout_seconds: float = Field(default=2.0, gt=0, le=8)
     # Storing a multi-megabyte payload in the Object Store takes many chunk publishes.
     large_publish_timeout_seconds: float = Field(default=8.0, gt=0, le=9)
+    # On SIGTERM/SIGINT the process exits within this, whatever NATS does: deliveries in flight get all of
+    # it but the last 3 s (closing NATS, exiting); one cut short is answered by no 202, so GitHub retries it.
+    grace_period_seconds: int = Field(default=10, ge=4, le=300)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import orjson
 from opentelemetry import trace
 from starlette.types import Receive, Scope, Send
 
-from argoai_core.errors import ArgoAIError
+from argoai_core.errors import ArgoAIError, RetryableError
 from argoai_core.logs import get_logger
 from argoai_core.streams import (
     HEADER_DELIVERY,
@@ -43,6 +43,7 @@ from argoai_gateway.metrics import GatewayMetrics
 from argoai_gateway.ports import Delivery, Publisher
 from argoai_gateway.signature import verify_signature
 from argoai_gateway.status import error_body, error_headers, status_for
+from argoai_gateway.throttle import Throttle
 
 WEBHOOK_PATH = "/webhooks/github"
 # Deliveries refused before their signature is checked are counted under this event label: until then the
@@ -64,6 +65,10 @@ _CARRIED = (
 )
 
 log = get_logger(__name__)
+
+# Deliveries refused because they cannot be stored come in bursts (every webhook while NATS is down): one
+# line per this many seconds says why.
+UNAVAILABLE_LOG_SECONDS = 10.0
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -125,6 +130,7 @@ class WebhookReceiver:
         self.limit = max_body_bytes
         self.metrics = metrics
         self.tracer = trace.get_tracer("argoai_gateway")
+        self._unavailable_log = Throttle(UNAVAILABLE_LOG_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ``POST /webhooks/github``."""
@@ -154,6 +160,17 @@ class WebhookReceiver:
         except ArgoAIError as exc:
             status = status_for(exc)
             self.metrics.delivery(label, outcomes.UNAVAILABLE if status >= 500 else outcomes.REJECTED)
+            self._log_refusal(exc, status, event, delivery_id)
+            await send_json(send, status, error_body(exc), error_headers(exc))
+            return
+        finally:
+            self.metrics.request_seconds.observe(time.perf_counter() - started)
+        await send_json(send, status, answer)
+
+    def _log_refusal(self, exc: ArgoAIError, status: int, event: str, delivery_id: str) -> None:
+        """One line per refused delivery; while deliveries cannot be stored (NATS down, every webhook a
+        503), one line per UNAVAILABLE_LOG_SECONDS saying why and how many were refused meanwhile."""
+        if not isinstance(exc, RetryableError):
             log.warning(
                 "delivery_refused",
                 github_event=event[:64],
@@ -161,11 +178,19 @@ class WebhookReceiver:
                 status=status,
                 reason=str(exc),
             )
-            await send_json(send, status, error_body(exc), error_headers(exc))
             return
-        finally:
-            self.metrics.request_seconds.observe(time.perf_counter() - started)
-        await send_json(send, status, answer)
+        held = self._unavailable_log.allow()
+        if held is None:
+            return
+        log.warning(
+            "delivery_unavailable",
+            github_event=event[:64],
+            delivery=delivery_id[:64],
+            status=status,
+            reason=str(exc),
+            also_refused_since_last_line=held,
+            detail="GitHub records these as failed; argoai redeliver sends them again once NATS stores again",
+        )
 
     async def _dispatch(
         self,

@@ -77,6 +77,29 @@ TOKEN_BUDGET_EXHAUSTED = Counter(
     "Reviews that ran the built-in checks only because the repository's daily LLM token budget was spent",
     ["repository"],
 )
+SNAPSHOTS = Counter(
+    "argoai_snapshots_total",
+    "Repository snapshots asked for, by result (fetched, cached, shared, refused, failed)",
+    ["result"],
+)
+SNAPSHOT_SECONDS = Histogram(
+    "argoai_snapshot_fetch_seconds",
+    "Time to download and unpack one repository snapshot",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+SNAPSHOT_CACHE_BYTES = Gauge(
+    "argoai_snapshot_cache_bytes", "Bytes of unpacked repository snapshots in this process's cache"
+)
+RELATED_SNIPPETS = Counter(
+    "argoai_related_snippets_total",
+    "Snippets of unchanged code added to prompts, by kind (definition, caller)",
+    ["kind"],
+)
+INDEX_SECONDS = Histogram(
+    "argoai_index_seconds",
+    "Time to find the related code of one review (index lookups and parsing)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)
 ANALYZER_RUNS = Counter(
     "argoai_analyzer_runs_total",
     "Analyzer processes run, by analyzer and outcome (ok, timed_out, out_of_cpu, out_of_memory, killed, "

@@ -7,6 +7,7 @@ Built once by the entrypoint, next to the shared sections of :mod:`argoai_core.s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,8 @@ from argoai_core.settings import (
 )
 
 SECONDS_PER_DAY = 86_400
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 class ReviewerSettings(BaseSettings):
@@ -74,6 +77,18 @@ class ReviewerSettings(BaseSettings):
     # Review records kept per repository (Redis stream, trimmed approximately).
     history_per_repo: int = Field(default=10_000, ge=10, le=10_000_000)
     redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    # Repository snapshots: the reviewed head's files, unpacked once per head into a per-pod cache directory
+    # (an emptyDir in the chart; unset: a temporary directory removed at exit) and LRU-evicted past its size.
+    snapshots: bool = True
+    snapshot_dir: Path | None = None
+    snapshot_cache_bytes: int = Field(default=2 * GIB, ge=16 * MIB, le=1024 * GIB)
+    # Past any of these a review reads single files instead (and says so in its summary).
+    snapshot_max_archive_bytes: int = Field(default=100 * MIB, ge=MIB, le=64 * GIB)
+    snapshot_max_bytes: int = Field(default=512 * MIB, ge=MIB, le=256 * GIB)
+    snapshot_max_files: int = Field(default=50_000, ge=10, le=10_000_000)
+    # Larger files are listed but not kept (minified bundles, data): the index and the reads skip them.
+    snapshot_max_file_bytes: int = Field(default=MIB, ge=1024, le=64 * MIB)
 
     metrics_host: str = "0.0.0.0"
     metrics_port: int = Field(default=9090, ge=0, le=65535)

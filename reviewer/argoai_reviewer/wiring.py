@@ -8,9 +8,12 @@ stages below know only their own Protocols; this module connects the dependencie
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from argoai_core.adapters.jetstream import connect, ensure_streams
 from argoai_core.adapters.policy_kv import KvPolicyProvider, PolicyWatcher
@@ -34,13 +37,17 @@ from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.failures import FailureComment
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.conversation.ports import PolicyProvider
+from argoai_reviewer.conversation.sources import SourceOptions
+from argoai_reviewer.index.cache import IndexCache
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
 from argoai_reviewer.llm.retry import RetryPolicy
 from argoai_reviewer.llm.structured import LLMClient
 from argoai_reviewer.runtime.process import Assembly
 from argoai_reviewer.runtime.worker import ReviewRunner
-from argoai_reviewer.settings import SECONDS_PER_DAY, ReviewerConfig
+from argoai_reviewer.settings import SECONDS_PER_DAY, ReviewerConfig, ReviewerSettings
+from argoai_reviewer.workspace.archive import UnpackLimits
+from argoai_reviewer.workspace.store import SnapshotLimits, SnapshotStore
 
 log = get_logger(__name__)
 
@@ -121,6 +128,46 @@ def build_model(
     raise ConfigError("ARGOAI_LLM_PROVIDER: not set (openai or anthropic) — no LLM is configured")
 
 
+def snapshot_limits(settings: ReviewerSettings) -> SnapshotLimits:
+    """The snapshot caps of ``ARGOAI_REVIEWER_SNAPSHOT_*``."""
+    return SnapshotLimits(
+        max_archive_bytes=settings.snapshot_max_archive_bytes,
+        unpack=UnpackLimits(
+            max_files=settings.snapshot_max_files,
+            max_bytes=settings.snapshot_max_bytes,
+            max_file_bytes=settings.snapshot_max_file_bytes,
+        ),
+        cache_bytes=settings.snapshot_cache_bytes,
+    )
+
+
+@asynccontextmanager
+async def snapshot_store(settings: ReviewerSettings) -> AsyncIterator[SnapshotStore | None]:
+    """The process's snapshot store (None when turned off), emptied when the process stops.
+
+    Without ``ARGOAI_REVIEWER_SNAPSHOT_DIR`` it lives in a temporary directory removed at exit.
+    """
+    if not settings.snapshots:
+        yield None
+        return
+    temporary = settings.snapshot_dir is None
+    directory = Path(tempfile.mkdtemp(prefix="argoai-snapshots-")) if temporary else settings.snapshot_dir
+    assert directory is not None  # narrowed for mypy: either given or just created
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"ARGOAI_REVIEWER_SNAPSHOT_DIR: cannot create {directory}: {exc.strerror}"
+        ) from None
+    store = SnapshotStore(directory, snapshot_limits(settings))
+    try:
+        yield store
+    finally:
+        store.clear()
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 @asynccontextmanager
 async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> AsyncIterator[ReviewRunner]:
     """The review pipeline for ``config``; closes its clients when the reviewer stops."""
@@ -143,6 +190,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             stack.push_async_callback(watcher.stop)
             policies = KvPolicyProvider(watcher)
         settings = config.reviewer
+        store = await stack.enter_async_context(snapshot_store(settings))
         yield ReviewPipeline(
             github=github,
             policies=policies,
@@ -163,5 +211,6 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                     analyzers=AnalyzerRunner(AnalyzerLimits.from_settings(settings)),
                 ),
                 llm=config.llm,
+                sources=SourceOptions(store=store, index_cache=IndexCache()),
             ),
         )

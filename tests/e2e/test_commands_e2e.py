@@ -247,9 +247,11 @@ def test_a_pull_request_cannot_change_its_own_review_rules(system: ArgoSystem) -
     assert "util.py" in review.body
     sections = {instructions_section(r.prompt) for r in system.fake_llm.requests}
     assert sections == {"Mind the units.\n"}
-    # Read as configuration at the default branch only; at the head it is read as a changed file, for review.
+    # Read as configuration at the default branch only; at the head it is read as a changed file, for review,
+    # from the head's repository snapshot (one archive, not a contents request).
     refs = {r.query.get("ref") for r in github.requests_to(f"/contents/{CONFIG_PATH}", method="GET")}
-    assert refs == {"main", HEAD1}
+    assert refs == {"main"}
+    assert [r.path.rsplit("/", 1)[1] for r in github.requests_to("/tarball/")] == [HEAD1]
 
 
 def test_an_invalid_repository_config_is_ignored_with_a_note(system: ArgoSystem) -> None:

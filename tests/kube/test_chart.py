@@ -861,3 +861,16 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.1)
+
+
+def test_reviewer_keeps_snapshots_in_a_bounded_emptydir() -> None:
+    """The snapshot cache is an emptyDir with a size limit, and the reviewer keeps its cache below it."""
+    docs = render(values("minimal"))
+    deployment = one(docs, "Deployment", "argoai-reviewer")
+    [reviewer] = containers(deployment)
+    env = {item["name"]: item.get("value") for item in reviewer["env"]}
+    assert env["ARGOAI_REVIEWER_SNAPSHOT_DIR"] == "/var/cache/argoai/snapshots"
+    assert env["ARGOAI_REVIEWER_SNAPSHOT_CACHE_BYTES"] == "2147483648"
+    assert {"name": "snapshots", "mountPath": "/var/cache/argoai"} in reviewer["volumeMounts"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["snapshots"]["emptyDir"] == {"sizeLimit": "3Gi"}

@@ -300,6 +300,45 @@ class MarkerResponder:
         )
 
 
+@dataclass
+class EvidenceResponder:
+    """Reports one finding (``path``, ``line``, ``quote``) only when the prompt shows both the quoted code and
+    ``evidence``: a model that reports only what it was shown, so a test fails when the context is missing.
+
+    ``seen`` records, for each request, whether the evidence was in it.
+    """
+
+    path: str
+    line: int
+    quote: str
+    evidence: str
+    title: str = "Wrong argument for the called function"
+    body: str = "The called definition expects another unit than the one passed here."
+    seen: list[bool] = field(default_factory=list)
+
+    def __call__(self, request: Recorded) -> Reply:
+        """The finding when the evidence and the code are in the prompt, else an empty review."""
+        prompt = request.prompt
+        shown = self.evidence in prompt and self.quote in prompt
+        self.seen.append(self.evidence in prompt)
+        findings = [
+            Finding(
+                path=self.path,
+                start_line=self.line,
+                end_line=self.line,
+                quote=self.quote,
+                severity=Severity.MAJOR,
+                category=Category.BUG,
+                title=self.title,
+                body=self.body,
+                suggestion=None,
+            )
+        ]
+        return Reply.output(
+            ReviewOutput(summary="Evidence-based review.", findings=findings if shown else [])
+        )
+
+
 Responder = Callable[[Recorded], Reply]
 
 # --------------------------------------------------------------------------------------------------- server

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +113,8 @@ class ArgoSystem:
             "ARGOAI_REDIS_KEY_PREFIX": self.redis_prefix,
             "ARGOAI_REVIEWER_ACK_WAIT_SECONDS": "5",
             "ARGOAI_REVIEWER_GRACE_PERIOD_SECONDS": "5",
+            # Inside the test's directory: a reviewer killed with SIGKILL leaves nothing behind in /tmp.
+            "ARGOAI_REVIEWER_SNAPSHOT_DIR": str(self.workdir / "snapshots"),
         }
         env.update(self.extra_env)
         env.update(overrides)
@@ -195,14 +197,19 @@ class ArgoSystem:
 
 @contextmanager
 def argo_system(
-    fake_github: FakeGitHub, fake_llm: FakeLLM, nats_url: str, redis_url: str, workdir: Path
+    fake_github: FakeGitHub,
+    fake_llm: FakeLLM,
+    nats_url: str | Sequence[str],
+    redis_url: str,
+    workdir: Path,
 ) -> Iterator[ArgoSystem]:
-    """An :class:`ArgoSystem` whose processes are stopped when the block ends."""
+    """An :class:`ArgoSystem` whose processes are stopped when the block ends; ``nats_url`` may list the
+    servers of a cluster (passed on as ARGOAI_NATS_URL, comma-separated)."""
     app = fake_github.install_app()
     system = ArgoSystem(
         fake_github=fake_github,
         fake_llm=fake_llm,
-        nats_url=nats_url,
+        nats_url=nats_url if isinstance(nats_url, str) else ",".join(nats_url),
         redis_url=redis_url,
         workdir=workdir,
         installation_id=app.installation_id,

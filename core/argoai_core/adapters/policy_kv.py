@@ -20,17 +20,23 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
-from argoai_core.adapters.jetstream import connect
+from argoai_core.adapters.jetstream import (
+    STREAM_NAME_IN_USE,
+    connect,
+    declared_replicas,
+    ensure_replicas,
+    replica_errors,
+)
 from argoai_core.errors import InvalidInputError, UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import RepoRef
 from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import PolicySet
 from argoai_core.settings import NatsSettings
-from argoai_core.streams import StreamNames
+from argoai_core.streams import StreamNames, kv_stream
 
 POLICY_KEY = "policy-set"
 # Enough history to see what changed recently (`nats kv history`), small enough to stay tiny.
@@ -48,28 +54,38 @@ async def _unavailable(what: str) -> AsyncIterator[None]:
         raise UnavailableError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
-def policy_bucket_config(names: StreamNames) -> KeyValueConfig:
+def policy_bucket_config(names: StreamNames, replicas: int = 1) -> KeyValueConfig:
     """The bucket's configuration (the same from operator and reviewers: creating it is idempotent)."""
     return KeyValueConfig(
         bucket=names.policy_bucket,
         description="ArgoAI effective ReviewPolicy set (written by the operator)",
         history=HISTORY,
         storage=StorageType.FILE,
+        replicas=replicas,
     )
 
 
-async def ensure_policy_bucket(js: JetStreamContext, names: StreamNames) -> KeyValue:
-    """Open the policy bucket, creating it when missing; safe to call from every pod at once."""
-    async with _unavailable(f"policy bucket {names.policy_bucket}"):
-        try:
-            return await js.key_value(names.policy_bucket)
-        except BucketNotFoundError:
-            pass
-        try:
-            return await js.create_key_value(policy_bucket_config(names))
-        except BadRequestError:
-            # Another pod created it between our lookup and our create.
-            return await js.key_value(names.policy_bucket)
+async def ensure_policy_bucket(
+    js: JetStreamContext, names: StreamNames, *, replicas: int | None = None
+) -> KeyValue:
+    """Open the policy bucket, creating it when missing and bringing it to ``replicas`` copies (default:
+    the count ``js`` declares, ARGOAI_NATS_REPLICAS); safe to call from every pod at once."""
+    replicas = replicas if replicas is not None else declared_replicas(js)
+    bucket = names.policy_bucket
+    async with _unavailable(f"policy bucket {bucket}"):
+        with replica_errors(f"KV bucket {bucket}", replicas):
+            try:
+                kv = await js.key_value(bucket)
+            except BucketNotFoundError:
+                try:
+                    return await js.create_key_value(policy_bucket_config(names, replicas or 1))
+                except APIError as exc:
+                    if exc.err_code != STREAM_NAME_IN_USE:
+                        raise
+                # Another pod created it between our lookup and our create.
+                kv = await js.key_value(bucket)
+        await ensure_replicas(js, kv_stream(bucket), replicas)
+        return kv
 
 
 async def publish_policy_set(js: JetStreamContext, names: StreamNames, policy_set: PolicySet) -> int:

@@ -124,6 +124,18 @@ class PathInstruction(_Spec):
     instructions: str = Field(min_length=1, max_length=4000, description="Instructions for those files")
 
 
+class RelatedContext(_Spec):
+    """Unchanged code shown to the model beside the change: definitions it uses, callers of what it edits."""
+
+    enabled: bool = Field(default=True, description="Add related unchanged code to the prompts")
+    max_tokens_per_call: int = Field(
+        default=4000, ge=0, le=200_000, description="Most tokens of related code in one LLM call"
+    )
+    max_tokens_per_review: int = Field(
+        default=16000, ge=0, le=2_000_000, description="Most tokens of related code in one review"
+    )
+
+
 def _severity(name: str) -> Any:
     return Field(default=None, description=f"Findings of {name} below this are not posted")
 
@@ -232,9 +244,20 @@ class PolicySpec(_Spec):
     skip_generated: bool = Field(
         default=True, description="Skip generated, lock, vendored, minified and binary files"
     )
-    max_files: int = Field(default=300, ge=1, le=3000, description="Most files reviewed in one pull request")
+    max_files: int = Field(
+        default=3000, ge=1, le=3000, description="Most files reviewed in one pull request (by priority)"
+    )
     max_lines: int = Field(
         default=20000, ge=1, le=200000, description="Most changed lines reviewed in one pull request"
+    )
+    max_diff_tokens: int = Field(
+        default=1_000_000,
+        ge=1000,
+        le=10_000_000,
+        description="Most tokens of changed code reviewed in one pull request (estimated from the diffs)",
+    )
+    related_context: RelatedContext = Field(
+        default_factory=RelatedContext, description="Related unchanged code shown beside the change"
     )
     instructions: str = Field(default="", max_length=8000, description="Review instructions for every file")
     path_instructions: list[PathInstruction] = Field(

@@ -13,8 +13,8 @@ import contextlib
 from typing import Any
 
 import nats.errors
-from nats.aio.client import Client
 
+from argoai_core.adapters.jetstream import NatsClient
 from argoai_core.adapters.policy_kv import publish_policy_set
 from argoai_core.errors import UnavailableError
 from argoai_core.policy_set import PolicySet
@@ -33,7 +33,8 @@ class NatsLink:
         self._settings = settings
         self._names = StreamNames(settings.prefix)
         self._publish_timeout = publish_timeout
-        self._client = Client()
+        # Core's client: a policy bucket it creates gets the installation's replica count.
+        self._client = NatsClient(settings.replicas)
         self._connecting: asyncio.Task[None] | None = None
         self._last_error: str = "not connected yet"
         # Set once the first connection attempt has succeeded or failed.

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 from urllib.parse import quote
 
@@ -57,6 +58,7 @@ from argoai_reviewer.domain import (
 )
 from argoai_reviewer.metrics import GITHUB_CALLS
 from argoai_reviewer.redeliver.job import HookDelivery
+from argoai_reviewer.workspace.archive import OverLimitError
 
 T = TypeVar("T")
 ReviewEvent = Literal["APPROVE", "REQUEST_CHANGES", "COMMENT"]
@@ -222,6 +224,40 @@ class GitHubInstallationAdapter:
             return ContentJson.model_validate(body).text()
 
         return await self._calls.call("file_text", self.installation_id, get, absent_on=frozenset({404}))
+
+    async def download_archive(self, repo: RepoRef, sha: str, destination: Path, max_bytes: int) -> None:
+        """Stream the repository's tarball at ``sha`` to ``destination`` (one request and its redirect).
+
+        ``GET /repos/{o}/{r}/tarball/{sha}`` answers 302 to the archive host (codeload on github.com,
+        ``/_codeload`` on Enterprise Server) with a short-lived token in the link; httpx follows it and drops
+        the ``Authorization`` header when the origin changes, so the installation token stays with the API.
+        Past ``max_bytes`` (announced or received) the download stops with ``OverLimitError``.
+        """
+        self._check_host(repo)
+        owner, name = quote(repo.owner, safe=""), quote(repo.name, safe="")
+        path = f"/repos/{owner}/{name}/tarball/{quote(sha, safe='')}"
+
+        async def get() -> bool:
+            response = await self._gh.arequest("GET", path, stream=True)
+            raw = response.raw_response
+            try:
+                announced = raw.headers.get("content-length", "")
+                if announced.isdigit() and int(announced) > max_bytes:
+                    raise OverLimitError(f"archive of {int(announced):,} bytes, over {max_bytes:,}")
+                received = 0
+                with destination.open("wb") as out:
+                    async for chunk in raw.aiter_bytes():
+                        received += len(chunk)
+                        if received > max_bytes:
+                            raise OverLimitError(f"archive over {max_bytes:,} bytes")
+                        out.write(chunk)
+            except httpx.HTTPError as exc:
+                raise UnavailableError(f"repository archive download broke off: {exc}") from exc
+            finally:
+                await raw.aclose()
+            return True
+
+        await self._calls.required("archive", self.installation_id, get)
 
     async def reviews(self, repo: RepoRef, number: int) -> list[ExistingReview]:
         """Reviews already posted on the pull request, all pages."""

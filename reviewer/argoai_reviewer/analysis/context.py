@@ -80,7 +80,8 @@ class Row(NamedTuple):
 class FileBlock:
     """A file, or one part of a file too large for one call, as shown to the model.
 
-    ``changed_lines``: added and removed lines shown in full; ``tokens``: an upper bound of its cost.
+    ``changed_lines``: added and removed lines shown in full; ``tokens``: an upper bound of its cost;
+    ``added``: new-file numbers of the added lines it shows (what related code is looked up for).
     """
 
     path: str
@@ -91,6 +92,7 @@ class FileBlock:
     text: str
     changed_lines: int
     tokens: int
+    added: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ def _pieces(diff: FileDiff, head: str | None, limits: ContextLimits) -> list[_Pi
     if lines is None or not _agrees(diff, lines):
         return [_Piece(_hunk_rows(hunk, None), hunk.section) for hunk in diff.hunks]
     # Redact the whole file at once: a key block is recognised by its BEGIN line even when only its end shows.
-    clean = head_lines(redact_keeping_lines("\n".join(lines)))
+    # Split, not head_lines: a file ending in a blank line would lose it and no longer match the diff.
+    clean = redact_keeping_lines("\n".join(lines)).split("\n")
     reach = len(clean) if len(clean) <= limits.whole_file_lines else limits.context_lines
     pieces: list[_Piece] = []
     current: _Piece | None = None
@@ -348,6 +351,7 @@ def file_blocks(
                 changed_lines=_changed(rows),
                 # Planned, an upper bound: the call's text is counted exactly once it is assembled.
                 tokens=header_tokens + sum(costs[i] for i in indexes),
+                added=frozenset(row.new for row in rows if row.kind == "+" and row.new is not None),
             )
         )
     return blocks

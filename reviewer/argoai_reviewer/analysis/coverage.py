@@ -23,6 +23,11 @@ class Coverage:
     llm_used: bool = True
     # Analyzers that checked files of this review (built-in checks and tools), in their order.
     analyzers: tuple[str, ...] = ()
+    # Unchanged code given to the model beside the diffs: snippets, and the files they come from.
+    related_snippets: int = 0
+    related_files: int = 0
+    # What else the reader of the summary should know about how the change was read (e.g. no snapshot).
+    notes: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -82,13 +82,16 @@ def render_batch_prompt(
     policy: PolicySpec,
     batch: Batch,
     calls: int = 1,
+    related: str = "",
     token: Callable[[], str] = _token,
 ) -> str:
-    """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files."""
+    """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files, and
+    the related unchanged code chosen for it (already redacted and trimmed)."""
     return _render(
         pr=pr,
         policy=policy,
         files=batch.text,
+        related=related,
         path_instructions=path_instructions_for(policy, batch.paths),
         call=batch.index + 1,
         calls=calls,
@@ -106,6 +109,7 @@ def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpe
         pr=pr,
         policy=policy,
         files="",
+        related="",
         path_instructions=[(entry.path, entry.instructions) for entry in policy.path_instructions],
         call=999,
         calls=999,
@@ -122,6 +126,7 @@ def _render(
     pr: PullRequest,
     policy: PolicySpec,
     files: str,
+    related: str,
     path_instructions: list[tuple[str, str]],
     call: int,
     calls: int,
@@ -131,6 +136,7 @@ def _render(
     body = redact(_clip(pr.body or "(no description)", MAX_BODY_CHARS))
     # The files are already redacted by the context builder; redacting again is cheap insurance.
     files = redact_keeping_lines(files)
+    related = redact_keeping_lines(related)
     return (
         _environment()
         .get_template("batch.j2")
@@ -138,10 +144,11 @@ def _render(
             number=pr.number,
             call=call,
             calls=calls,
-            boundary=new_boundary([title, body, files], token),
+            boundary=new_boundary([title, body, files, related], token),
             title=title,
             body=body,
             files=files,
+            related=related,
             instructions=policy.instructions.strip(),
             path_instructions=path_instructions,
         )

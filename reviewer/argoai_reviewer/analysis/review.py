@@ -28,7 +28,7 @@ from argoai_reviewer.analysis.analyzers import (
 )
 from argoai_reviewer.analysis.analyzers.syntax import check_suggestions
 from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
-from argoai_reviewer.analysis.context import Batch, ContextLimits, build_batches
+from argoai_reviewer.analysis.context import Batch, ContextLimits, ContextPlan, build_batches
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
 from argoai_reviewer.analysis.model import ModelReply, ReviewModel
@@ -38,9 +38,12 @@ from argoai_reviewer.analysis.prompts import (
     render_batch_prompt,
     render_system,
 )
+from argoai_reviewer.analysis.related import RelatedLimits, RelatedPlan, find_related
 from argoai_reviewer.analysis.selection import Selection, select_files
 from argoai_reviewer.analysis.tokens import TokenCounter
 from argoai_reviewer.domain import ChangedFile, PullRequest
+from argoai_reviewer.index.code_index import CodeIndex
+from argoai_reviewer.metrics import INDEX_SECONDS, RELATED_SNIPPETS
 
 log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -61,14 +64,18 @@ class ChangeRequest:
 
     For a full review both are the pull request's files; for an incremental review ``files`` holds only
     what changed since the last reviewed head, while comments still go on the pull request's diff.
+    ``code`` indexes the repository at head (a snapshot) for related code; ``notes`` go to the coverage
+    section (e.g. why there is no snapshot).
     """
 
     pr: PullRequest
     files: Sequence[ChangedFile]
     anchor_files: Sequence[ChangedFile]
     head_text: HeadText
-    # The head commit's files on disk when the caller has them (a snapshot); else analyzers read a
-    # temporary copy of the changed files made through ``head_text``.
+    code: CodeIndex | None = None
+    notes: tuple[str, ...] = ()
+    # Where analyzers read the files at head; None: a temporary copy of the changed files made through
+    # ``head_text`` (which reads the snapshot when there is one), so tools only ever see plain files.
     head_tree: HeadTree | None = None
 
 
@@ -192,48 +199,105 @@ async def analyze(
     diffs = _diffs(selection.reviewed)
     progress(f"{len(diffs)} files to review, {len(selection.skipped)} skipped")
     texts = await _head_texts([diff.path for diff in diffs], request.head_text)
-    plan = build_batches(diffs, texts, counter=counter, limits=_limits(request.pr, policy, counter, options))
+    wanted = _related_limits(policy)
+    with_related = model is not None and request.code is not None and wanted.enabled
+    reserve = wanted.tokens_per_call if with_related else 0
+    limits = _limits(request.pr, policy, counter, options, reserve=reserve)
+    plan = build_batches(diffs, texts, counter=counter, limits=limits)
     # Analyzers run while the model thinks: they add nothing to a review's time unless they take longer.
     analyzing = asyncio.create_task(_analyzers(request, diffs, texts, policy, options))
+    try:
+        return await _review(
+            request,
+            policy,
+            model,
+            counter,
+            options,
+            selection,
+            diffs,
+            texts,
+            plan,
+            analyzing,
+            heartbeat,
+            progress,
+        )
+    finally:
+        await _cancel(analyzing)
+
+
+async def _review(
+    request: ChangeRequest,
+    policy: PolicySpec,
+    model: ReviewModel | None,
+    counter: TokenCounter,
+    options: AnalysisOptions,
+    selection: Selection,
+    diffs: list[FileDiff],
+    texts: Mapping[str, str | None],
+    plan: ContextPlan,
+    analyzing: asyncio.Task[AnalyzerResult],
+    heartbeat: Heartbeat,
+    progress: Progress,
+) -> Analysis:
+    """The rest of :func:`analyze`: related code, LLM calls, then analyzer findings merged and placed."""
+    wanted = _related_limits(policy)
+    with_related = model is not None and request.code is not None and wanted.enabled
     findings: list[Finding] = []
-    coverage = plan.coverage.with_selection(selection.skipped, llm_used=model is not None)
+    related = RelatedPlan(texts=["" for _ in plan.batches])
+    if with_related and request.code is not None and plan.batches:
+        progress("looking up related code")
+        with INDEX_SECONDS.time():
+            related = await asyncio.to_thread(
+                find_related, request.code, plan.batches, by_path(diffs), counter, wanted
+            )
+        for snippet in related.snippets:
+            RELATED_SNIPPETS.labels(kind=snippet.kind).inc()
+    coverage = replace(
+        plan.coverage.with_selection(selection.skipped, llm_used=model is not None),
+        related_snippets=len(related.snippets),
+        related_files=related.files,
+        notes=request.notes,
+    )
     analysis = Analysis(
         selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
     )
-    try:
-        if model is not None and plan.batches:
-            system = render_system()
-            prompts = [
-                render_batch_prompt(pr=request.pr, policy=policy, batch=batch, calls=len(plan.batches))
-                for batch in plan.batches
-            ]
-            progress(f"asking the LLM: {len(prompts)} call(s)")
-            with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
-                replies = await _ask_model(
-                    model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
-                )
-            failed = [
-                (batch, out)
-                for batch, out in zip(plan.batches, replies, strict=True)
-                if isinstance(out, PermanentError)
-            ]
-            if len(failed) == len(replies):
-                raise failed[0][1]
-            if failed:
-                analysis.coverage = _without_failed(analysis.coverage, plan.batches, failed)
-            for reply in replies:
-                if not isinstance(reply, ModelReply):
-                    continue
-                analysis.summaries.append(reply.output.summary)
-                analysis.models.add(reply.model)
-                analysis.input_tokens += reply.input_tokens
-                analysis.output_tokens += reply.output_tokens
-                analysis.calls += 1
-            answered = [reply for reply in replies if isinstance(reply, ModelReply)]
-            findings = [f for reply in answered for f in reply.output.findings]
-        analysis.analyzers = await analyzing
-    finally:
-        await _cancel(analyzing)
+    if model is not None and plan.batches:
+        system = render_system()
+        prompts = [
+            render_batch_prompt(
+                pr=request.pr,
+                policy=policy,
+                batch=batch,
+                calls=len(plan.batches),
+                related=related.texts[index],
+            )
+            for index, batch in enumerate(plan.batches)
+        ]
+        progress(f"asking the LLM: {len(prompts)} call(s)")
+        with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
+            replies = await _ask_model(
+                model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
+            )
+        failed = [
+            (batch, out)
+            for batch, out in zip(plan.batches, replies, strict=True)
+            if isinstance(out, PermanentError)
+        ]
+        if len(failed) == len(replies):
+            raise failed[0][1]
+        if failed:
+            analysis.coverage = _without_failed(analysis.coverage, plan.batches, failed)
+        for reply in replies:
+            if not isinstance(reply, ModelReply):
+                continue
+            analysis.summaries.append(reply.output.summary)
+            analysis.models.add(reply.model)
+            analysis.input_tokens += reply.input_tokens
+            analysis.output_tokens += reply.output_tokens
+            analysis.calls += 1
+        answered = [reply for reply in replies if isinstance(reply, ModelReply)]
+        findings = [f for reply in answered for f in reply.output.findings]
+    analysis.analyzers = await analyzing
     checked = analysis.analyzers.checked
     analysis.coverage = replace(analysis.coverage, analyzers=tuple(name for name in checked if checked[name]))
     builtin = analysis.analyzers.findings
@@ -283,11 +347,20 @@ def _without_failed(
     return coverage
 
 
+def _related_limits(policy: PolicySpec) -> RelatedLimits:
+    wanted = policy.related_context
+    return RelatedLimits(
+        enabled=wanted.enabled and wanted.max_tokens_per_call > 0 and wanted.max_tokens_per_review > 0,
+        tokens_per_call=wanted.max_tokens_per_call,
+        tokens_per_review=wanted.max_tokens_per_review,
+    )
+
+
 def _limits(
-    pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions
+    pr: PullRequest, policy: PolicySpec, counter: TokenCounter, options: AnalysisOptions, *, reserve: int = 0
 ) -> ContextLimits:
     """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
-    the system prompt, PR text and instructions."""
+    the system prompt, PR text, instructions and the ``reserve`` kept for related code."""
     overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
-    room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead)
+    room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead - reserve)
     return replace(options.limits, file_tokens=room)

@@ -7,14 +7,22 @@ reason, so the review summary can say exactly what was not looked at. Rules, in 
 2. the policy's ``exclude`` globs, then its ``include`` globs (gitignore-style, via ``pathspec``);
 3. with ``skip_generated``: lock, vendored, generated, minified and binary files by path, and files whose
    patch marks them generated (``@generated``, ``DO NOT EDIT``) in its first lines;
-4. files GitHub sent no patch for (binary, too large, renamed without changes);
-5. the policy's ``max_files`` and ``max_lines`` (changed = added + removed lines), filled first-fit in
-   GitHub's order (the order of the input): a file that would exceed ``max_lines`` is skipped and later,
-   smaller files may still fit. The order is GitHub's, so the same pull request always gives the same choice.
+4. files without a patch (binary, renamed without changes, or too large for GitHub when the review could
+   not rebuild the diff from the file's two versions, see :mod:`~argoai_reviewer.analysis.rediff`);
+5. the policy's caps: ``max_files``, ``max_lines`` (changed = added + removed lines) and
+   ``max_diff_tokens`` (estimated from the patches). When everything fits, every file is reviewed. When a
+   cap bites, files are taken by how likely they are to hold a bug (:func:`priority`): security-relevant
+   source first, then other hand-written source, configuration, tests, documentation, generated-looking
+   files; within a class, smaller changes first and, among similar sizes, denser ones (more changed lines
+   per line of the patch); ties keep GitHub's order. Files are taken first-fit in that order (a file that
+   would exceed a cap is skipped, a later smaller one may still fit), so the same pull request always gives
+   the same choice, and every file left out is reported with the cap that left it out.
 """
 
 from __future__ import annotations
 
+import math
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +42,7 @@ NO_CONTENT_CHANGE = "renamed or copied without content changes"
 NO_DIFF = "no diff from GitHub (binary or empty file)"
 OVER_MAX_FILES = "over the policy's max_files"
 OVER_MAX_LINES = "over the policy's max_lines"
+OVER_MAX_TOKENS = "over the policy's max_diff_tokens"
 
 _BINARY_EXTENSIONS = (
     *("png", "jpg", "jpeg", "gif", "bmp", "ico", "webp", "tif", "tiff", "psd", "avif", "heic"),  # images
@@ -178,8 +187,11 @@ def _missing_patch_reason(changed: ChangedFile) -> str:
     return NO_DIFF
 
 
-def skip_reason(changed: ChangedFile, policy: PolicySpec) -> str | None:
-    """Why ``changed`` is not reviewed under ``policy`` regardless of the other files, or None."""
+def skip_reason(changed: ChangedFile, policy: PolicySpec, *, missing_patch_ok: bool = False) -> str | None:
+    """Why ``changed`` is not reviewed under ``policy`` regardless of the other files, or None.
+
+    ``missing_patch_ok``: leave out the missing-patch rule (asking whether a rebuilt diff would be reviewed).
+    """
     if changed.status == FileStatus.REMOVED:
         return DELETED
     if matches(changed.path, policy.exclude):
@@ -193,26 +205,106 @@ def skip_reason(changed: ChangedFile, policy: PolicySpec) -> str | None:
         if marked_generated(changed.patch):
             return "generated (marked in the file)"
     if changed.patch is None:
-        return _missing_patch_reason(changed)
+        return None if missing_patch_ok else _missing_patch_reason(changed)
     if not changed.patch.strip():
         return NO_CONTENT_CHANGE
     return None
 
 
+# Paths whose bugs tend to be security bugs: reviewed first when not everything can be.
+_SECURITY = re.compile(
+    r"auth|login|logout|passw|secret|token|crypt|cipher|session|permission|privilege|acl|oauth|jwt|saml"
+    r"|csrf|xss|sanitiz|escape|secur|credential|cert|tls|ssl|sql|signup|payment|billing",
+    re.IGNORECASE,
+)
+_TEST = re.compile(
+    r"(^|/)(tests?|__tests__|spec|specs|testing|testdata|fixtures?)/|(^|/)test_[^/]+$|_test\.[a-z]+$"
+    r"|\.(test|spec)\.[a-z]+$|Tests?\.(java|kt|cs|scala)$|_spec\.rb$",
+)
+_DOC_EXTENSIONS = frozenset({".md", ".markdown", ".rst", ".txt", ".adoc", ".asciidoc", ".org"})
+_DOC_DIRS = re.compile(r"(^|/)(docs?|documentation|examples?)/")
+_CONFIG_EXTENSIONS = frozenset(
+    {".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".conf", ".xml", ".csv", ".tsv", ".properties"}
+)
+_CHARS_PER_TOKEN = 3.0
+
+SECURITY_SOURCE, SOURCE, CONFIGURATION, TEST, DOCUMENTATION, GENERATED = range(6)
+CLASS_NAMES = ("security-relevant code", "code", "configuration", "tests", "documentation", "generated")
+
+
+def is_test_path(path: str) -> bool:
+    """Whether ``path`` looks like a test (tests directory, ``test_*.py``, ``*_test.go``, ``*.spec.ts``…)."""
+    return bool(_TEST.search(path))
+
+
+def file_class(changed: ChangedFile) -> int:
+    """How likely a file is to hold a bug, as a class (lower first): see the module docstring."""
+    path = changed.path
+    extension = posixpath.splitext(path)[1].lower()
+    if default_skip_reason(path) is not None or marked_generated(changed.patch):
+        return GENERATED
+    if is_test_path(path):
+        return TEST
+    if extension in _DOC_EXTENSIONS or _DOC_DIRS.search(path):
+        return DOCUMENTATION
+    # CI workflows run with the repository's secrets; container images decide what runs in production.
+    if path.startswith(".github/workflows/") or posixpath.basename(path) == "Dockerfile":
+        return SECURITY_SOURCE
+    if extension in _CONFIG_EXTENSIONS:
+        return CONFIGURATION
+    return SECURITY_SOURCE if _SECURITY.search(path) else SOURCE
+
+
+def diff_tokens(changed: ChangedFile) -> int:
+    """Estimated prompt tokens of a file's patch (its length at about three characters per token)."""
+    return math.ceil(len(changed.patch or "") / _CHARS_PER_TOKEN)
+
+
+def _density(changed: ChangedFile) -> float:
+    """Changed lines per line of the patch: 1.0 when every line shown is a change."""
+    shown = (changed.patch or "").count("\n") + 1
+    return (changed.additions + changed.deletions) / shown
+
+
+def priority(changed: ChangedFile, index: int) -> tuple[int, int, float, int, int]:
+    """Sort key (lowest first) of a file when a cap bites: class, size class (powers of two of changed
+    lines), denser first, size, GitHub's order."""
+    size = changed.additions + changed.deletions
+    return (file_class(changed), max(0, size).bit_length(), -round(_density(changed), 2), size, index)
+
+
 def select_files(files: Sequence[ChangedFile], policy: PolicySpec) -> Selection:
     """Split ``files`` (in GitHub's order) into the ones to review and the skipped ones with reasons."""
-    selection = Selection()
-    lines = 0
-    for changed in files:
+    reasons: dict[int, str] = {}
+    candidates: list[int] = []
+    for index, changed in enumerate(files):
         reason = skip_reason(changed, policy)
-        size = changed.additions + changed.deletions
-        if reason is None and len(selection.reviewed) >= policy.max_files:
-            reason = f"{OVER_MAX_FILES} ({policy.max_files})"
-        elif reason is None and lines + size > policy.max_lines:
-            reason = f"{OVER_MAX_LINES} ({policy.max_lines})"
         if reason is None:
-            selection.reviewed.append(changed)
-            lines += size
+            candidates.append(index)
         else:
-            selection.skipped.append((changed.path, reason))
+            reasons[index] = reason
+    sizes = {i: files[i].additions + files[i].deletions for i in candidates}
+    tokens = {i: diff_tokens(files[i]) for i in candidates}
+    fits = (
+        len(candidates) <= policy.max_files
+        and sum(sizes.values()) <= policy.max_lines
+        and sum(tokens.values()) <= policy.max_diff_tokens
+    )
+    if not fits:
+        taken = lines = spent = 0
+        for index in sorted(candidates, key=lambda i: priority(files[i], i)):
+            if taken >= policy.max_files:
+                reasons[index] = f"{OVER_MAX_FILES} ({policy.max_files})"
+            elif lines + sizes[index] > policy.max_lines:
+                reasons[index] = f"{OVER_MAX_LINES} ({policy.max_lines})"
+            elif spent + tokens[index] > policy.max_diff_tokens:
+                reasons[index] = f"{OVER_MAX_TOKENS} ({policy.max_diff_tokens})"
+            else:
+                taken, lines, spent = taken + 1, lines + sizes[index], spent + tokens[index]
+    selection = Selection()
+    for index, changed in enumerate(files):
+        if index in reasons:
+            selection.skipped.append((changed.path, reasons[index]))
+        else:
+            selection.reviewed.append(changed)
     return selection

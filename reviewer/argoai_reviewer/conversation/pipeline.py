@@ -9,6 +9,8 @@ Order of a review and why:
 3. the pull request as it is now: closed or moved on → superseded, nothing posted;
 4. an earlier review of ours for this head (hidden marker) → recorded, nothing posted again;
 5. full review, or only what changed since the last reviewed head (compare API) when history is linear;
+   the repository at head comes from the pod's snapshot cache (:mod:`~argoai_reviewer.conversation.sources`),
+   which also rebuilds the diffs GitHub left out and gives the analysis related unchanged code;
 6. analysis (:mod:`argoai_reviewer.analysis.review`), findings already posted on unchanged code left out;
 7. fencing right before posting: we still own the lock and the head has not moved;
 8. post, then record state, fingerprints and history.
@@ -38,6 +40,7 @@ from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.analysis.fingerprint import fingerprint_of
 from argoai_reviewer.analysis.model import ReviewModel
+from argoai_reviewer.analysis.rediff import needs_rebuild, rebuild_missing_patches
 from argoai_reviewer.analysis.review import (
     Analysis,
     AnalysisOptions,
@@ -66,6 +69,7 @@ from argoai_reviewer.conversation.ports import (
 from argoai_reviewer.conversation.render import build_review
 from argoai_reviewer.conversation.repo_config import apply_repo_config
 from argoai_reviewer.conversation.repo_config_cache import RepoConfigCache
+from argoai_reviewer.conversation.sources import ReviewSources, SourceOptions, review_sources
 from argoai_reviewer.domain import ChangedFile, PullRequest
 from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
 
@@ -89,6 +93,8 @@ class PipelineOptions:
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.model_construct())
     # How long a repository's .github/argoai.yaml is cached (a pushed change applies within this time).
     repo_config_ttl_seconds: float = 60.0
+    # The pod's repository snapshots and code index (no store: single-file reads, no related code).
+    sources: SourceOptions = field(default_factory=SourceOptions)
 
 
 class ReviewPipeline:
@@ -237,19 +243,19 @@ class ReviewPipeline:
                 return ReviewOutcome.duplicate("a review of this head is already on the pull request")
         pr_files = await gh.files(job.repo, job.number)
         # A review asked for by command covers the whole pull request, not only the last push.
-        files = pr_files if job.command_id is not None else await self._scope(gh, job, pr_files)
-        request = ChangeRequest(
-            pr=pr,
-            files=files,
-            anchor_files=pr_files,
-            head_text=lambda path: gh.file_text(job.repo, path, job.head_sha),
+        files, files_base = (
+            (pr_files, pr.base_sha)
+            if job.command_id is not None
+            else await self._scope(gh, job, pr, pr_files)
         )
         policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
         model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
         notes += [note for note in (provider_note, budget_note) if note]
-        analysis = await analyze(
-            request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
-        )
+        async with review_sources(gh, job.repo, job.head_sha, self._options.sources) as sources:
+            request = await self._request(pr, policy, pr_files, files, files_base, sources)
+            analysis = await analyze(
+                request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
+            )
         await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
         posted = await self._state.posted_fingerprints(job.pr_key)
         fresh = [p for p in analysis.placements if fingerprint_of(p) not in posted]
@@ -288,25 +294,63 @@ class ReviewPipeline:
             return ReviewOutcome.superseded(f"the pull request moved on to {pr.head_sha[:12]}")
         return None
 
+    @staticmethod
+    async def _request(
+        pr: PullRequest,
+        policy: PolicySpec,
+        pr_files: list[ChangedFile],
+        files: list[ChangedFile],
+        files_base: str,
+        sources: ReviewSources,
+    ) -> ChangeRequest:
+        """What the analysis gets: diffs GitHub left out rebuilt (for the model and, narrowed to certain
+        additions, for anchoring), reads from the snapshot, and its code index."""
+        wanted = sum(needs_rebuild(changed, policy) for changed in (*pr_files, *files))
+        rebuilt = await rebuild_missing_patches(
+            pr_files,
+            policy,
+            base_text=await sources.base_reader(pr.base_sha, wanted),
+            head_text=sources.head_text,
+        )
+        shown = rebuilt.files
+        if files is not pr_files:
+            shown = (
+                await rebuild_missing_patches(
+                    files,
+                    policy,
+                    base_text=await sources.base_reader(files_base, wanted),
+                    head_text=sources.head_text,
+                )
+            ).files
+        return ChangeRequest(
+            pr=pr,
+            files=shown,
+            anchor_files=rebuilt.anchors,
+            head_text=sources.head_text,
+            code=sources.code,
+            notes=(sources.note,) if sources.note else (),
+        )
+
     async def _scope(
-        self, gh: GitHubInstallation, job: ReviewJob, pr_files: list[ChangedFile]
-    ) -> list[ChangedFile]:
-        """The files to show the model: all of them, or only what changed since the last reviewed head."""
+        self, gh: GitHubInstallation, job: ReviewJob, pr: PullRequest, pr_files: list[ChangedFile]
+    ) -> tuple[list[ChangedFile], str]:
+        """The files to show the model and the commit their patches start from: all of them (from the
+        base), or only what changed since the last reviewed head (from that head)."""
         last = await self._state.last_reviewed_head(job.pr_key)
         if last is None or last == job.head_sha:
-            return pr_files
+            return pr_files, pr.base_sha
         comparison = await gh.compare(job.repo, last, job.head_sha)
         if len(comparison.files) >= COMPARE_FILE_CAP:
             log.info("push changed too many files to list: full review", key=job.key)
-            return pr_files
+            return pr_files, pr.base_sha
         if comparison.status != LINEAR:
             log.info(
                 "history rewritten since last review: full review", key=job.key, status=comparison.status
             )
-            return pr_files
+            return pr_files, pr.base_sha
         in_pr = {changed.path for changed in pr_files}
         # A file changed by the push but no longer different from the base has nothing left to comment on.
-        return [changed for changed in comparison.files if changed.path in in_pr]
+        return [changed for changed in comparison.files if changed.path in in_pr], last
 
     def _counter(self, policy: PolicySpec) -> TokenCounter:
         llm = self._options.llm

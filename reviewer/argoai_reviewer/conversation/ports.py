@@ -8,6 +8,7 @@ fake LLM in tests exactly as by the real services.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from argoai_core.models.job import RepoRef
@@ -43,6 +44,11 @@ class PullRequestReader(Protocol):
 
     async def reviews(self, repo: RepoRef, number: int) -> list[ExistingReview]:
         """Reviews already posted on the pull request."""
+        ...
+
+    async def download_archive(self, repo: RepoRef, sha: str, destination: Path, max_bytes: int) -> None:
+        """Write the repository's archive (tar.gz) at ``sha`` to ``destination``; OverLimitError past
+        ``max_bytes``."""
         ...
 
 

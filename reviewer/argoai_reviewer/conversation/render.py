@@ -224,6 +224,14 @@ def _coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
         line += f" Analyzers run on the changed lines: {', '.join(coverage.analyzers)}."
     if coverage.complete:
         line += " Nothing was skipped."
+    if coverage.related_snippets:
+        count, sources = coverage.related_snippets, coverage.related_files
+        line += (
+            f" Related unchanged code given to the model: {count} snippet{'s' if count != 1 else ''} "
+            f"from {sources} file{'s' if sources != 1 else ''}."
+        )
+    for note in coverage.notes:
+        line += f" {sanitize_title(note, bot_handle=bot_handle)}"
     return {
         "coverage_line": line,
         "skipped": skipped,

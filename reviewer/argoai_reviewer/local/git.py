@@ -12,6 +12,7 @@ from pathlib import Path
 from argoai_core.errors import InvalidInputError
 from argoai_reviewer.analysis.diff import changed_files
 from argoai_reviewer.domain import ChangedFile
+from argoai_reviewer.workspace.archive import OverLimitError
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,28 @@ async def read_change(repo: Path, base: str, head: str = "HEAD") -> LocalChange:
         body=body.strip(),
         files=changed_files(diff),
     )
+
+
+@dataclass(frozen=True)
+class LocalArchive:
+    """``git archive`` of a local repository's commits: an ``ArchiveSource`` for the snapshot store.
+
+    The archive is made from the commit's tree, never from the working tree, so untracked and modified
+    files are not in it; everything lies under one ``snapshot/`` directory, as in GitHub's archives.
+    """
+
+    repo: Path
+
+    async def download_archive(self, sha: str, destination: Path, max_bytes: int) -> None:
+        """Write the tar of commit ``sha`` to ``destination``; OverLimitError when it exceeds ``max_bytes``.
+
+        git writes the file itself (``-o``): a local repository's archive is as large as its own history's
+        tree, so the cap is checked on the result.
+        """
+        await _git(self.repo, "archive", "--format=tar", "--prefix=snapshot/", "-o", str(destination), sha)
+        size = (await asyncio.to_thread(destination.stat)).st_size
+        if size > max_bytes:
+            raise OverLimitError(f"archive of {size:,} bytes, over {max_bytes:,}")
 
 
 async def file_at(repo: Path, ref: str, path: str) -> str | None:

@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import TypeVar
 
+from argoai_core.errors import RetryableError
 from argoai_core.logs import get_logger
 from argoai_reviewer.runtime.consumer import ConsumerLoop
 from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
@@ -75,7 +76,7 @@ class Reviewer:
         async with AsyncExitStack() as stack:
             await self.health.start()
             stack.push_async_callback(self.health.stop)
-            assembly = await self._unless_stopped(stack.enter_async_context(self._assemble(self._config)))
+            assembly = await self._unless_stopped(self._assembled(stack))
             if assembly is None:
                 log.info("reviewer stopped before it was ready")
                 return
@@ -141,6 +142,20 @@ class Reviewer:
         review_source = await queue.review_source(settings)
         stack.push_async_callback(review_source.close)
         return intake_source, review_source
+
+    async def _assembled(self, stack: AsyncExitStack) -> Assembly:
+        """Connect and build what the process runs, retrying while a dependency is not ready yet.
+
+        A retryable failure at start-up (a NATS cluster too small to create a missing stream, Redis or NATS
+        refusing for a moment) is logged and tried again after its delay, never a crash loop; a stop request
+        ends the wait (see :meth:`_unless_stopped`).
+        """
+        while True:
+            try:
+                return await stack.enter_async_context(self._assemble(self._config))
+            except RetryableError as exc:
+                log.warning("reviewer not ready yet; retrying", error=str(exc), delay=exc.delay)
+                await asyncio.sleep(max(exc.delay, 1.0))
 
     async def _unless_stopped(self, step: Awaitable[T]) -> T | None:
         """Await a start-up ``step``, or cancel it and return None as soon as a stop is requested.

@@ -254,3 +254,12 @@ def test_budget_below_minimum_is_rejected() -> None:
     """A per-call budget too small to hold a line is a configuration error."""
     with pytest.raises(ValueError, match="file_tokens"):
         ContextLimits(file_tokens=100)
+
+
+def test_a_file_ending_in_a_blank_line_keeps_every_line() -> None:
+    """A change that adds a blank last line is rendered whole (the redacted head keeps its line count)."""
+    head = "a = 1\nb = 2\n\n"
+    diff = parse_patch("f.py", "@@ -1,2 +1,3 @@\n a = 1\n b = 2\n+")
+    plan = build_batches([diff], {"f.py": head}, counter=EstimateCounter())
+    assert plan.coverage.lines_sent == 1
+    assert plan.batches[0].text.splitlines()[-1].rstrip() == "3 +"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer.analysis.selection import (
+    CLASS_NAMES,
     DELETED,
     DIFF_TOO_LARGE,
     EXCLUDED,
@@ -11,6 +12,8 @@ from argoai_reviewer.analysis.selection import (
     NOT_INCLUDED,
     OVER_MAX_FILES,
     OVER_MAX_LINES,
+    OVER_MAX_TOKENS,
+    file_class,
     select_files,
 )
 from argoai_reviewer.domain import ChangedFile, FileStatus
@@ -124,11 +127,12 @@ def test_max_files_keeps_githubs_order_and_reports_the_rest() -> None:
 
 
 def test_max_lines_is_first_fit_and_skipped_lines_are_reported() -> None:
-    """A file that would exceed max_lines is skipped; a later smaller file that still fits is reviewed."""
-    files = [changed("a.py", lines=60), changed("b.py", lines=50), changed("c.py", lines=30)]
+    """Past max_lines, smaller changes go first; a file that would exceed it is skipped, a smaller one that
+    still fits is reviewed."""
+    files = [changed("a.py", lines=70), changed("b.py", lines=50), changed("c.py", lines=30)]
     selection = select_files(files, PolicySpec(max_lines=100))
-    assert [f.path for f in selection.reviewed] == ["a.py", "c.py"]
-    assert selection.skipped == [("b.py", f"{OVER_MAX_LINES} (100)")]
+    assert [f.path for f in selection.reviewed] == ["b.py", "c.py"]
+    assert selection.skipped == [("a.py", f"{OVER_MAX_LINES} (100)")]
 
 
 def test_skipped_files_do_not_use_up_the_limits() -> None:
@@ -136,3 +140,46 @@ def test_skipped_files_do_not_use_up_the_limits() -> None:
     files = [changed("yarn.lock"), changed("a.py"), changed("b.py")]
     selection = select_files(files, PolicySpec(max_files=2))
     assert [f.path for f in selection.reviewed] == ["a.py", "b.py"]
+
+
+def test_when_a_cap_bites_likely_bugs_come_first_and_every_file_left_out_is_named() -> None:
+    """Over max_files: security-relevant code, then code, before config, tests, docs; smaller changes first;
+    the reviewed files keep GitHub's order and each file left out names the cap."""
+    files = [
+        changed("docs/guide.md", lines=2),
+        changed("src/big.py", lines=400),
+        changed("tests/test_app.py", lines=2),
+        changed("config/app.yaml", lines=2),
+        changed("src/small.py", lines=3),
+        changed("src/auth/login.py", lines=50),
+    ]
+    selection = select_files(files, PolicySpec(max_files=3))
+    assert [f.path for f in selection.reviewed] == ["src/big.py", "src/small.py", "src/auth/login.py"]
+    assert dict(selection.skipped) == {
+        "docs/guide.md": f"{OVER_MAX_FILES} (3)",
+        "tests/test_app.py": f"{OVER_MAX_FILES} (3)",
+        "config/app.yaml": f"{OVER_MAX_FILES} (3)",
+    }
+
+
+def test_the_token_budget_picks_small_dense_changes_over_one_huge_file() -> None:
+    """max_diff_tokens: a huge change that does not fit leaves room for the small ones, which are reviewed."""
+    files = [changed("a/huge.py", lines=3000), *(changed(f"b/f{i}.py", lines=5) for i in range(3))]
+    selection = select_files(files, PolicySpec(max_diff_tokens=5000))
+    assert [f.path for f in selection.reviewed] == ["b/f0.py", "b/f1.py", "b/f2.py"]
+    assert selection.skipped == [("a/huge.py", f"{OVER_MAX_TOKENS} (5000)")]
+
+
+def test_priority_classes() -> None:
+    """Paths are classed as security-relevant, code, configuration, tests, documentation or generated."""
+    names = {
+        "src/auth/session.py": "security-relevant code",
+        ".github/workflows/ci.yml": "security-relevant code",
+        "pkg/server.go": "code",
+        "deploy/values.yaml": "configuration",
+        "pkg/server_test.go": "tests",
+        "web/app.spec.ts": "tests",
+        "README.md": "documentation",
+        "api/types_pb2.py": "generated",
+    }
+    assert {path: CLASS_NAMES[file_class(changed(path))] for path in names} == names

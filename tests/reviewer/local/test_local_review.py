@@ -115,3 +115,35 @@ def test_cli_names_a_bad_range(repo: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "base 'no-such-ref' is not a commit" in done.stderr
+
+
+async def test_related_code_comes_from_the_head_commit_not_the_working_tree(tmp_path: Path) -> None:
+    """The local snapshot is the head commit's tree: a committed definition the change uses is in the prompt,
+    an untracked file in the working tree is not, and the coverage counts the snippet."""
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "config", "user.email", "dev@example.com")
+    _git(tmp_path, "config", "user.name", "Dev")
+    (tmp_path / "pricing.py").write_text("def apply_discount(price, percent):\n    return price * percent\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "base")
+    (tmp_path / "cart.py").write_text(
+        "from pricing import apply_discount\n\nTOTAL = apply_discount(10, 0.1)\n"
+    )
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "Use the discount")
+    (tmp_path / "untracked.py").write_text("def apply_discount(price, percent):\n    return 'UNTRACKED'\n")
+    with FakeLLM(api_key="k") as fake:
+        model = build_model(
+            LLMSettings(provider="openai", model="gpt-4o", base_url=fake.openai_base_url, api_key="k")
+        )
+        try:
+            result = await review_local(
+                tmp_path, "HEAD~1", "HEAD", policy=PolicySpec(), model=model, counter=EstimateCounter(),
+                options=AnalysisOptions(), progress=lambda _: None,
+            )  # fmt: skip
+        finally:
+            await model.aclose()
+        [request] = fake.requests
+    assert "--- pricing.py lines 1-2 (unchanged)" in request.prompt
+    assert "UNTRACKED" not in request.prompt
+    assert (result.analysis.coverage.related_snippets, result.analysis.coverage.related_files) == (1, 1)

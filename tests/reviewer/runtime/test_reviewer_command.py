@@ -96,3 +96,34 @@ def test_taken_metrics_port_exits_2_with_one_line() -> None:
     assert result.returncode == 2
     assert f"ARGOAI_REVIEWER_METRICS_PORT: cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_snapshot_dir_that_cannot_be_created_exits_2_with_one_line(
+    tmp_path: Path, nats_settings: NatsSettings, redis_settings: RedisSettings
+) -> None:
+    """ARGOAI_REVIEWER_SNAPSHOT_DIR under a regular file: one configuration error line naming it, exit 2."""
+    key = tmp_path / "app.pem"
+    key.write_text(app_key().pkcs1)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "argoai"), "reviewer", "--metrics-port", str(free_port())],
+        env={
+            **os.environ,
+            "ARGOAI_NATS_URL": nats_settings.url,
+            "ARGOAI_NATS_PREFIX": nats_settings.prefix,
+            "ARGOAI_REDIS_URL": redis_settings.url,
+            "ARGOAI_REDIS_KEY_PREFIX": redis_settings.key_prefix,
+            "ARGOAI_GITHUB_APP_ID": "1",
+            "ARGOAI_GITHUB_PRIVATE_KEY_FILE": str(key),
+            "ARGOAI_REVIEWER_METRICS_HOST": "127.0.0.1",
+            "ARGOAI_REVIEWER_SNAPSHOT_DIR": str(blocker / "snapshots"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "configuration error: ARGOAI_REVIEWER_SNAPSHOT_DIR: cannot create" in result.stderr
+    assert "Traceback" not in result.stderr

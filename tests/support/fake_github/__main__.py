@@ -26,10 +26,13 @@ def main() -> None:
     parser.add_argument("--key-out", type=Path, help="write the App's private key (PKCS#1 PEM) here")
     parser.add_argument("--token-lifetime", type=float, default=3600.0)
     parser.add_argument("--content-limit-per-minute", type=int, default=None)
+    parser.add_argument("--max-patch-lines", type=int, default=3000, help="omit larger files' patch")
     args = parser.parse_args()
 
     fake = FakeGitHub(
-        token_lifetime=args.token_lifetime, content_limit_per_minute=args.content_limit_per_minute
+        token_lifetime=args.token_lifetime,
+        content_limit_per_minute=args.content_limit_per_minute,
+        max_patch_lines=args.max_patch_lines,
     )
     key = new_app_key()
     fake.install_app(args.app_id, args.installation_id, key=key)
@@ -41,6 +44,11 @@ def main() -> None:
     sock.bind((args.host, args.port))
     sock.listen(128)  # accept (queue) connections from the moment the URL is printed
     url = f"http://{args.host}:{sock.getsockname()[1]}"
+    archive_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    archive_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    archive_sock.bind((args.host, 0))
+    archive_sock.listen(128)
+    fake.codeload_url = f"http://{args.host}:{archive_sock.getsockname()[1]}"
     info = {
         "url": url,
         "ghes_url": url + "/api/v3",
@@ -52,7 +60,7 @@ def main() -> None:
     server = uvicorn.Server(
         uvicorn.Config(build_app(fake), log_level="warning", access_log=False, lifespan="off")
     )
-    server.run(sockets=[sock])
+    server.run(sockets=[sock, archive_sock])
     sys.exit(0)
 
 

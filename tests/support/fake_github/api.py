@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import io
 import json
 import re
+import tarfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -204,7 +206,7 @@ def _pull(state: FakeGitHubState, call: Call) -> tuple[Repo, Pull] | Reply:
     return repo, pull
 
 
-def _diff_entry(repo: Repo, ref: str, f: FakeFile) -> dict[str, Any]:
+def _diff_entry(repo: Repo, ref: str, f: FakeFile, max_patch_lines: int) -> dict[str, Any]:
     additions, deletions = f.changes
     return shapes.diff_entry(
         owner=repo.owner,
@@ -214,7 +216,7 @@ def _diff_entry(repo: Repo, ref: str, f: FakeFile) -> dict[str, Any]:
         status=f.status,
         additions=additions,
         deletions=deletions,
-        patch=f.patch,
+        patch=f.listed_patch(max_patch_lines),
         previous_path=f.previous_path,
     )
 
@@ -256,7 +258,8 @@ def list_pull_files(state: FakeGitHubState, call: Call) -> Reply:
     if isinstance(found, Reply):
         return found
     repo, pull = found
-    return paginate(call, [_diff_entry(repo, pull.head_sha, f) for f in pull.files[:MAX_PR_FILES]])
+    entries = [_diff_entry(repo, pull.head_sha, f, state.max_patch_lines) for f in pull.files[:MAX_PR_FILES]]
+    return paginate(call, entries)
 
 
 def _review_json(repo: Repo, pull: Pull, review: PostedReview) -> dict[str, Any]:
@@ -413,7 +416,11 @@ def compare(state: FakeGitHubState, call: Call) -> Reply:
     if found is None:
         return not_found()
     page = int(call.query.get("page", "1"))
-    files = [_diff_entry(repo, head, f) for f in found.files[:MAX_COMPARE_FILES]] if page == 1 else []
+    files = (
+        [_diff_entry(repo, head, f, state.max_patch_lines) for f in found.files[:MAX_COMPARE_FILES]]
+        if page == 1
+        else []
+    )
     return Reply(
         200,
         shapes.comparison(
@@ -479,6 +486,86 @@ def get_content(state: FakeGitHubState, call: Call) -> Reply:
             encoding=encoding,
         ),
     )
+
+
+def get_tarball(state: FakeGitHubState, call: Call) -> Reply:
+    """``GET /repos/{o}/{r}/tarball/{ref}``: 302 to a one-off archive link on the archive host.
+
+    On github.com the link points at codeload.github.com (another origin, so an HTTP client drops the
+    ``Authorization`` header when following it); on Enterprise Server at ``/_codeload/`` of the same host.
+    """
+    repo = state.repos.get((call.params["owner"], call.params["repo"]))
+    if repo is None:
+        return not_found()
+    sha = repo.resolve(call.params["ref"])
+    if sha not in repo.archives and not any(ref == sha for ref, _ in repo.contents):
+        return not_found()
+    token = state.codeload_link(repo.owner, repo.name, sha)
+    enterprise = call.request.url.path.startswith(GHES_PREFIX)
+    base = str(call.request.base_url).rstrip("/") if enterprise else state.codeload_url
+    location = f"{base}/_codeload/{repo.owner}/{repo.name}/legacy.tar.gz/{sha}?token={token}"
+    return Reply(302, raw=b"", headers={"location": location})
+
+
+def build_archive(owner: str, repo: str, sha: str, files: dict[str, bytes]) -> bytes:
+    """A tar.gz laid out as GitHub's: all under ``owner-repo-<sha7>/``, a pax header with the commit."""
+    prefix = f"{owner}-{repo}-{sha[:7]}"
+    buffer = io.BytesIO()
+    with tarfile.open(
+        fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT, pax_headers={"comment": sha}
+    ) as tar:
+        top = tarfile.TarInfo(prefix)
+        top.type = tarfile.DIRTYPE
+        top.mode = 0o775
+        tar.addfile(top)
+        for path in sorted(files):
+            info = tarfile.TarInfo(f"{prefix}/{path}")
+            info.size = len(files[path])
+            info.mode = 0o664
+            tar.addfile(info, io.BytesIO(files[path]))
+    return buffer.getvalue()
+
+
+def codeload_endpoint(state: FakeGitHubState) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /_codeload/{owner}/{repo}/legacy.tar.gz/{sha}?token=``: the archive, for a valid one-off token.
+
+    The log records whether the request carried an ``Authorization`` header (it must not leave GitHub's
+    API origin): ``auth`` is ``none`` or ``sent:<scheme>``.
+    """
+
+    async def run(request: Request) -> Response:
+        creds = _credentials(request)
+        entry = LoggedRequest(
+            method=request.method,
+            path=request.url.path.removeprefix(GHES_PREFIX),
+            url_path=request.url.path,
+            query=dict(request.query_params),
+            auth=f"sent:{creds[0]}" if creds else "none",
+            body=None,
+            at=time.time(),
+            accept=request.headers.get("accept", ""),
+        )
+        with state.lock:
+            state.requests.append(entry)
+        fault = state.take_fault(request.method, entry.path)
+        if fault is not None and fault.status:
+            entry.status = fault.status
+            return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
+        found = state.redeem_codeload(request.query_params.get("token", ""))
+        params = request.path_params
+        if found is None or found != (params["owner"], params["repo"], params["sha"]):
+            entry.status = 404
+            return Response(b"Not Found", status_code=404)
+        owner, repo, sha = found
+        with state.lock:
+            custom = state.repos[(owner, repo)].archives.get(sha)
+        data = (
+            custom if custom is not None else build_archive(owner, repo, sha, state.tree_at(owner, repo, sha))
+        )
+        entry.status = 200
+        return Response(data, status_code=200, headers={"content-type": "application/x-gzip"})
+
+    return run
 
 
 # ----- authentication, limits, logging ------------------------------------------------------------
@@ -655,6 +742,7 @@ ROUTES: list[tuple[str, str, Handler, str, bool]] = [
     ("POST", "/repos/{owner}/{repo}/issues/{number:int}/comments", create_issue_comment, "token", True),
     ("GET", "/repos/{owner}/{repo}/compare/{basehead}", compare, "token", False),
     ("GET", "/repos/{owner}/{repo}/contents/{path:path}", get_content, "token", False),
+    ("GET", "/repos/{owner}/{repo}/tarball/{ref:path}", get_tarball, "token", False),
 ]
 
 # Set-up and inspection over HTTP, for a fake running in another process (benchmarks, manual runs).
@@ -666,6 +754,7 @@ ADMIN_METHODS = {
     "push",
     "set_content",
     "set_comparison",
+    "set_tree",
     "add_review",
     "add_delivery",
     "fail_next",
@@ -716,4 +805,7 @@ def build_app(state: FakeGitHubState) -> Starlette:
         for method, path, handler, auth, write in ROUTES
     ]
     admin = Route("/_fake/{method}", admin_endpoint(state), methods=["POST"])
-    return Starlette(routes=[admin, Mount(GHES_PREFIX, routes=routes), *routes])
+    codeload = Route(
+        "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", codeload_endpoint(state), methods=["GET"]
+    )
+    return Starlette(routes=[admin, codeload, Mount(GHES_PREFIX, routes=routes), *routes])

@@ -75,6 +75,11 @@ class FakeGitHub(FakeGitHubState):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # A second port: the archive host, another origin than the API (as codeload.github.com is).
+        archive_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        archive_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        archive_sock.bind((host, 0))
+        self.codeload_url = f"http://{host}:{archive_sock.getsockname()[1]}"
         config = uvicorn.Config(
             build_app(self),
             log_level="warning",
@@ -85,7 +90,9 @@ class FakeGitHub(FakeGitHubState):
         server = uvicorn.Server(config)
         self._server = server
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="fake-github", daemon=True
+            target=lambda: asyncio.run(server.serve(sockets=[sock, archive_sock])),
+            name="fake-github",
+            daemon=True,
         )
         self._thread.start()
         deadline = time.monotonic() + 10

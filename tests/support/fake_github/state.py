@@ -22,6 +22,10 @@ Json = dict[str, Any]
 MAX_PR_FILES = 3000  # GitHub lists at most 3,000 files of a pull request
 MAX_COMPARE_FILES = 300  # and at most 300 files of a comparison
 MAX_CONTENT_BYTES = 1024 * 1024  # the contents API's default media type stops at 1 MB
+# GitHub lists a file without its ``patch`` when its diff is too large; it does not document the threshold,
+# this fake omits it past this many changed lines (the file's changes and comment lines stay as they are).
+MAX_PATCH_LINES = 3000
+CODELOAD_TOKEN_SECONDS = 300.0  # how long an archive link stays valid
 
 
 @dataclass
@@ -49,6 +53,11 @@ class FakeFile:
     def changes(self) -> tuple[int, int]:
         """(additions, deletions)."""
         return count_changes(self.patch)
+
+    def listed_patch(self, max_lines: int) -> str | None:
+        """The ``patch`` GitHub lists: none for binary files, and none when the diff is too large."""
+        additions, deletions = self.changes
+        return self.patch if additions + deletions <= max_lines else None
 
 
 FileSpec = FakeFile | tuple[str, str | None, str | bytes | None]
@@ -127,6 +136,7 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)
     comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
     pulls: dict[int, Pull] = field(default_factory=dict)
+    archives: dict[str, bytes] = field(default_factory=dict)  # commit → archive served instead of its tree
 
     def resolve(self, ref: str | None) -> str:
         """A branch name becomes its commit; a SHA stays itself."""
@@ -235,8 +245,14 @@ class FakeGitHubState:
         rate_limit: int = 5000,
         content_limit_per_minute: int | None = None,
         write_latency: float = 0.0,
+        max_patch_lines: int = MAX_PATCH_LINES,
     ) -> None:
         self.lock = threading.RLock()
+        self.max_patch_lines = max_patch_lines
+        # Archive links (``/_codeload/...?token=``) the tarball endpoint hands out: token → (repo, commit).
+        self.codeload_tokens: dict[str, tuple[str, str, str, float]] = {}
+        # Base URL of the archive host (another origin than the API, as codeload.github.com is).
+        self.codeload_url = ""
         self.token_lifetime = token_lifetime
         self.rate_limit = rate_limit
         self.content_limit_per_minute = content_limit_per_minute
@@ -395,6 +411,40 @@ class FakeGitHubState:
                 repo_obj.contents.pop((ref, path), None)
             else:
                 repo_obj.contents[(ref, path)] = content.encode() if isinstance(content, str) else content
+
+    def set_tree(self, owner: str, repo: str, ref: str, files: dict[str, str | bytes]) -> None:
+        """Many files' contents at a commit at once (the unchanged rest of a repository)."""
+        with self.lock:
+            repo_obj = self.repos[(owner, repo)]
+            for path, content in files.items():
+                repo_obj.contents[(ref, path)] = content.encode() if isinstance(content, str) else content
+
+    def set_archive(self, owner: str, repo: str, ref: str, data: bytes) -> None:
+        """Serve ``data`` (any bytes: a crafted tar, a bomb) as the archive of commit ``ref``."""
+        with self.lock:
+            self.repos[(owner, repo)].archives[ref] = data
+
+    def tree_at(self, owner: str, repo: str, ref: str) -> dict[str, bytes]:
+        """Every file of the repository at commit ``ref``, by path."""
+        with self.lock:
+            repo_obj = self.repos[(owner, repo)]
+            sha = repo_obj.resolve(ref)
+            return {path: data for (at, path), data in repo_obj.contents.items() if at == sha}
+
+    def codeload_link(self, owner: str, repo: str, sha: str) -> str:
+        """A one-off token for the archive of ``sha`` (what the tarball endpoint's redirect carries)."""
+        with self.lock:
+            token = "".join(secrets.choice(_ALNUM) for _ in range(24))
+            self.codeload_tokens[token] = (owner, repo, sha, time.time() + CODELOAD_TOKEN_SECONDS)
+            return token
+
+    def redeem_codeload(self, token: str) -> tuple[str, str, str] | None:
+        """The (owner, repo, commit) of a valid archive token, spent by this call."""
+        with self.lock:
+            found = self.codeload_tokens.pop(token, None)
+            if found is None or found[3] < time.time():
+                return None
+            return found[0], found[1], found[2]
 
     def set_comparison(
         self, owner: str, repo: str, base: str, head: str, status: str, files: list[FileSpec]

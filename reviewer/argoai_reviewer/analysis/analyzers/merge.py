@@ -5,7 +5,9 @@ are the same problem when they share path and category and their line ranges ove
 restates what a linter found, less precisely). Between analyzers, a finding is dropped only when it repeats
 another exactly (same file, line, tool, rule and title), or when two tools are known to report the same
 thing (:data:`SAME_PROBLEM`, e.g. a ``debugger;`` statement is both the built-in ``debugger`` check's and
-Biome's ``noDebugger``): the first analyzer listed keeps it.
+Biome's ``noDebugger``): the first analyzer listed keeps it. A file with unresolved merge-conflict markers
+gets the ``conflicts`` finding, not the syntax errors the markers cause to every parser
+(:data:`PARSE_ERRORS`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ __all__ = ["SAME_PROBLEM", "dedupe_tool_findings", "merge_findings"]
 
 SAME_PROBLEM: tuple[frozenset[str], ...] = (
     frozenset({"debugger:breakpoint", "biome:lint/suspicious/noDebugger", "ruff:T100"}),
-    frozenset({"conflicts:conflict-markers", "ruff:invalid-syntax", "biome:parse"}),
 )
 """Rules (``tool:rule``) of different tools that report the same problem on a line."""
+
+PARSE_ERRORS = frozenset({"ruff:invalid-syntax", "biome:parse", "yamllint:syntax"})
+"""Rules that only say a file does not parse."""
+CONFLICT = "conflicts:conflict-markers"
 
 
 _FAMILY = {rule: min(family) for family in SAME_PROBLEM for rule in family}
@@ -33,11 +38,16 @@ def _family(finding: ToolFinding) -> str:
 
 def dedupe_tool_findings(findings: Iterable[ToolFinding]) -> list[ToolFinding]:
     """``findings`` without exact repeats and without a second tool's report of the same problem."""
+    findings = list(findings)
+    conflicted = {finding.path for finding in findings if finding.rule_ref == CONFLICT}
     seen: set[tuple[str, int, str, str]] = set()
     kept = []
     for finding in findings:
+        if finding.path in conflicted and finding.rule_ref in PARSE_ERRORS:
+            continue
         family = _family(finding)
-        key = (finding.path, finding.start_line, family, finding.title if family == finding.rule_ref else "")
+        # Within a family the wording differs from tool to tool; otherwise the title tells remarks apart.
+        key = (finding.path, finding.start_line, family, "" if finding.rule_ref in _FAMILY else finding.title)
         if key not in seen:
             seen.add(key)
             kept.append(finding)

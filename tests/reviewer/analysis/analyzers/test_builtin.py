@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from argoai_core.models.findings import Category, Finding, Severity, ToolFinding
 from argoai_reviewer.analysis.analyzers import BUILTINS, merge_findings
+from argoai_reviewer.analysis.analyzers.merge import dedupe_tool_findings
 from argoai_reviewer.analysis.anchoring import Anchored, How, anchor
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch
 
@@ -143,4 +144,30 @@ def test_merge_prefers_builtin_and_keeps_the_more_severe_llm_duplicate() -> None
         ("app.py", 11, Category.BUG, Severity.MINOR),
         ("app.py", 31, Category.BUG, Severity.CRITICAL),
         ("other.py", 11, Category.SECURITY, Severity.MAJOR),
+    }
+
+
+def _tool_finding(tool: str, rule: str, line: int, path: str = "a.py") -> ToolFinding:
+    return ToolFinding(
+        tool=tool, rule=rule, path=path, start_line=line, end_line=line, quote="x", severity=Severity.MAJOR,
+        category=Category.BUG, title=f"{tool} {rule}", body="b", suggestion=None,
+    )  # fmt: skip
+
+
+def test_conflict_markers_replace_the_parse_errors_they_cause() -> None:
+    """In a file with a conflict finding, parsers' syntax errors are dropped; elsewhere they stay."""
+    found = [
+        _tool_finding("conflicts", "conflict-markers", 12),
+        _tool_finding("ruff", "invalid-syntax", 14),
+        _tool_finding("ruff", "F821", 20),
+        _tool_finding("ruff", "invalid-syntax", 3, path="b.py"),
+        _tool_finding("debugger", "breakpoint", 30),
+        _tool_finding("biome", "lint/suspicious/noDebugger", 30),
+    ]
+    kept = {(f.path, f.start_line, f.rule_ref) for f in dedupe_tool_findings(found)}
+    assert kept == {
+        ("a.py", 12, "conflicts:conflict-markers"),
+        ("a.py", 20, "ruff:F821"),
+        ("b.py", 3, "ruff:invalid-syntax"),
+        ("a.py", 30, "debugger:breakpoint"),
     }
