@@ -9,9 +9,10 @@
     analyzers run while the model is asked, so they add only what outlasts the LLM calls: this measures the
     worst case, a review without an LLM.
 (b) Parse checks: ``check_suggestion`` on a 160-line and a 2,000-line Python module and a 600-line
-    TypeScript module, for valid and syntax-breaking suggestions, each the first on its file (the file is
-    parsed, then the edit re-parsed incrementally); p50, p90 and max of the CPU time in milliseconds (CPU
-    time, so that other work on a shared machine does not count).
+    TypeScript module, for valid and syntax-breaking suggestions: ``cold``, each the first on its file (the
+    file is parsed, then the top-level statements the edit touches), and ``warm``, the next ones on the same
+    file (its parse cached); p50, p90 and max of the CPU time in milliseconds (CPU time, so that other work on
+    a shared machine does not count). The target applies to the cold p90 over all cases.
 
     .venv/bin/python bench/analyzers/run.py [--runs 5]
 
@@ -142,19 +143,19 @@ def _typescript(lines: int) -> str:
 
 
 def parse_checks(repeat: int = 200) -> dict[str, Any]:
-    """Part (b)."""
+    """Part (b): each check the first on its file (cold), and the next ones on the same file (warm)."""
     cases = {
         "python_160_lines": (
             "m.py",
             _python(160),
             "    return [x * factor for x in items]",
-            "    return [x * factor for x in items",
+            "    return [x * factor",
         ),
         "python_2000_lines": (
             "m.py",
             _python(2000),
             "    return [x * factor for x in items]",
-            "    return [x * factor for x in items",
+            "    return [x * factor",
         ),
         "typescript_600_lines": (
             "m.ts",
@@ -164,26 +165,33 @@ def parse_checks(repeat: int = 200) -> dict[str, Any]:
         ),
     }
     out: dict[str, Any] = {}
-    every: list[float] = []
+    cold: list[float] = []
     for name, (path, text, valid, broken) in cases.items():
+        step = 3 if path.endswith(".py") else 4
         for kind, suggestion in (("valid", valid), ("broken", broken)):
-            times = []
-            for i in range(repeat):
-                line = 2 + 3 * (i % 50) if path.endswith(".py") else 2 + 4 * (i % 50)
-                started = time.process_time()
-                verdict = check_suggestion(path, text, line, line, suggestion)
-                times.append((time.process_time() - started) * 1000)
-                assert verdict.ok is (kind == "valid"), (name, kind, verdict)
-            times.sort()
-            every += times
-            out[f"{name}_{kind}"] = {
-                "p50_ms": round(times[len(times) // 2], 3),
-                "p90_ms": round(times[int(len(times) * 0.9)], 3),
-                "max_ms": round(times[-1], 3),
-            }
-    every.sort()
-    out["all_p50_ms"] = round(every[len(every) // 2], 3)
-    out["all_p90_ms"] = round(every[int(len(every) * 0.9)], 3)
+            for warmth in ("cold", "warm"):
+                times = []
+                originals: dict[str, Any] = {}
+                for i in range(repeat):
+                    line = 2 + step * (i % 50)
+                    cache = originals if warmth == "warm" else None
+                    started = time.process_time()
+                    verdict = check_suggestion(path, text, line, line, suggestion, cache)
+                    times.append((time.process_time() - started) * 1000)
+                    assert verdict.ok is (kind == "valid"), (name, kind, verdict)
+                if warmth == "warm":
+                    times = times[1:]  # the first one parsed the file
+                times.sort()
+                if warmth == "cold":
+                    cold += times
+                out[f"{name}_{kind}_{warmth}"] = {
+                    "p50_ms": round(times[len(times) // 2], 3),
+                    "p90_ms": round(times[int(len(times) * 0.9)], 3),
+                    "max_ms": round(times[-1], 3),
+                }
+    cold.sort()
+    out["cold_p50_ms"] = round(cold[len(cold) // 2], 3)
+    out["cold_p90_ms"] = round(cold[int(len(cold) * 0.9)], 3)
     return out
 
 
@@ -199,7 +207,7 @@ async def main(argv: list[str] | None = None) -> int:
     met = {
         "added_20_files_s": small["added_p50_s"] <= TARGETS["added_20_files_s"],
         "added_300_files_s": large["added_p50_s"] <= TARGETS["added_300_files_s"],
-        "parse_check_p90_ms": checks["all_p90_ms"] <= TARGETS["parse_check_p90_ms"],
+        "parse_check_p90_ms": checks["cold_p90_ms"] <= TARGETS["parse_check_p90_ms"],
     }
     report = {
         "targets": TARGETS,

@@ -83,6 +83,11 @@ GRAMMARS: Mapping[str, tuple[str, str]] = {
     "html": ("tree_sitter_html", "language"),
     "hcl": ("tree_sitter_hcl", "language"),
 }
+# Languages whose top-level statements parse on their own (not templates such as PHP or HTML, nor single
+# documents such as JSON or YAML): a suggestion is checked on the statements it touches.
+STANDALONE = frozenset(
+    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "ruby", "c", "cpp", "csharp", "bash"}
+)
 REASON = "the code with it applied would not parse ({language}: syntax error at line {line})"
 UNCHECKED = "the file could not be read to check that it still parses"
 
@@ -197,6 +202,12 @@ def check_suggestion(
     before, replaced, replacement, after = (
         part.encode("utf-8") for part in _split(text, start, end, suggestion)
     )
+    if language in STANDALONE and not original.tree.root_node.has_error:
+        verdict = _check_region(
+            parser, language, original.tree.root_node, before, replaced, replacement, after
+        )
+        if verdict is not None:
+            return verdict
     edited = original.tree.copy()
     edited.edit(
         start_byte=len(before),
@@ -216,6 +227,40 @@ def check_suggestion(
         if _errors(changed) <= original.errors:
             return Verdict(ok=True)
     line = _first_error_line(changed)
+    return Verdict(ok=False, reason=REASON.format(language=language, line=line), result="dropped_syntax")
+
+
+def _check_region(
+    parser: Parser,
+    language: str,
+    root: Node,
+    before: bytes,
+    replaced: bytes,
+    replacement: bytes,
+    after: bytes,
+) -> Verdict | None:
+    """The verdict from parsing only the top-level statements the edit touches, or None when that region
+    does not parse cleanly on its own (then the whole file is re-parsed).
+
+    In a clean file of a language whose top-level statements parse on their own, the edited file parses
+    cleanly exactly when the edited region does: the code around it is unchanged and starts at a top-level
+    boundary. Parsing a few statements instead of a large file keeps a syntax-breaking suggestion (whose
+    error recovery would run to the end of the file) as cheap as a valid one.
+    """
+    start, old_end = len(before), len(before) + len(replaced)
+    region_start = max((child.end_byte for child in root.children if child.end_byte <= start), default=0)
+    region_end = min(
+        (child.start_byte for child in root.children if child.start_byte >= old_end),
+        default=len(before) + len(replaced) + len(after),
+    )
+    data = before + replaced + after
+    if parser.parse(data[region_start:region_end]).root_node.has_error:
+        return None
+    edited = data[region_start:start] + replacement + data[old_end:region_end]
+    node = parser.parse(edited).root_node
+    if not node.has_error:
+        return Verdict(ok=True)
+    line = data[:region_start].count(b"\n") + _first_error_line(node)
     return Verdict(ok=False, reason=REASON.format(language=language, line=line), result="dropped_syntax")
 
 

@@ -3,6 +3,7 @@ is dropped (the comment says why), a valid one is still offered."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from prometheus_client import REGISTRY
@@ -10,7 +11,13 @@ from prometheus_client import REGISTRY
 from argoai_core.models.findings import Category, Finding, ReviewOutput, Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.analysis.analyzers.syntax import apply_suggestion, check_suggestion, parse_errors
+from argoai_reviewer.analysis.analyzers.syntax import (
+    apply_suggestion,
+    check_suggestion,
+    language_of,
+    parse_errors,
+    parser_for,
+)
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.analysis.tokens import EstimateCounter
 from argoai_reviewer.conversation.render import build_review
@@ -120,3 +127,55 @@ async def test_the_posted_review_offers_only_the_suggestion_that_parses(tmp_path
     assert "Suggestion omitted: the code with it applied would not parse (python: syntax error" in comments[2]
     assert "```suggestion\n    return x / 2\n```" in comments[6]
     assert _dropped() == before + 1
+
+
+def test_verdicts_agree_with_parsing_the_whole_edited_file() -> None:
+    """Random edits of clean Python, TypeScript and shell files: the check (which parses only the top-level
+    statements an edit touches) drops exactly the suggestions after which the whole file does not parse."""
+    cases = [
+        (
+            "a.py",
+            "".join(f"def f{i}(x):\n    return [x + {i}, (x * 2)]\n\n" for i in range(40)),
+            [
+                "    return x",
+                "    return (x",
+                "]",
+                "    if x:",
+                "        pass",
+                "def g(:",
+                "",
+                "x = {",
+                '    y = "a',
+            ],
+        ),
+        (
+            "a.ts",
+            "".join(
+                f"export function f{i}(x: number): number {{\n  return x + {i};\n}}\n\n" for i in range(30)
+            ),
+            ["  return x;", "  return (x;", "}", "{", "function g() {", "", "  const y = `a", "/*"],
+        ),
+        (
+            "a.sh",
+            "".join(f"f{i}() {{\n  echo {i}\n}}\n\n" for i in range(30)),
+            ["  echo x", "if true; then", "fi", "}", "{", '  echo "a', "done", ""],
+        ),
+    ]
+    rng = random.Random(7)
+    for path, source, pieces in cases:
+        language = language_of(path)
+        assert language is not None
+        parser = parser_for(language)
+        assert parser is not None
+        lines = source.count("\n")
+        for _ in range(100):
+            start = rng.randint(1, lines - 1)
+            end = min(lines, start + rng.randint(0, 2))
+            suggestion = "\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+            verdict = check_suggestion(path, source, start, end, suggestion)
+            edited = apply_suggestion(source, start, end, suggestion)
+            assert verdict.ok is not parser.parse(edited.encode()).root_node.has_error, (
+                path,
+                start,
+                suggestion,
+            )
