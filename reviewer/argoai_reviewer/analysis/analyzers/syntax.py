@@ -2,12 +2,13 @@
 
 Before a suggestion is posted, the file at head with the suggestion applied (the commented lines replaced)
 is parsed with tree-sitter (the tree-sitter project's grammar wheels: compiled, nothing downloaded) for the
-file's language: the file is parsed once, each suggestion is an edit of that tree re-parsed
-incrementally. A suggestion that gives a clean file a syntax error, or an already broken file more syntax
-errors (``ERROR`` or ``MISSING`` nodes), is dropped from the comment, which says so; the finding itself is
-still posted. Files in a language without a grammar here are not checked (their suggestions are kept); a
-suggestion for a file whose text could not be read, in a language that has one, is dropped, since it cannot
-be checked. Every check is counted in ``argoai_suggestion_checks_total``.
+file's language: the file is parsed once; a suggestion is checked on the top-level statements it touches
+(:func:`_check_region`), or else as an edit of the file's tree re-parsed incrementally. A suggestion that
+gives a clean file a syntax error, or an already broken file more syntax errors (``ERROR`` or ``MISSING``
+nodes), is dropped from the comment, which says so; the finding itself is still posted. Files in a language
+without a grammar here are not checked (their suggestions are kept); a suggestion for a file whose text
+could not be read, in a language that has one, is dropped, since it cannot be checked. Every check is
+counted in ``argoai_suggestion_checks_total``.
 """
 
 from __future__ import annotations
@@ -186,8 +187,8 @@ def check_suggestion(
     """Whether replacing lines ``start``..``end`` of ``path`` (whose head text is ``text``) by ``suggestion``
     introduces a syntax error the file did not have. ``originals`` caches each file's parse between calls.
 
-    The file is parsed once; each suggestion is an edit of that tree, re-parsed incrementally (tree-sitter
-    reuses what the edit did not touch), so a suggestion costs a fraction of a parse.
+    The file is parsed once; a suggestion costs a parse of the statements it touches, or an incremental
+    re-parse of the edited tree (tree-sitter reuses what the edit did not touch).
     """
     language = language_of(path)
     parser = parser_for(language) if language is not None else None
