@@ -58,6 +58,7 @@ def _options(
 
 def main() -> None:
     """Run the ``argoai`` command line."""
+    _configure_logging()
     try:
         status = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
@@ -73,3 +74,17 @@ def main() -> None:
     except typer.Abort:
         sys.exit(1)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _configure_logging() -> None:
+    """Every command logs the same way, from its first line: JSON on stderr at ``ARGOAI_LOG_LEVEL``, secrets
+    redacted. Stdout is left to a command's own output (the report of ``argoai review``)."""
+    from argoai_core.errors import ConfigError
+    from argoai_core.logs import configure_logging
+    from argoai_core.settings import CommonSettings, load
+
+    try:
+        level = load(CommonSettings).log_level
+    except ConfigError:
+        level = "INFO"  # each command reads its settings itself and reports the invalid one (exit 2)
+    configure_logging(level)

@@ -1,4 +1,9 @@
-"""Print a local review in the terminal: findings by severity, where they sit, and what was covered."""
+"""Print a local review in the terminal: findings by severity, where they sit, and what was covered.
+
+Everything here goes to stdout and nothing else does (progress and logs are on stderr), so the report can be
+piped or saved. What the model wrote, and paths from the repository, are untrusted: they pass through
+:func:`~argoai_core.sanitize.sanitize_terminal`, so no escape sequence in them reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import typer
 
 from argoai_cli.review_setup import LocalResult
 from argoai_core.models.findings import Severity, ToolFinding
+from argoai_core.sanitize import sanitize_terminal as clean
 from argoai_reviewer.analysis.analyzers import min_severity_for
 from argoai_reviewer.analysis.anchoring import Anchored, Placement
 
@@ -35,7 +41,7 @@ HIDDEN_SHOWN = 20
 def _source(placement: Placement) -> str:
     finding = placement.finding
     source = f"{finding.tool} {finding.rule}: " if isinstance(finding, ToolFinding) else ""
-    return source + finding.title
+    return clean(source + " ".join(finding.title.split()))
 
 
 def _where(placement: Placement) -> str:
@@ -44,8 +50,8 @@ def _where(placement: Placement) -> str:
             f"{placement.start}" if placement.start == placement.end else f"{placement.start}-{placement.end}"
         )
         moved = " (re-anchored by its quote)" if placement.how.value == "reanchored" else ""
-        return f"{placement.path}:{lines}{moved}"
-    return f"{placement.path} (not on a changed line: {placement.reason.text})"
+        return f"{clean(placement.path)}:{lines}{moved}"
+    return f"{clean(placement.path)} (not on a changed line: {clean(placement.reason.text)})"
 
 
 def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
@@ -74,12 +80,12 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
             "Analyzers: " + ", ".join(f"{name} ({files} file(s))" for name, files in checked.items()) + "."
         )
     for path, reason in analysis.selection.skipped:
-        typer.echo(f"  skipped {path}: {reason}")
+        typer.echo(f"  skipped {clean(path)}: {clean(reason)}")
     for path, reason in coverage.clipped:
-        typer.echo(f"  clipped {path}: {reason}")
+        typer.echo(f"  clipped {clean(path)}: {clean(reason)}")
     if analysis.summary:
         typer.echo("")
-        typer.echo(analysis.summary)
+        typer.echo(clean(analysis.summary))
     shown = [
         p
         for p in analysis.placements
@@ -92,14 +98,14 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
     for placement in shown:
         finding = placement.finding
         typer.secho(f"[{finding.severity.value}] ", fg=_COLOURS[finding.severity], bold=True, nl=False)
-        typer.secho(f"{finding.title}", bold=True, nl=False)
+        typer.secho(clean(" ".join(finding.title.split())), bold=True, nl=False)
         typer.echo(f"  ({finding.category.value})")
         typer.echo(f"  {_where(placement)}")
         if isinstance(finding, ToolFinding):
             link = f" {finding.rule_url}" if finding.rule_url else ""
             typer.echo(f"  {finding.tool} {finding.rule}{link}")
         if not isinstance(finding, ToolFinding) or finding.body != finding.title:
-            for line in finding.body.splitlines():
+            for line in clean(finding.body).splitlines():
                 typer.echo(f"    {line}")
     hidden = [p for p in analysis.placements if p not in shown]
     if hidden:

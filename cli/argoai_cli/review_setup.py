@@ -12,6 +12,7 @@ import typer
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError
 from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import load_policy_file
+from argoai_core.sanitize import sanitize_terminal as clean
 from argoai_core.settings import CommonSettings, LLMSettings, load
 from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
 from argoai_reviewer.analysis.review import AnalysisOptions, within_configured_llm
@@ -31,6 +32,8 @@ class LocalResult:
 
 
 def _progress(message: str) -> None:
+    # Progress goes to stderr: stdout carries the report alone.
+    message = clean(message)
     if sys.stderr.isatty():
         typer.secho(f"… {message}", err=True, fg=typer.colors.BRIGHT_BLACK)
     else:
@@ -80,9 +83,9 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
         except ConfigError:
             raise
         except InvalidInputError as exc:
-            typer.echo(f"argoai review: {exc}", err=True)
+            typer.echo(f"argoai review: {clean(str(exc))}", err=True)
             raise typer.Exit(2) from None
         except ArgoAIError as exc:
-            typer.echo(f"argoai review: the review failed: {exc}", err=True)
+            typer.echo(f"argoai review: the review failed: {clean(str(exc))}", err=True)
             raise typer.Exit(3) from None
     return LocalResult(review=review, policy=policy, llm=f"{provider}/{model_name}" if model else None)

@@ -253,6 +253,12 @@ def sanitize_path(path: str) -> str:
     return _SPACE_RUN.sub(" ", _clean_chars(path)).replace("`", "'").strip()[:300]
 
 
+def sanitize_terminal(text: str) -> str:
+    """Text made safe to print in a terminal: no escape (ANSI, OSC) or other control sequence, line breaks
+    as LF, bidirectional controls shown as U+FFFD; tabs and newlines kept, markdown left as written."""
+    return _clean_chars(text)
+
+
 def safe_suggestion(code: str, *, bot_handle: str) -> bool:
     """True when ``code`` may be posted verbatim in a suggestion block.
 

@@ -153,7 +153,12 @@ class LLMSettings(_Section):
     model: str | None = None
     # Azure OpenAI needs an API version; setting it selects the Azure client.
     api_version: str | None = None
-    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # The cap on one call, however it streams; the idle timeout catches a stalled server much sooner.
+    timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # Longest wait for the first streamed chunk and between two chunks.
+    idle_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # False for a proxy that breaks server-sent events: one response per call, bounded by timeout_seconds.
+    stream: bool = True
     max_retries: int = Field(default=3, ge=0, le=10)
     max_output_tokens: int = Field(default=4096, ge=256, le=65536)
     # Prices per million tokens, for the estimated-cost metric; unknown prices count as zero.

@@ -38,6 +38,12 @@ LLM_SECONDS = Histogram(
     ["model"],
     buckets=(0.25, 0.5, 1, 2, 5, 10, 20, 40, 60, 120),
 )
+LLM_TTFT = Histogram(
+    "argoai_llm_time_to_first_token_seconds",
+    "Time from sending a streamed LLM request to the first chunk carrying output, by model",
+    ["model"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 60, 120, 300),
+)
 GITHUB_CALLS = Counter(
     "argoai_github_calls_total", "GitHub API calls, by kind and status", ["kind", "status"]
 )

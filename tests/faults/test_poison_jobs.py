@@ -118,7 +118,8 @@ def test_reviewer_dying_on_the_last_delivery_is_dead_lettered_and_reported_once(
 ) -> None:
     """max_deliver=1 and the reviewer is SIGKILLed mid-review: both surviving pods hear the MAX_DELIVERIES
     advisory; the job is dead-lettered once, leaves the work queue, and the PR gets exactly one comment."""
-    fast = {**FAST, "ARGOAI_REVIEWER_MAX_DELIVER": "1"}
+    # The LLM call must still be running when reviewer-a is killed: no timeout (and retry) before the kill.
+    fast = {**FAST, "ARGOAI_REVIEWER_MAX_DELIVER": "1", "ARGOAI_LLM_TIMEOUT_SECONDS": "300"}
     argo.start_gateway()
     argo.start_reviewer("reviewer-a", **fast)
     sha = head(7)

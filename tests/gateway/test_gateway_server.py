@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -18,6 +17,7 @@ from argoai_core.settings import CommonSettings, GitHubSettings, NatsSettings
 from argoai_core.streams import StreamNames
 from argoai_gateway.server import GatewayServer
 from argoai_gateway.settings import GatewayConfig, GatewaySettings
+from support.freeze import freeze, thaw
 from support.webhooks import delivery_headers, load_payload
 
 SECRET = "server-test-secret-9d8e7f"
@@ -125,11 +125,11 @@ async def test_nats_outage_gives_503_and_recovery_needs_no_restart(
 async def test_no_puback_in_time_gives_503(gateway: Gateway, own_nats_server: LocalProcess) -> None:
     """A frozen nats-server (connected, never acknowledging) makes the gateway answer 503 in time."""
     assert own_nats_server.process is not None
-    own_nats_server.process.send_signal(signal.SIGSTOP)
+    freeze(own_nats_server.process.pid)
     try:
         response = await gateway.deliver()
     finally:
-        own_nats_server.process.send_signal(signal.SIGCONT)
+        thaw(own_nats_server.process.pid)
     assert response.status_code == 503
     # Once NATS answers again, a redelivery of the same delivery is accepted (stored at most once).
     await eventually(gateway.ready)

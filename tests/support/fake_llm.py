@@ -7,7 +7,19 @@ the real SDKs talk to it exactly as to the real services:
 * ``POST /openai/deployments/{deployment}/chat/completions?api-version=…`` (Azure; ``api-key: <key>``)
 * ``POST /v1/messages`` (Anthropic; ``x-api-key: <key>`` or ``Authorization: Bearer <key>``)
 
-A wrong key gets 401. What each request is answered with is decided by, in order: replies queued with
+A wrong key gets 401. Requests with ``stream: true`` are answered with server-sent events the way the
+real APIs stream (OpenAI chunks ending in ``data: [DONE]``, with the usage in a last chunk when
+``stream_options.include_usage`` is asked for; Anthropic's ``message_start`` … ``message_stop`` events with
+the tool input in ``input_json_delta`` fragments). A client that leaves a stream early is seen and recorded
+(:meth:`FakeLLM.outcome`).
+
+A :class:`Personality` makes the OpenAI-compatible endpoint answer as one kind of server does where servers
+differ: which ``response_format`` types it takes and how it refuses the others (llama-cpp-python: HTTP 500),
+which output-limit parameter it honours (llama-cpp-python and Ollama ignore ``max_completion_tokens``),
+whether it reports usage in a stream, whether a non-streaming answer keeps being generated after its client
+left and whether it serves one request at a time. See :data:`PERSONALITIES`.
+
+What each request is answered with is decided by, in order: replies queued with
 :meth:`FakeLLM.enqueue` (one per request, FIFO), else the ``responder`` callback. The default responder,
 :class:`MarkerResponder`, reports one finding for each prompt line containing a marker (``FIXME-BUG``), citing
 that line's path and number and quoting its code, so end-to-end tests and benchmarks get checkable findings.
@@ -31,14 +43,14 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from argoai_core.models.findings import Category, Finding, ReviewOutput, Severity
@@ -55,6 +67,8 @@ class Reply:
     ``kind``: ``json`` (``value`` is the structured answer: OpenAI message content as JSON text, Anthropic
     tool-call input), ``text`` (``value`` is raw text: OpenAI content verbatim, Anthropic a text block and no
     tool call), ``refusal`` (OpenAI ``message.refusal``, Anthropic ``stop_reason: refusal``), ``error``.
+    ``delay`` passes before the answer (a stream: before its first chunk); ``stall`` is a pause in the middle
+    of a streamed answer (a non-streamed answer just takes that much longer).
     """
 
     kind: Literal["json", "text", "refusal", "error"]
@@ -64,6 +78,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     truncated: bool = False
+    stall: float = 0.0
+    # A stream that fails half-way with an error event of this type (the status was already 200).
+    breaks_with: str = ""
 
     @classmethod
     def output(cls, output: ReviewOutput | dict[str, Any], *, delay: float = 0.0) -> Reply:
@@ -120,6 +137,20 @@ class Reply:
         return cls.error(400, "response_format type 'json_schema' is not supported by this server")
 
     @classmethod
+    def breaking(cls, error_type: str = "overloaded_error", then: Reply | None = None) -> Reply:
+        """``then`` (default: an empty review) streamed half-way, then an error event of ``error_type``."""
+        return dataclasses.replace(
+            then or cls.output(ReviewOutput(summary="breaks half-way", findings=[])), breaks_with=error_type
+        )
+
+    @classmethod
+    def stalling(cls, seconds: float, then: Reply | None = None) -> Reply:
+        """``then`` (default: an empty review) with a pause of ``seconds`` in the middle of the stream."""
+        return dataclasses.replace(
+            then or cls.output(ReviewOutput(summary="stalls half-way", findings=[])), stall=seconds
+        )
+
+    @classmethod
     def slow(cls, seconds: float, then: Reply | None = None) -> Reply:
         """``then`` (default: an empty review) after ``seconds``."""
         return dataclasses.replace(
@@ -139,6 +170,14 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: dict[str, Any]
+    number: int = 0
+    # The output limit the server applied (from the parameter its personality honours; None: unlimited).
+    output_limit: int | None = None
+
+    @property
+    def stream(self) -> bool:
+        """Whether the answer was asked for as a stream."""
+        return bool(self.body.get("stream"))
 
     @property
     def model(self) -> str:
@@ -192,7 +231,8 @@ class Recorded:
                     return dict(tool.get("input_schema", {}))
             return None
         response_format = self.body.get("response_format") or {}
-        schema = response_format.get("json_schema", {}).get("schema")
+        # json_schema carries it in json_schema.schema; llama.cpp's json_object in ``schema``.
+        schema = response_format.get("json_schema", {}).get("schema") or response_format.get("schema")
         return dict(schema) if isinstance(schema, dict) else None
 
     def to_json(self) -> dict[str, Any]:
@@ -341,6 +381,110 @@ class EvidenceResponder:
 
 Responder = Callable[[Recorded], Reply]
 
+# ------------------------------------------------------------------------------------------- personalities
+
+# What FastAPI's RequestValidationError reads like inside llama-cpp-python's HTTP 500 body (its route handler
+# turns every exception into ``{"error": {"message": str(exc), "type": "internal_server_error", …}}``).
+LLAMA_CPP_PYTHON_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n"
+)
+
+
+@dataclass(frozen=True)
+class Personality:
+    """How one kind of OpenAI-compatible server answers where servers differ (see :data:`PERSONALITIES`).
+
+    ``formats``: the ``response_format`` types it accepts; another is refused with ``refusal_status`` and
+    ``refusal_message`` in its error body style (``error_style``: ``openai`` nests ``{"error": {…}}``,
+    ``vllm`` is flat ``{"object": "error", "message": …}``). ``schema_in_json_object``: a ``json_object``
+    request carrying ``schema`` is constrained by it (llama.cpp turns it into a grammar). ``limit_params``:
+    the output-limit parameters it honours, first found wins; the others are ignored (no limit).
+    ``stream_usage``: it honours ``stream_options.include_usage``. ``cancels_on_disconnect``: a non-streamed
+    answer stops when its client leaves (llama-cpp-python keeps generating). ``one_at_a_time``: requests are
+    served one after another, so an abandoned one delays the next.
+    """
+
+    name: str
+    formats: frozenset[str] = frozenset({"json_schema", "json_object", "text"})
+    refusal_status: int = 400
+    refusal_message: str = "response_format type 'json_schema' is not supported by this server"
+    refusal_type: str = "invalid_request_error"
+    error_style: Literal["openai", "vllm"] = "openai"
+    schema_in_json_object: bool = False
+    limit_params: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
+    stream_usage: bool = True
+    cancels_on_disconnect: bool = True
+    one_at_a_time: bool = False
+
+    def refusal(self, body: dict[str, Any]) -> Reply | None:
+        """The error for a ``response_format`` it does not accept, else None."""
+        response_format = body.get("response_format")
+        kind = response_format.get("type") if isinstance(response_format, dict) else None
+        if kind is None or kind in self.formats:
+            return None
+        return Reply.error(self.refusal_status, self.refusal_message, error_type=self.refusal_type)
+
+    def output_limit(self, body: dict[str, Any]) -> int | None:
+        """The output limit it applies to ``body`` (None: it generates until it is done)."""
+        for name in self.limit_params:
+            if isinstance(body.get(name), int):
+                return int(body[name])
+        return None
+
+    def constrained(self, body: dict[str, Any]) -> bool:
+        """Whether the answer to ``body`` is constrained by a JSON schema (grammar) on this server."""
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            return "json_schema" in self.formats
+        if response_format.get("type") == "json_object" and "schema" in response_format:
+            return self.schema_in_json_object
+        # vLLM's own parameters (older ``guided_json``, newer ``structured_outputs``).
+        return self.error_style == "vllm" and bool(body.get("guided_json") or body.get("structured_outputs"))
+
+
+PERSONALITIES: dict[str, Personality] = {
+    personality.name: personality
+    for personality in (
+        # api.openai.com (and Azure): json_schema; max_completion_tokens (reasoning models refuse max_tokens).
+        Personality("openai", limit_params=("max_completion_tokens", "max_tokens")),
+        # vLLM ≥ 0.6: json_schema through its guided decoding; both limits; flat error bodies.
+        Personality("vllm", error_style="vllm", schema_in_json_object=False),
+        # vLLM before json_schema support: pydantic refuses the literal, 400 in vLLM's flat error body.
+        Personality(
+            "vllm-old",
+            formats=frozenset({"json_object", "text"}),
+            refusal_message=(
+                "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]"
+            ),
+            refusal_type="BadRequestError",
+            error_style="vllm",
+        ),
+        # Ollama's OpenAI-compatible API: json_schema (as its ``format``); only max_tokens (num_predict).
+        Personality("ollama", limit_params=("max_tokens",)),
+        # llama.cpp's own llama-server: json_schema and json_object+schema become a grammar; both limits.
+        Personality("llama-server", schema_in_json_object=True),
+        # llama-cpp-python's server: only text/json_object (+schema), refused with HTTP 500; only max_tokens;
+        # no usage in streams; one request at a time, and a non-streamed answer outlives its client.
+        Personality(
+            "llama-cpp-python",
+            formats=frozenset({"json_object", "text"}),
+            refusal_status=500,
+            refusal_message=LLAMA_CPP_PYTHON_REFUSAL,
+            refusal_type="internal_server_error",
+            schema_in_json_object=True,
+            limit_params=("max_tokens",),
+            stream_usage=False,
+            cancels_on_disconnect=False,
+            one_at_a_time=True,
+        ),
+        # LiteLLM proxy: forwards to its backend; OpenAI-style errors.
+        Personality("litellm"),
+    )
+}
+
 # --------------------------------------------------------------------------------------------------- server
 
 _DEFAULT_ERROR_TYPES = {
@@ -351,10 +495,24 @@ _DEFAULT_ERROR_TYPES = {
                   529: "overloaded_error"},
 }  # fmt: skip
 
+# Characters of answer per streamed chunk.
+_PIECE = 48
+
+Outcome = Literal["answered", "client left", "generated for nobody"]
+
 
 def _tokens(text: str) -> int:
     """A deterministic token count (about 4 characters per token)."""
     return max(1, len(text) // 4)
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + _PIECE] for i in range(0, len(text), _PIECE)] or [""]
+
+
+def _sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n".encode()
 
 
 class FakeLLM:
@@ -367,6 +525,7 @@ class FakeLLM:
         responder: Responder | None = None,
         delay: float = 0.0,
         json_schema_supported: bool = True,
+        personality: Personality | str = "openai",
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -375,12 +534,16 @@ class FakeLLM:
         self.delay = delay
         # False: behave like older vLLM/Ollama, answering every ``json_schema`` request with HTTP 400.
         self.json_schema_supported = json_schema_supported
+        self.personality = PERSONALITIES[personality] if isinstance(personality, str) else personality
         self._host = host
         self._port = port
         self._queue: deque[Reply] = deque()
         self._requests: list[Recorded] = []
+        self._outcomes: dict[int, Outcome] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._numbers = itertools.count(1)
+        self._slot: asyncio.Lock | None = None  # created in the server's loop
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.app = Starlette(
@@ -420,11 +583,24 @@ class FakeLLM:
         with self._lock:
             return list(self._requests)
 
+    def outcome(self, number: int) -> Outcome | None:
+        """How request ``number`` (``Recorded.number``) ended: None while it is still being answered."""
+        with self._lock:
+            return self._outcomes.get(number)
+
+    def wait_outcome(self, number: int, timeout: float = 5.0) -> Outcome | None:
+        """:meth:`outcome`, waiting up to ``timeout`` seconds for the request to end."""
+        deadline = time.monotonic() + timeout
+        while (found := self.outcome(number)) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
+
     def reset(self) -> None:
-        """Forget recorded requests and queued replies."""
+        """Forget recorded requests, outcomes and queued replies."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._outcomes.clear()
 
     # ---- lifecycle
 
@@ -467,14 +643,25 @@ class FakeLLM:
             scripted = self._queue.popleft() if self._queue else None
         return scripted or self.responder(request)
 
+    def _ended(self, recorded: Recorded, outcome: Outcome) -> None:
+        with self._lock:
+            self._outcomes.setdefault(recorded.number, outcome)
+
+    @property
+    def _exiting(self) -> bool:
+        return self._server is not None and self._server.should_exit
+
     async def _receive(self, request: Request, api: Api) -> tuple[Recorded, Response | None]:
         body = await request.json()
+        openai_like = api != "anthropic"
         recorded = Recorded(
             api=api,
             path=request.url.path,
             query=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
+            number=next(self._numbers),
+            output_limit=self.personality.output_limit(body) if openai_like else body.get("max_tokens"),
         )
         with self._lock:
             self._requests.append(recorded)
@@ -487,26 +674,65 @@ class FakeLLM:
                 or recorded.headers.get("authorization", "").removeprefix("Bearer "),
             }[api]
             if given != self.api_key:
-                return recorded, self._error(api, Reply.error(401, "Incorrect API key provided"))
+                return recorded, self._refuse(recorded, Reply.error(401, "Incorrect API key provided"))
         if api == "azure" and not recorded.query.get("api-version"):
-            return recorded, self._error(api, Reply.error(404, "Resource not found"))
-        if not self.json_schema_supported and recorded.structured_output == "json_schema":
-            return recorded, self._error(api, Reply.json_schema_unsupported())
+            return recorded, self._refuse(recorded, Reply.error(404, "Resource not found"))
+        if openai_like and not self.json_schema_supported and recorded.structured_output == "json_schema":
+            return recorded, self._refuse(recorded, Reply.json_schema_unsupported())
+        if openai_like and (refusal := self.personality.refusal(body)) is not None:
+            return recorded, self._refuse(recorded, refusal)
         return recorded, None
 
-    async def _wait(self, request: Request, seconds: float) -> None:
-        # Sleep in slices so a client that gave up (timeout) does not hold the server's shutdown.
+    def _refuse(self, recorded: Recorded, reply: Reply) -> Response:
+        self._ended(recorded, "answered")
+        return self._error(recorded.api, reply)
+
+    def _one_at_a_time(self) -> asyncio.Lock | None:
+        if not self.personality.one_at_a_time:
+            return None
+        if self._slot is None:
+            self._slot = asyncio.Lock()
+        return self._slot
+
+    async def _sleep(self, seconds: float) -> None:
+        # Sleep in slices so a client that gave up does not hold the server's shutdown.
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            await asyncio.sleep(min(0.05, left))
-            if self._server is not None and self._server.should_exit:
-                return
+        while (left := deadline - time.monotonic()) > 0 and not self._exiting:  # noqa: ASYNC110
+            await asyncio.sleep(min(0.02, left))
+
+    async def _generate(self, request: Request, recorded: Recorded, seconds: float) -> bool:
+        """Spend ``seconds`` "generating" a whole answer; False when nobody is left to receive it."""
+        slot = self._one_at_a_time()
+        if slot is not None:
+            await slot.acquire()
+        try:
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0 and not self._exiting:
+                await asyncio.sleep(min(0.02, left))
+                if self.personality.cancels_on_disconnect and await request.is_disconnected():
+                    self._ended(recorded, "client left")
+                    return False
+            if await request.is_disconnected():
+                self._ended(recorded, "generated for nobody")
+                return False
+            return True
+        finally:
+            if slot is not None:
+                slot.release()
 
     def _error(self, api: Api, reply: Reply) -> Response:
         family = "anthropic" if api == "anthropic" else "openai"
         kind = reply.error_type or _DEFAULT_ERROR_TYPES[family].get(reply.status, "api_error")
         if family == "anthropic":
             body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": reply.value}}
+        elif self.personality.error_style == "vllm":
+            body = {
+                "object": "error",
+                "message": reply.value,
+                "type": kind,
+                "param": None,
+                "code": reply.status,
+            }
         else:
             code = "rate_limit_exceeded" if reply.status == 429 else None
             body = {"error": {"message": reply.value, "type": kind, "param": None, "code": code}}
@@ -518,8 +744,9 @@ class FakeLLM:
         if refused is not None:
             return refused
         reply = self._next_reply(recorded)
-        await self._wait(request, self.delay + reply.delay)
         if reply.kind == "error":
+            await self._sleep(self.delay + reply.delay)
+            self._ended(recorded, "answered")
             return self._error(api, reply)
         content: str | None = None
         refusal: str | None = None
@@ -529,10 +756,18 @@ class FakeLLM:
             content = str(reply.value)
         else:
             refusal = str(reply.value)
-        number = next(self._ids)
+        truncated = reply.truncated
+        if content and recorded.output_limit is not None and _tokens(content) > recorded.output_limit:
+            content, truncated = content[: recorded.output_limit * 4], True
+        if recorded.stream:
+            events = self._openai_events(request, recorded, reply, content, refusal, truncated)
+            return StreamingResponse(events, media_type="text/event-stream")
+        if not await self._generate(request, recorded, self.delay + reply.delay + reply.stall):
+            return Response(status_code=499)  # nobody reads it
+        self._ended(recorded, "answered")
         return JSONResponse(
             {
-                "id": f"chatcmpl-fake-{number}",
+                "id": f"chatcmpl-fake-{next(self._ids)}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": recorded.model,
@@ -540,25 +775,82 @@ class FakeLLM:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content, "refusal": refusal},
-                        "finish_reason": "length" if reply.truncated else "stop",
+                        "finish_reason": "length" if truncated else "stop",
                         "logprobs": None,
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": (prompt := _tokens(recorded.text)),
-                    "completion_tokens": (completion := _tokens(content or refusal or "")),
-                    "total_tokens": prompt + completion,
-                },
+                "usage": self._openai_usage(recorded, content or refusal or ""),
             }
         )
+
+    @staticmethod
+    def _openai_usage(recorded: Recorded, output: str) -> dict[str, int]:
+        prompt, completion = _tokens(recorded.text), _tokens(output)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    async def _openai_events(
+        self,
+        request: Request,
+        recorded: Recorded,
+        reply: Reply,
+        content: str | None,
+        refusal: str | None,
+        truncated: bool,
+    ) -> AsyncIterator[bytes]:
+        number = next(self._ids)
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            return _sse(
+                {
+                    "id": f"chatcmpl-fake-{number}",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": recorded.model,
+                    "choices": choices,
+                    **extra,
+                }
+            )
+
+        slot = self._one_at_a_time()
+        finished = False
+        try:
+            if slot is not None:
+                await slot.acquire()
+            await self._sleep(self.delay + reply.delay)
+            yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+            field_name, text = ("refusal", refusal) if refusal is not None else ("content", content or "")
+            pieces = _pieces(text)
+            for index, piece in enumerate(pieces):
+                if reply.stall and index == len(pieces) // 2:
+                    await self._sleep(reply.stall)
+                if reply.breaks_with and index == len(pieces) // 2:
+                    # How OpenAI-compatible servers report a failure once the stream has started.
+                    error = {"message": "The server had an error while streaming", "type": reply.breaks_with}
+                    yield _sse({"error": {**error, "param": None, "code": None}})
+                    finished = True
+                    return
+                yield chunk([{"index": 0, "delta": {field_name: piece}, "finish_reason": None}])
+                await asyncio.sleep(0)
+            finish = "length" if truncated else "stop"
+            yield chunk([{"index": 0, "delta": {}, "finish_reason": finish}])
+            options = recorded.body.get("stream_options") or {}
+            if options.get("include_usage") and self.personality.stream_usage:
+                yield chunk([], usage=self._openai_usage(recorded, text))
+            yield b"data: [DONE]\n\n"
+            finished = True
+        finally:
+            if slot is not None:
+                slot.release()
+            self._ended(recorded, "answered" if finished else "client left")
 
     async def _anthropic(self, request: Request) -> Response:
         recorded, refused = await self._receive(request, "anthropic")
         if refused is not None:
             return refused
         reply = self._next_reply(recorded)
-        await self._wait(request, self.delay + reply.delay)
         if reply.kind == "error":
+            await self._sleep(self.delay + reply.delay)
+            self._ended(recorded, "answered")
             return self._error("anthropic", reply)
         number = next(self._ids)
         tool = recorded.body.get("tool_choice", {}).get("name") or "tool"
@@ -568,21 +860,81 @@ class FakeLLM:
         else:
             content = [{"type": "text", "text": str(reply.value)}]
             stop = "refusal" if reply.kind == "refusal" else "end_turn"
-        return JSONResponse(
-            {
-                "id": f"msg_fake_{number}",
-                "type": "message",
-                "role": "assistant",
-                "model": recorded.model,
-                "content": content,
-                "stop_reason": stop,
-                "stop_sequence": None,
-                "usage": {
-                    "input_tokens": _tokens(recorded.text),
-                    "output_tokens": _tokens(json.dumps(content)),
-                },
+        usage = {"input_tokens": _tokens(recorded.text), "output_tokens": _tokens(json.dumps(content))}
+        message = {
+            "id": f"msg_fake_{number}",
+            "type": "message",
+            "role": "assistant",
+            "model": recorded.model,
+            "content": content,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if recorded.stream:
+            events = self._anthropic_events(recorded, reply, message)
+            return StreamingResponse(events, media_type="text/event-stream")
+        if not await self._generate(request, recorded, self.delay + reply.delay + reply.stall):
+            return Response(status_code=499)
+        self._ended(recorded, "answered")
+        return JSONResponse(message)
+
+    async def _anthropic_events(
+        self, recorded: Recorded, reply: Reply, message: dict[str, Any]
+    ) -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            await self._sleep(self.delay + reply.delay)
+            start = {
+                **message,
+                "content": [],
+                "stop_reason": None,
+                "usage": {**message["usage"], "output_tokens": 1},
             }
-        )
+            yield _sse({"type": "message_start", "message": start}, "message_start")
+            for index, block in enumerate(message["content"]):
+                if block["type"] == "tool_use":
+                    opening = {**block, "input": {}}
+                    text, delta_type, key = json.dumps(block["input"]), "input_json_delta", "partial_json"
+                else:
+                    opening, text, delta_type, key = (
+                        {"type": "text", "text": ""},
+                        block["text"],
+                        "text_delta",
+                        "text",
+                    )
+                yield _sse(
+                    {"type": "content_block_start", "index": index, "content_block": opening},
+                    "content_block_start",
+                )
+                yield _sse({"type": "ping"}, "ping")
+                pieces = _pieces(text)
+                for position, piece in enumerate(pieces):
+                    if reply.stall and position == len(pieces) // 2:
+                        await self._sleep(reply.stall)
+                    if reply.breaks_with and position == len(pieces) // 2:
+                        error = {"type": reply.breaks_with, "message": "Overloaded"}
+                        yield _sse({"type": "error", "error": error}, "error")
+                        finished = True
+                        return
+                    delta = {"type": delta_type, key: piece}
+                    yield _sse(
+                        {"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"
+                    )
+                    await asyncio.sleep(0)
+                yield _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+            yield _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                    "usage": {"output_tokens": message["usage"]["output_tokens"]},
+                },
+                "message_delta",
+            )
+            yield _sse({"type": "message_stop"}, "message_stop")
+            finished = True
+        finally:
+            self._ended(recorded, "answered" if finished else "client left")
 
     async def _control_requests(self, request: Request) -> Response:
         return JSONResponse([recorded.to_json() for recorded in self.requests])
@@ -604,11 +956,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="test-llm-key", help="empty: accept any key")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--marker", default="FIXME-BUG")
+    parser.add_argument(
+        "--personality", default="openai", choices=sorted(PERSONALITIES), help="which server to answer as"
+    )
     args = parser.parse_args(argv)
     fake = FakeLLM(
         api_key=args.api_key or None,
         responder=MarkerResponder(marker=args.marker),
         delay=args.delay,
+        personality=args.personality,
         host=args.host,
         port=args.port,
     )

@@ -66,6 +66,8 @@ _EVENTS = frozenset({"APPROVE", "REQUEST_CHANGES", "COMMENT"})
 
 PER_PAGE = 100
 MAX_PR_FILES = 3000  # GitHub lists no more; stop there even if a server kept paging
+# Lease of an installation's write turn, renewed every third of it while the write runs.
+WRITE_LOCK_SECONDS = 6.0
 
 
 class _Calls:
@@ -80,13 +82,12 @@ class _Calls:
         self.github = build_github(
             settings, redis, key_prefix=key_prefix, policy=policy, transport=self.transport
         )
-        # The lock must outlive one write with its retries: attempts, short rate-limit sleeps, spacing.
-        attempts = policy.rate_limit_retries + 1
-        lock_ttl = (
-            attempts * settings.timeout_seconds + policy.rate_limit_retries * policy.max_sleep_seconds + 5
-        )
+        # A short lease, renewed while a write runs (retries and sleeps included): a dead pod frees it soon.
         self.writes = WriteGate(
-            redis, prefix=cache_prefix(key_prefix, self.host), policy=policy, lock_ttl_seconds=lock_ttl
+            redis,
+            prefix=cache_prefix(key_prefix, self.host),
+            policy=policy,
+            lock_ttl_seconds=WRITE_LOCK_SECONDS,
         )
 
     async def call(

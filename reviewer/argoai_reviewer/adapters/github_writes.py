@@ -4,7 +4,8 @@ GitHub's secondary limits allow at most 80 content-creating requests a minute an
 installation, and ask for writes to be made serially, a second apart. Every pod writes through this gate:
 
 * a Redis lock per installation (redis-py's token lock: ``SET NX PX`` + compare-and-delete release) makes
-  writes one at a time across pods; a pod that dies holding it loses it after ``lock_ttl``;
+  writes one at a time across pods; it is a short lease renewed while the write runs, so a pod that dies
+  holding it loses it within ``lock_ttl`` and the other pods' writes are not held up for long;
 * a Redis key with a TTL of ``write_spacing_seconds``, set when a write ends, makes the next writer wait out
   the rest of the second (Redis measures the time, so pods' clocks do not matter);
 * an hourly counter refuses writes beyond ``writes_per_hour`` with ``RateLimitedError`` until the hour ends.
@@ -16,6 +17,7 @@ back to the queue with a delay instead of holding a worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -59,6 +61,7 @@ class WriteGate:
                 f"installation {installation_id}: no write turn in {self._policy.write_wait_seconds:.0f}s",
                 delay=self._policy.write_wait_seconds,
             )
+        renewing = asyncio.create_task(self._renew(lock))
         try:
             await self._check_budget(base)
             wait_ms = await self._redis.pttl(f"{base}:spacing")
@@ -68,7 +71,20 @@ class WriteGate:
         except RedisError as exc:
             raise UnavailableError(f"Redis unavailable for GitHub write pacing: {exc}") from exc
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self._finish(base, lock)
+
+    async def _renew(self, lock: Lock) -> None:
+        """Keep the turn while the write runs (a short lease, so that a pod dying mid-write frees it soon)."""
+        while True:
+            await asyncio.sleep(self._lock_ttl / 3)
+            try:
+                await lock.reacquire()
+            except (LockError, RedisError) as exc:
+                # The next renewal may get through; at worst another pod writes a moment early.
+                log.warning("github_write_lock_not_renewed", error=str(exc))
 
     async def _check_budget(self, base: str) -> None:
         limit = self._policy.writes_per_hour

@@ -3,16 +3,25 @@
 The tool's ``input_schema`` is the same JSON schema as OpenAI's structured output (built from
 :class:`ReviewOutput`), ``tool_choice`` forces that tool, and the tool input is validated with the pydantic
 model. A rejected call is answered with a ``tool_result`` marked ``is_error`` that says what was wrong, which
-is how the Messages API expects a tool failure to be reported. :func:`_map_error` is the one place SDK
+is how the Messages API expects a tool failure to be reported.
+
+With ``ARGOAI_LLM_STREAM`` (the default) the answer streams as raw server-sent events; the tool input arrives
+as ``input_json_delta`` fragments, which are joined into one JSON text and validated exactly as a whole
+answer's input (the SDK's own accumulator parses partial JSON leniently, so it is not used: a cut answer must
+fail validation, never be completed). :mod:`argoai_reviewer.llm.streaming` applies the idle timeout, the
+overall cap and the time-to-first-token metric. :func:`_map_error` is the one place SDK and transport
 exceptions become the ArgoAI error tree.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import anthropic
-from anthropic.types import Message, MessageParam, ToolParam
+import httpx2
+from anthropic.types import Message, MessageParam, RawMessageStreamEvent, ToolParam
 from opentelemetry.trace import Tracer
 
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
@@ -21,15 +30,117 @@ from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
 from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
-from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_object_reply
+from argoai_reviewer.llm.streaming import CallLimits, FirstToken
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
 
 ANTHROPIC_URL = "https://api.anthropic.com"
+# Error types Anthropic sends inside a stream that started well: transient, like their HTTP counterparts.
+_TRANSIENT_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 
 
 @dataclass
 class _Conversation:
     system: str
     messages: list[MessageParam] = field(default_factory=list)
+
+
+@dataclass
+class _Block:
+    """One content block of the answer: text, or a tool call whose input is kept as the JSON text received."""
+
+    type: str
+    text: list[str] = field(default_factory=list)
+    id: str = ""
+    name: str = ""
+
+    def param(self) -> dict[str, Any]:
+        """The block as it is sent back in the assistant turn of a correction."""
+        if self.type == "tool_use":
+            try:
+                value = json.loads("".join(self.text) or "{}")
+            except ValueError:
+                value = None
+            # The API wants an object: a cut or broken input is sent back empty (the tool_result says why).
+            return {
+                "type": "tool_use",
+                "id": self.id,
+                "name": self.name,
+                "input": value if isinstance(value, dict) else {},
+            }
+        return {"type": "text", "text": "".join(self.text)}
+
+
+@dataclass
+class _Turn:
+    """The model's answer: its blocks and why it stopped."""
+
+    blocks: list[_Block]
+    stop_reason: str | None
+
+    @classmethod
+    def of(cls, message: Message) -> _Turn:
+        """A whole (not streamed) answer."""
+        blocks = []
+        for block in message.content:
+            if block.type == "tool_use":
+                blocks.append(_Block("tool_use", [json.dumps(block.input)], id=block.id, name=block.name))
+            elif block.type == "text":
+                blocks.append(_Block("text", [block.text]))
+        return cls(blocks=blocks, stop_reason=message.stop_reason)
+
+
+@dataclass
+class _Assembly:
+    """A streamed answer put back together from its raw events."""
+
+    model: str
+    blocks: dict[int, _Block] = field(default_factory=dict)
+    stop_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, event: RawMessageStreamEvent) -> bool:
+        """Take one event; True when it carried output (text or tool input)."""
+        if event.type == "message_start":
+            self.model = event.message.model or self.model
+            usage = event.message.usage
+            # Cached prompt tokens are still prompt tokens; they are reported apart from ``input_tokens``.
+            self.input_tokens = (
+                usage.input_tokens
+                + (usage.cache_creation_input_tokens or 0)
+                + (usage.cache_read_input_tokens or 0)
+            )
+            self.output_tokens = usage.output_tokens
+        elif event.type == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                # The input arrives in deltas; a non-empty start value (not sent by the API today) counts too.
+                start = [json.dumps(block.input)] if block.input else []
+                self.blocks[event.index] = _Block("tool_use", start, id=block.id, name=block.name)
+            elif block.type == "text":
+                self.blocks[event.index] = _Block("text", [block.text] if block.text else [])
+        elif event.type == "content_block_delta":
+            delta, target = event.delta, self.blocks.get(event.index)
+            if target is not None and delta.type == "input_json_delta":
+                target.text.append(delta.partial_json)
+                return True
+            if target is not None and delta.type == "text_delta":
+                target.text.append(delta.text)
+                return True
+        elif event.type == "message_delta":
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            # Cumulative counts; the output count is always given, the input count by newer API versions.
+            self.output_tokens = max(self.output_tokens, event.usage.output_tokens)
+            if event.usage.input_tokens:
+                self.input_tokens = max(self.input_tokens, event.usage.input_tokens)
+        return False
+
+    def answer(self) -> Answer:
+        """The assembled answer, for validation exactly as a whole one."""
+        turn = _Turn(blocks=[self.blocks[i] for i in sorted(self.blocks)], stop_reason=self.stop_reason)
+        return Answer(
+            reply=turn, input_tokens=self.input_tokens, output_tokens=self.output_tokens, model=self.model
+        )
 
 
 class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
@@ -48,12 +159,13 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
         super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer)
         if settings.api_key is None:
             raise ConfigError("ARGOAI_LLM_API_KEY: required for Anthropic")
+        self._limits = CallLimits.from_settings(settings, retry)
         self._client = anthropic.AsyncAnthropic(
             api_key=settings.api_key.get_secret_value(),
             # Explicit, so the SDK never falls back to ANTHROPIC_BASE_URL from the environment.
             base_url=settings.base_url or ANTHROPIC_URL,
-            timeout=settings.timeout_seconds,
-            max_retries=0,  # retries are ours (see llm.py)
+            timeout=self._limits.client_timeout,
+            max_retries=0,  # retries are ours (see llm/structured.py)
         )
         # Not ``strict``: strict tools reject the schema's numeric and array bounds; the pydantic validation
         # enforces every bound instead and a violating answer is asked again.
@@ -73,16 +185,43 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
 
     async def _send(self, model: str, conversation: _Conversation) -> Answer:
         try:
-            message: Message = await self._client.messages.create(
+            async with self._limits.capped():
+                if self._limits.stream:
+                    return await self._streamed(model, conversation)
+                return await self._whole(model, conversation)
+        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
+            raise _map_error(exc, self._limits) from exc
+
+    async def _streamed(self, model: str, conversation: _Conversation) -> Answer:
+        first = FirstToken(model)
+        stream = await self._limits.first(
+            self._client.messages.create(
                 model=model,
                 max_tokens=self._max_tokens,
                 system=conversation.system,
                 messages=conversation.messages,
                 tools=[self._tool],
                 tool_choice={"type": "tool", "name": SCHEMA_NAME},
+                stream=True,
             )
-        except anthropic.AnthropicError as exc:
-            raise _map_error(exc, self._policy) from exc
+        )
+        reply = _Assembly(model=model)
+        # Leaving this block for any reason (the end, a timeout, a cancelled task) closes the connection.
+        async with stream:
+            async for event in self._limits.paced(stream):
+                if reply.add(event):
+                    first.output()
+        return reply.answer()
+
+    async def _whole(self, model: str, conversation: _Conversation) -> Answer:
+        message: Message = await self._client.messages.create(
+            model=model,
+            max_tokens=self._max_tokens,
+            system=conversation.system,
+            messages=conversation.messages,
+            tools=[self._tool],
+            tool_choice={"type": "tool", "name": SCHEMA_NAME},
+        )
         usage = message.usage
         # Cached prompt tokens are still prompt tokens; they are reported apart from ``input_tokens``.
         input_tokens = (
@@ -91,25 +230,33 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             + (usage.cache_read_input_tokens or 0)
         )
         return Answer(
-            reply=message, input_tokens=input_tokens, output_tokens=usage.output_tokens, model=message.model
+            reply=_Turn.of(message),
+            input_tokens=input_tokens,
+            output_tokens=usage.output_tokens,
+            model=message.model,
         )
 
     def _validate(self, answer: Answer) -> ReviewOutput:
-        message: Message = answer.reply
-        if message.stop_reason == "max_tokens":
+        turn: _Turn = answer.reply
+        if turn.stop_reason == "max_tokens":
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
-        if message.stop_reason == "refusal":
+        if turn.stop_reason == "refusal":
             raise InvalidReply("the model refused to answer")
-        calls = [block for block in message.content if block.type == "tool_use" and block.name == SCHEMA_NAME]
+        calls = [block for block in turn.blocks if block.type == "tool_use" and block.name == SCHEMA_NAME]
         if not calls:
             raise InvalidReply(f"there was no call of the {SCHEMA_NAME} tool")
-        return parse_object_reply(calls[0].input)
+        return parse_json_reply("".join(calls[0].text))
 
     def _ask_again(self, conversation: _Conversation, answer: Answer, problem: str) -> None:
-        message: Message = answer.reply
+        turn: _Turn = answer.reply
         correction = self._instructions.correct(problem)
-        conversation.messages.append({"role": "assistant", "content": message.content})
-        calls = [block for block in message.content if block.type == "tool_use"]
+        content: Any = [block.param() for block in turn.blocks if block.type in ("text", "tool_use")]
+        # The API refuses an empty text block; an answer with no content at all is sent back as such.
+        content = [b for b in content if b["type"] != "text" or b["text"]] or [
+            {"type": "text", "text": "(no answer)"}
+        ]
+        conversation.messages.append({"role": "assistant", "content": content})
+        calls = [block for block in turn.blocks if block.type == "tool_use"]
         if calls:
             # Every tool_use must be answered by a tool_result in the next user turn.
             conversation.messages.append(
@@ -130,15 +277,26 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             conversation.messages.append({"role": "user", "content": correction})
 
 
-def _map_error(exc: anthropic.AnthropicError, policy: RetryPolicy) -> ArgoAIError:
-    """The one mapping of Anthropic SDK exceptions onto the ArgoAI error tree."""
-    if isinstance(exc, anthropic.APITimeoutError):
-        return transient_error("LLM request timed out", status=None, headers=None, policy=policy)
+def _map_error(exc: anthropic.AnthropicError | httpx2.HTTPError, limits: CallLimits) -> ArgoAIError:
+    """The one mapping of Anthropic SDK (and mid-stream transport) exceptions onto the ArgoAI error tree."""
+    policy = limits.policy
+    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+        return limits.client_timed_out()
     if isinstance(exc, anthropic.APIConnectionError):
         return transient_error(f"LLM unreachable: {exc}", status=None, headers=None, policy=policy)
+    if isinstance(exc, httpx2.HTTPError):
+        return transient_error(
+            f"LLM connection lost mid-answer: {exc!r}", status=None, headers=None, policy=policy
+        )
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         message = f"LLM answered HTTP {status}: {str(exc.api_message or exc.message)[:300]}"
+        if status < 400:
+            # An ``error`` event inside a stream that had started well (HTTP 200): judged by its type.
+            message = f"LLM failed mid-answer ({exc.type}): {str(exc.api_message or exc.message)[:300]}"
+            if exc.type in _TRANSIENT_TYPES:
+                return transient_error(message, status=None, headers=None, policy=policy)
+            return PermanentError(message)
         # 529 is Anthropic's "overloaded": transient, like 5xx.
         if status in (408, 409, 429) or status >= 500:
             return transient_error(message, status=status, headers=exc.response.headers, policy=policy)

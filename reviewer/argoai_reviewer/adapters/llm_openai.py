@@ -1,43 +1,105 @@
-"""Review model over any OpenAI-compatible chat completions API: OpenAI, Azure OpenAI, vLLM, Ollama, LiteLLM.
+"""Review model over any OpenAI-compatible chat completions API: OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp
+(``llama-server`` and llama-cpp-python), LiteLLM.
 
-The answer is requested as strict structured output (``response_format`` ``json_schema``) built from
-:class:`ReviewOutput`. Servers that refuse ``json_schema`` (older vLLM, Ollama…: HTTP 400/422 naming
-``response_format``/``json_schema``) get ``json_object`` with the schema in the instructions instead, and
-that is remembered per base URL for the life of the process. Either way the reply is validated against the
-pydantic model; :func:`_map_error` is the one place SDK exceptions become the ArgoAI error tree.
+**Structured output.** The answer is requested as strict structured output (``response_format``
+``json_schema``) built from :class:`ReviewOutput`. A server that refuses it is recognised by what its error
+says (it names ``response_format`` or ``json_schema``), whatever the status: llama-cpp-python answers such a
+request with HTTP 500. The refusal is never retried as an outage; the request is sent again at once one step
+down: ``json_object`` carrying the schema (llama.cpp servers turn it into a grammar that constrains the
+output; other servers ignore the extra field), then plain ``json_object``, then no ``response_format`` at all.
+From ``json_object`` down, the schema is also in the instructions. The step a server needed is remembered
+per base URL for the life of the process, as is any optional parameter it refused (``stream_options``, one
+of the two output-limit parameters). Whatever the step, the reply is validated against the pydantic model.
+
+**Output limit.** ``max_completion_tokens`` is what OpenAI documents, but llama-cpp-python and Ollama ignore
+it and read ``max_tokens`` only; OpenAI's reasoning models refuse ``max_tokens``. So ``max_tokens`` is sent
+as well to every server except OpenAI's and Azure's.
+
+**Streaming.** With ``ARGOAI_LLM_STREAM`` (the default) the answer streams (``stream_options.include_usage``
+for the token counts in the last chunk) and is assembled before it is validated, exactly like a whole one;
+:mod:`argoai_reviewer.llm.streaming` applies the idle timeout, the overall cap and the time-to-first-token
+metric. :func:`_map_error` is the one place SDK and transport exceptions become the ArgoAI error tree.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx2
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 from opentelemetry.trace import Tracer
 
-from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
+from argoai_core.errors import (
+    ArgoAIError,
+    ConfigError,
+    InvalidInputError,
+    PermanentError,
+    UnavailableError,
+)
 from argoai_core.logs import get_logger
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
 from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.streaming import CallLimits, FirstToken
 from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
 
 OPENAI_URL = "https://api.openai.com/v1"
+_AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 
 log = get_logger(__name__)
 
-# Base URLs whose server refused ``json_schema``: process-wide, because it is a property of the server, and
-# every client of it (one per worker) should skip the failing first request.
-_JSON_OBJECT_ONLY: set[str] = set()
+
+class Structured(enum.Enum):
+    """How the answer's shape is asked for, strongest first (a refusal moves a server one step down)."""
+
+    JSON_SCHEMA = "json_schema"
+    JSON_OBJECT_SCHEMA = "json_object with schema"
+    JSON_OBJECT = "json_object"
+    PROMPT = "schema in the instructions only"
+
+
+# Optional request parameters a server may refuse; each is then left out for that server.
+_OPTIONAL = ("stream_options", "max_tokens", "max_completion_tokens")
+_LIMITS = ("max_tokens", "max_completion_tokens")
+# Words with which servers say that a named parameter is not understood (OpenAI, vLLM, LiteLLM, pydantic).
+_UNSUPPORTED = ("unsupported", "not supported", "unrecognized", "unknown", "not permitted", "not allowed")
+
+
+@dataclass
+class ServerQuirks:
+    """What one server (base URL) refused earlier in this process: shared by every client of it."""
+
+    structured: Structured = Structured.JSON_SCHEMA
+    refused: set[str] = field(default_factory=set)
+
+
+# Process-wide, because it is a property of the server, and every client of it (one per worker) should skip
+# the failing first request.
+_SERVERS: dict[str, ServerQuirks] = {}
+
+
+def server_quirks(base_url: str) -> ServerQuirks:
+    """What the server at ``base_url`` refused earlier in this process."""
+    return _SERVERS.setdefault(base_url, ServerQuirks())
 
 
 def json_schema_refused(base_url: str) -> bool:
     """Whether the server at ``base_url`` refused ``json_schema`` earlier in this process."""
-    return base_url in _JSON_OBJECT_ONLY
+    return server_quirks(base_url).structured is not Structured.JSON_SCHEMA
+
+
+def is_openai_or_azure(base_url: str, *, azure: bool) -> bool:
+    """Whether ``base_url`` is OpenAI's or Azure OpenAI's API (they know ``max_completion_tokens``)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return azure or host == "api.openai.com" or host.endswith(_AZURE_HOST_SUFFIXES)
 
 
 @dataclass
@@ -50,7 +112,24 @@ class _Chat:
 class _Reply:
     content: str | None
     refusal: str | None
-    finish_reason: str
+    finish_reason: str | None
+
+
+@dataclass
+class _Request:
+    """One request's parameters, as sent (the refusal of one of them is recognised from the error)."""
+
+    model: str
+    messages: list[ChatCompletionMessageParam]
+    response_format: ResponseFormat | None
+    extra_body: dict[str, Any]
+    limits: dict[str, int]
+    stream_options: bool
+
+    @property
+    def optional(self) -> set[str]:
+        """The optional parameters sent."""
+        return set(self.limits) | ({"stream_options"} if self.stream_options else set())
 
 
 class OpenAIReviewModel(StructuredReviewModel[_Chat]):
@@ -67,6 +146,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         tracer: Tracer | None = None,
     ) -> None:
         super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer)
+        self._limits = CallLimits.from_settings(settings, retry)
         # A key is only optional for self-hosted servers (vLLM, Ollama) that ignore it; the SDK insists on
         # one, and without it would read OPENAI_API_KEY from the environment, which we never rely on here.
         key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -78,8 +158,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                 azure_endpoint=settings.base_url,
                 api_version=settings.api_version,
                 api_key=key,
-                timeout=settings.timeout_seconds,
-                max_retries=0,  # retries are ours (see llm.py)
+                timeout=self._limits.client_timeout,
+                max_retries=0,  # retries are ours (see llm/structured.py)
             )
         else:
             self._base_url = settings.base_url or OPENAI_URL
@@ -88,9 +168,10 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             self._client = openai.AsyncOpenAI(
                 base_url=self._base_url,
                 api_key=key or "unused",
-                timeout=settings.timeout_seconds,
-                max_retries=0,  # retries are ours (see llm.py)
+                timeout=self._limits.client_timeout,
+                max_retries=0,  # retries are ours (see llm/structured.py)
             )
+        self._openai_like = is_openai_or_azure(self._base_url, azure=bool(settings.api_version))
         self._max_tokens = settings.max_output_tokens
 
     async def aclose(self) -> None:
@@ -101,34 +182,59 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         return _Chat(system=system, messages=[{"role": "user", "content": prompt}])
 
     async def _send(self, model: str, conversation: _Chat) -> Answer:
-        if not json_schema_refused(self._base_url):
+        quirks = server_quirks(self._base_url)
+        # Each refusal removes one parameter or one structured-output step, so this ends.
+        for _ in range(len(Structured) + len(_OPTIONAL)):
+            request = self._request(model, conversation, quirks)
             try:
-                return await self._create(model, conversation, json_object=False)
+                async with self._limits.capped():
+                    if self._limits.stream:
+                        return await self._streamed(request)
+                    return await self._whole(request)
             except openai.APIStatusError as exc:
-                if not _refuses_json_schema(exc):
-                    raise _map_error(exc, self._policy) from exc
-                _JSON_OBJECT_ONLY.add(self._base_url)
+                refused = _refused_parameter(exc, request)
+                if refused is None or not self._give_up(quirks, refused):
+                    raise _map_error(exc, self._limits) from exc
                 log.warning(
-                    "llm_json_schema_refused",
+                    "llm_parameter_refused",
                     base_url=self._base_url,
+                    parameter=refused,
+                    now=quirks.structured.value if refused == "response_format" else "left out",
                     status=exc.status_code,
                     message=str(exc.message)[:300],
                 )
-            except openai.OpenAIError as exc:
-                raise _map_error(exc, self._policy) from exc
-        try:
-            return await self._create(model, conversation, json_object=True)
-        except openai.OpenAIError as exc:
-            raise _map_error(exc, self._policy) from exc
+            except (openai.OpenAIError, httpx2.HTTPError) as exc:
+                raise _map_error(exc, self._limits) from exc
+        raise PermanentError(f"LLM server at {self._base_url} refused every form of the request")
 
-    async def _create(self, model: str, conversation: _Chat, *, json_object: bool) -> Answer:
+    def _give_up(self, quirks: ServerQuirks, parameter: str) -> bool:
+        """Record that the server refused ``parameter``; False when there is nothing left to fall back on."""
+        if parameter == "response_format":
+            steps = [
+                step
+                for step in Structured
+                # OpenAI and Azure know json_schema; an older API version may still need json_object,
+                # but they reject the llama.cpp-style extra ``schema`` field.
+                if not (self._openai_like and step is Structured.JSON_OBJECT_SCHEMA)
+            ]
+            position = steps.index(quirks.structured) if quirks.structured in steps else 0
+            if position + 1 >= len(steps):
+                return False
+            quirks.structured = steps[position + 1]
+            return True
+        if parameter in quirks.refused:
+            return False
+        if parameter in _LIMITS and set(_LIMITS) - quirks.refused == {parameter}:
+            return False  # never left without an output limit
+        quirks.refused.add(parameter)
+        return True
+
+    def _request(self, model: str, conversation: _Chat, quirks: ServerQuirks) -> _Request:
         schema = review_schema()
         system = conversation.system
-        response_format: ResponseFormat
-        if json_object:
-            system = f"{system}\n\n{self._instructions.json_object_schema(json.dumps(schema))}"
-            response_format = {"type": "json_object"}
-        else:
+        extra: dict[str, Any] = {}
+        response_format: ResponseFormat | None = None
+        if quirks.structured is Structured.JSON_SCHEMA:
             response_format = {
                 "type": "json_schema",
                 "json_schema": {
@@ -138,15 +244,57 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                     "strict": True,
                 },
             }
-        completion: ChatCompletion = await self._client.chat.completions.create(
+        else:
+            system = f"{system}\n\n{self._instructions.json_object_schema(json.dumps(schema))}"
+            if quirks.structured is Structured.JSON_OBJECT_SCHEMA:
+                # Not in the SDK's types: llama.cpp's servers read it (a grammar), others ignore it.
+                extra["response_format"] = {"type": "json_object", "schema": schema}
+            elif quirks.structured is Structured.JSON_OBJECT:
+                response_format = {"type": "json_object"}
+        names = ["max_completion_tokens"] if self._openai_like else ["max_completion_tokens", "max_tokens"]
+        return _Request(
             model=model,
             messages=[{"role": "system", "content": system}, *conversation.messages],
             response_format=response_format,
-            max_completion_tokens=self._max_tokens,
+            extra_body=extra,
+            limits={name: self._max_tokens for name in names if name not in quirks.refused},
+            stream_options=self._limits.stream and "stream_options" not in quirks.refused,
+        )
+
+    async def _streamed(self, request: _Request) -> Answer:
+        first = FirstToken(request.model)
+        stream = await self._limits.first(
+            self._client.chat.completions.create(
+                model=request.model,
+                messages=request.messages,
+                response_format=request.response_format or openai.omit,
+                max_completion_tokens=request.limits.get("max_completion_tokens", openai.omit),
+                max_tokens=request.limits.get("max_tokens", openai.omit),
+                stream=True,
+                stream_options={"include_usage": True} if request.stream_options else openai.omit,
+                extra_body=request.extra_body or None,
+            )
+        )
+        reply = _Assembly(model=request.model)
+        # Leaving this block for any reason (the end, a timeout, a cancelled task) closes the connection.
+        async with stream:
+            async for chunk in self._limits.paced(stream):
+                if reply.add(chunk):
+                    first.output()
+        return reply.answer()
+
+    async def _whole(self, request: _Request) -> Answer:
+        completion: ChatCompletion = await self._client.chat.completions.create(
+            model=request.model,
+            messages=request.messages,
+            response_format=request.response_format or openai.omit,
+            max_completion_tokens=request.limits.get("max_completion_tokens", openai.omit),
+            max_tokens=request.limits.get("max_tokens", openai.omit),
             stream=False,
+            extra_body=request.extra_body or None,
         )
         if not completion.choices:
-            raise PermanentError(f"LLM {model} answered without any choice")
+            raise PermanentError(f"LLM {request.model} answered without any choice")
         choice = completion.choices[0]
         usage = completion.usage
         return Answer(
@@ -157,7 +305,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             ),
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
-            model=completion.model or model,
+            model=completion.model or request.model,
         )
 
     def _validate(self, answer: Answer) -> ReviewOutput:
@@ -176,20 +324,89 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         conversation.messages.append({"role": "user", "content": self._instructions.correct(problem)})
 
 
-def _refuses_json_schema(exc: openai.APIStatusError) -> bool:
-    """Whether a 400/422 says the server does not support ``json_schema`` response formats."""
-    if exc.status_code not in (400, 422):
-        return False
-    text = f"{exc.message} {exc.body}".lower()
-    return "json_schema" in text or "response_format" in text
+@dataclass
+class _Assembly:
+    """A streamed answer put back together: the text of the first choice, its finish reason, the usage."""
+
+    model: str
+    content: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, chunk: ChatCompletionChunk) -> bool:
+        """Take one chunk; True when it carried output (text or refusal)."""
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.usage is not None:  # the last chunk with include_usage (choices empty)
+            self.input_tokens = chunk.usage.prompt_tokens
+            self.output_tokens = chunk.usage.completion_tokens
+        carried = False
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            if choice.delta.content:
+                self.content.append(choice.delta.content)
+                carried = True
+            if choice.delta.refusal:
+                self.refusal.append(choice.delta.refusal)
+                carried = True
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+        return carried
+
+    def answer(self) -> Answer:
+        """The assembled reply, for validation exactly as a whole one."""
+        return Answer(
+            reply=_Reply(
+                content="".join(self.content) if self.content else None,
+                refusal="".join(self.refusal) or None,
+                finish_reason=self.finish_reason,
+            ),
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            model=self.model,
+        )
 
 
-def _map_error(exc: openai.OpenAIError, policy: RetryPolicy) -> ArgoAIError:
-    """The one mapping of OpenAI SDK exceptions onto the ArgoAI error tree."""
-    if isinstance(exc, openai.APITimeoutError):
-        return transient_error("LLM request timed out", status=None, headers=None, policy=policy)
+def _error_text(exc: openai.APIError) -> str:
+    return f"{exc.message} {json.dumps(exc.body, default=str) if exc.body is not None else ''}".lower()
+
+
+def _refused_parameter(exc: openai.APIStatusError, request: _Request) -> str | None:
+    """The request parameter an error says the server does not support, judged by what the error says.
+
+    Any status counts (llama-cpp-python refuses ``json_schema`` with HTTP 500), except those that mean
+    something else whatever the text: authentication, not found, timeouts, conflicts, rate limits.
+    """
+    if exc.status_code in (401, 403, 404, 408, 409, 429):
+        return None
+    text = _error_text(exc)
+    if "context length" in text or "context_length" in text:
+        return None
+    asked_format = request.response_format is not None or "response_format" in request.extra_body
+    if asked_format and ("response_format" in text or "json_schema" in text):
+        return "response_format"
+    if any(word in text for word in _UNSUPPORTED):
+        # ``max_tokens`` is not a substring of ``max_completion_tokens``, so the names cannot be confused.
+        named = [name for name in request.optional if name in text]
+        if len(named) == 1:
+            return named[0]
+    return None
+
+
+def _map_error(exc: openai.OpenAIError | httpx2.HTTPError, limits: CallLimits) -> ArgoAIError:
+    """The one mapping of OpenAI SDK (and mid-stream transport) exceptions onto the ArgoAI error tree."""
+    policy = limits.policy
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return limits.client_timed_out()
     if isinstance(exc, openai.APIConnectionError):
         return transient_error(f"LLM unreachable: {exc}", status=None, headers=None, policy=policy)
+    if isinstance(exc, httpx2.HTTPError):
+        return transient_error(
+            f"LLM connection lost mid-answer: {exc!r}", status=None, headers=None, policy=policy
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = f"LLM answered HTTP {status}: {str(exc.message)[:300]}"
@@ -202,8 +419,14 @@ def _map_error(exc: openai.OpenAIError, policy: RetryPolicy) -> ArgoAIError:
             return ConfigError(f"ARGOAI_LLM_API_KEY: rejected ({message})")
         if status == 404:
             return ConfigError(f"ARGOAI_LLM_MODEL / ARGOAI_LLM_BASE_URL: not found ({message})")
-        if status == 413 or exc.code == "context_length_exceeded":
+        # vLLM and llama.cpp name the context length in the message only, without OpenAI's code.
+        if status == 413 or exc.code == "context_length_exceeded" or "context length" in _error_text(exc):
             return InvalidInputError(message)
         return PermanentError(message)
+    if isinstance(exc, openai.APIError):
+        # An error event inside a stream (the status was already 200): the server failed while answering.
+        return UnavailableError(
+            f"LLM failed mid-answer: {str(exc.message)[:300]}", delay=policy.requeue_delay
+        )
     # Anything else the SDK raises (bad response shape, client misuse) will not change on a retry.
     return PermanentError(f"LLM client error: {exc}")

@@ -27,6 +27,11 @@ class RetryPolicy:
     requeue_delay: float = 30.0
     # Total replies examined per review (1 + how often the model is asked again).
     validation_attempts: int = 3
+    # A call that timed out is tried once more at most, and only after this pause: a server that keeps
+    # generating for a client that left (llama-cpp-python without streaming) would otherwise queue every
+    # identical retry behind the abandoned one.
+    timeout_attempts: int = 2
+    timeout_retry_wait: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: LLMSettings) -> RetryPolicy:
@@ -60,6 +65,15 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 class ServerAskedDelay(RateLimitedError):
     """A transient failure whose response said how long to wait (``retry-after``): ``delay`` is that wait."""
+
+
+class TimedOut(UnavailableError):
+    """An LLM call that took too long; the message names the setting that bounded it and its value."""
+
+
+def timed_out(what: str, setting: str, seconds: float, *, policy: RetryPolicy) -> TimedOut:
+    """The error for a call stopped by ``setting`` (``ARGOAI_LLM_…``) after ``seconds``."""
+    return TimedOut(f"{what} within {seconds:g}s ({setting}={seconds:g})", delay=policy.requeue_delay)
 
 
 def transient_error(

@@ -3,11 +3,15 @@
 Who retries what (decided once, here):
 
 * The SDKs' own retries are OFF (``max_retries=0``). Transient failures (429, 5xx, Anthropic's 529
-  "overloaded", timeouts, dropped connections) are retried by :class:`StructuredReviewModel` with ``stamina``,
-  at most ``LLMSettings.max_retries`` times, honouring ``retry-after``. A server asking us to wait longer than
-  :attr:`RetryPolicy.max_in_process_wait` is not waited for in-process: the call fails at once with
-  :class:`~argoai_core.errors.RateLimitedError` carrying that delay, so the queue redelivers the job later
-  instead of a worker sleeping on it.
+  "overloaded", dropped connections) are retried by :class:`StructuredReviewModel` with ``stamina``,
+  at most ``LLMSettings.max_retries`` times, honouring ``retry-after``. A call that timed out
+  (:class:`~argoai_reviewer.llm.retry.TimedOut`, see :mod:`argoai_reviewer.llm.streaming`) is tried once more
+  at most, after :attr:`RetryPolicy.timeout_retry_wait`: an identical request sent at once would queue
+  behind the abandoned one on a server that keeps generating after its client left. A server asking us to
+  wait longer than :attr:`RetryPolicy.max_in_process_wait` is not waited for in-process: the call fails at
+  once with :class:`~argoai_core.errors.RateLimitedError` carrying that delay, so the queue redelivers the
+  job later instead of a worker sleeping on it. A server refusing a structured-output form is not an outage
+  either: the OpenAI-compatible adapter asks again at once in a form it supports.
 * A reply that does not validate against :class:`ReviewOutput` (invalid JSON, schema violation, refusal,
   truncation, no tool call) is ASKED AGAIN, telling the model what was wrong, at most
   :attr:`RetryPolicy.validation_attempts` times in all; then :class:`~argoai_core.errors.PermanentError`.
@@ -46,7 +50,7 @@ from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.analysis.model import ModelReply, ReviewModel
 from argoai_reviewer.llm.instructions import ReplyInstructions
-from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay
+from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay, TimedOut
 from argoai_reviewer.llm.schema import describe_invalid
 from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS
 
@@ -185,10 +189,16 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
 
     async def _send_with_retries(self, model: str, conversation: H) -> Answer:
         policy = self._policy
+        timeouts = 0
 
         def backoff(exc: Exception) -> bool | float:
+            nonlocal timeouts
             if not isinstance(exc, RetryableError):
                 return False
+            if isinstance(exc, TimedOut):
+                # The server may still be generating the abandoned answer: one more try, after a pause.
+                timeouts += 1
+                return policy.timeout_retry_wait if timeouts < policy.timeout_attempts else False
             if isinstance(exc, ServerAskedDelay):
                 # The server's own delay replaces the exponential backoff, unless it is too long to wait here.
                 return exc.delay if exc.delay <= policy.max_in_process_wait else False

@@ -8,11 +8,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+import redis.asyncio as aioredis
 
 from argoai_core.errors import InvalidInputError, RateLimitedError
 from argoai_core.models.job import RepoRef
+from argoai_core.settings import RedisSettings
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.github_retry import GitHubPolicy
+from argoai_reviewer.adapters.github_writes import WriteGate
 from argoai_reviewer.domain import InlineComment, ReviewDraft
 from support.fake_github import AppCredentials, FakeGitHub
 
@@ -174,3 +177,41 @@ async def test_writes_of_other_installations_do_not_wait(
         adapter.installation(88).post_comment(other, 1, "b"),
     )
     assert asyncio.get_running_loop().time() - started < 0.9
+
+
+async def test_a_write_longer_than_the_lease_keeps_its_turn(
+    redis_client: aioredis.Redis, redis_settings: RedisSettings
+) -> None:
+    """The write turn is a short lease renewed while the write runs: a slow write is not overtaken."""
+    policy = replace(PACED, write_spacing_seconds=0.0, write_wait_seconds=5.0)
+    gates = [WriteGate(redis_client, prefix=redis_settings.key_prefix, policy=policy, lock_ttl_seconds=0.6)]
+    gates.append(
+        WriteGate(redis_client, prefix=redis_settings.key_prefix, policy=policy, lock_ttl_seconds=0.6)
+    )
+    order: list[str] = []
+
+    async def write(gate: WriteGate, name: str, seconds: float) -> None:
+        async with gate.turn(1):
+            order.append(f"{name} start")
+            await asyncio.sleep(seconds)
+            order.append(f"{name} end")
+
+    slow = asyncio.create_task(write(gates[0], "slow", 2.0))
+    await asyncio.sleep(0.1)
+    await write(gates[1], "next", 0.0)
+    await slow
+    assert order == ["slow start", "slow end", "next start", "next end"]
+
+
+async def test_a_dead_writers_turn_ends_with_its_lease(
+    redis_client: aioredis.Redis, redis_settings: RedisSettings
+) -> None:
+    """A pod that dies holding the turn (its lock neither released nor renewed) holds others up one lease."""
+    policy = replace(PACED, write_spacing_seconds=0.0, write_wait_seconds=5.0)
+    prefix = redis_settings.key_prefix
+    # What a killed pod leaves behind: the lock key with its lease running out, and no one renewing it.
+    await redis_client.set(f"{prefix}:writes:1:lock", "dead-pod-token", px=600)
+    started = asyncio.get_running_loop().time()
+    async with WriteGate(redis_client, prefix=prefix, policy=policy, lock_ttl_seconds=0.6).turn(1):
+        waited = asyncio.get_running_loop().time() - started
+    assert 0.3 < waited < 1.5

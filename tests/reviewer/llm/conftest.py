@@ -13,7 +13,7 @@ from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy
 from argoai_reviewer.llm.structured import LLMClient
 from argoai_reviewer.wiring import build_model
-from support.fake_llm import FakeLLM, MarkerResponder
+from support.fake_llm import PERSONALITIES, FakeLLM, MarkerResponder
 
 KEY = "sk-test-llm-key-123456"
 
@@ -26,6 +26,8 @@ FAST = RetryPolicy(
     max_in_process_wait=2.0,
     requeue_delay=7.0,
     validation_attempts=3,
+    timeout_attempts=2,
+    timeout_retry_wait=0.05,
 )
 
 
@@ -41,6 +43,7 @@ def fake_llm(_fake_llm_server: FakeLLM) -> FakeLLM:
     fake = _fake_llm_server
     fake.reset()
     fake.api_key, fake.delay, fake.json_schema_supported = KEY, 0.0, True
+    fake.personality = PERSONALITIES["openai"]
     fake.responder = MarkerResponder()
     return fake
 

@@ -25,7 +25,17 @@ def fake_process() -> Iterator[str]:
     """``python -m support.fake_llm`` on a free port; yields its URL."""
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "support.fake_llm", "--api-key", "proc-key", "--marker", "XXX-BUG"],
+        [
+            sys.executable,
+            "-m",
+            "support.fake_llm",
+            "--api-key",
+            "proc-key",
+            "--marker",
+            "XXX-BUG",
+            "--personality",
+            "llama-cpp-python",
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -41,7 +51,8 @@ def fake_process() -> Iterator[str]:
 
 
 async def test_fake_in_a_process_answers_and_reports_requests(fake_process: str) -> None:
-    """A fake started as a process answers by URL with marker findings and lists what it received."""
+    """A fake started as a process answers by URL with marker findings, as the personality it was given
+    (llama-cpp-python refuses json_schema), and lists what it received."""
     settings = LLMSettings(
         provider="openai", base_url=f"{fake_process}/v1", api_key=SecretStr("proc-key"), model="m"
     )
@@ -58,4 +69,5 @@ async def test_fake_in_a_process_answers_and_reports_requests(fake_process: str)
     ]
     async with httpx.AsyncClient(timeout=5) as client:
         recorded = (await client.get(f"{fake_process}/_fake/requests")).json()
-    assert [r["body"]["model"] for r in recorded] == ["m"]
+    assert [r["body"]["model"] for r in recorded] == ["m", "m"]
+    assert [r["body"]["response_format"]["type"] for r in recorded] == ["json_schema", "json_object"]

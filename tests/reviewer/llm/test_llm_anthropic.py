@@ -140,15 +140,18 @@ async def test_server_errors_are_bounded(fake_llm: FakeLLM, make_model: ModelFac
     assert len(fake_llm.requests) == FAST.attempts
 
 
-async def test_timeout_is_retryable(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
-    """An answer slower than the timeout ends, after the bounded attempts, in RetryableError."""
-    fake_llm.enqueue(*[Reply.slow(3)] * 5)
-    model = make_model("anthropic", timeout_seconds=0.3)
+async def test_stalled_stream_is_retried_once_then_names_the_idle_setting(
+    fake_llm: FakeLLM, make_model: ModelFactory
+) -> None:
+    """A stream that stops sending is left after the idle timeout, tried once more, then RetryableError."""
+    fake_llm.enqueue(*[Reply.stalling(3)] * 5)
+    model = make_model("anthropic", idle_timeout_seconds=0.3)
 
-    with pytest.raises(RetryableError, match="timed out"):
+    with pytest.raises(RetryableError, match=r"no data within 0.3s \(ARGOAI_LLM_IDLE_TIMEOUT_SECONDS=0.3\)"):
         await model.review(system=SYSTEM, prompt=PROMPT)
 
-    assert len(fake_llm.requests) == FAST.attempts
+    assert len(fake_llm.requests) == FAST.timeout_attempts
+    assert [fake_llm.wait_outcome(r.number) for r in fake_llm.requests] == ["client left"] * 2
 
 
 async def test_wrong_key_is_permanent(fake_llm: FakeLLM, make_model: ModelFactory) -> None:

@@ -302,17 +302,35 @@ async def test_server_error_then_success(fake_llm: FakeLLM, make_model: ModelFac
     assert len(fake_llm.requests) == 2
 
 
-async def test_timeout_is_retryable(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
-    """An answer slower than the timeout is abandoned; after the bounded attempts it is RetryableError."""
+async def test_unstreamed_timeout_names_the_setting_and_is_retried_once(
+    fake_llm: FakeLLM, make_model: ModelFactory
+) -> None:
+    """Without streaming, an answer slower than the timeout is abandoned and tried once more, not attempts
+    times; the error names ARGOAI_LLM_TIMEOUT_SECONDS and its value."""
     fake_llm.enqueue(*[Reply.slow(3)] * 5)
-    model = make_model("openai", timeout_seconds=0.3)
+    model = make_model("openai", timeout_seconds=0.3, stream=False)
 
     started = time.monotonic()
-    with pytest.raises(RetryableError, match="timed out"):
+    with pytest.raises(RetryableError, match=r"no answer within 0.3s \(ARGOAI_LLM_TIMEOUT_SECONDS=0.3\)"):
         await model.review(system=SYSTEM, prompt=PROMPT)
 
-    assert len(fake_llm.requests) == FAST.attempts
+    assert len(fake_llm.requests) == FAST.timeout_attempts < FAST.attempts
+    assert not any(r.stream for r in fake_llm.requests)
     assert time.monotonic() - started < 2.5
+
+
+async def test_streamed_call_over_the_overall_cap_names_it(
+    fake_llm: FakeLLM, make_model: ModelFactory
+) -> None:
+    """A stream that keeps sending but outlasts ARGOAI_LLM_TIMEOUT_SECONDS is stopped by that cap."""
+    fake_llm.enqueue(*[Reply.stalling(0.4)] * 2)
+    model = make_model("openai", timeout_seconds=0.6, idle_timeout_seconds=0.5)
+    fake_llm.delay = 0.3  # before the first chunk, within the idle timeout; 0.3 + 0.4 is over the cap
+
+    with pytest.raises(RetryableError, match=r"not finished within 0.6s \(ARGOAI_LLM_TIMEOUT_SECONDS=0.6\)"):
+        await model.review(system=SYSTEM, prompt=PROMPT)
+
+    assert len(fake_llm.requests) == FAST.timeout_attempts
 
 
 async def test_wrong_key_is_permanent(fake_llm: FakeLLM, make_model: ModelFactory) -> None:
