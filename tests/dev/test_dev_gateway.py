@@ -45,6 +45,10 @@ async def test_dev_starts_with_nothing_configured_and_stops_cleanly(
     printed_secret = dev.wait_for_line(r"development secret kept in \S+: ([0-9a-f]{64})").group(1)
     dev.wait_for_line(r"GitHub App not configured")
     dev.wait_for_line(r"LLM not configured")
+    # Which analyzers reviews run, with the installed version of each tool.
+    dev.wait_for_line(
+        r"^  analyzers ruff [\d.]+, bandit [\d.]+, .*biome [\d.]+; built in: secrets, conflicts, debugger$"
+    )
     dev.wait_ready()
     secret_file = dev.state_dir / "webhook-secret"
     assert secret_file.read_text().strip() == printed_secret

@@ -1,4 +1,4 @@
-"""What a review finds: the schema the LLM must answer in, shared with the built-in checks.
+"""What a review finds: the schema the LLM must answer in, shared with the analyzers.
 
 One pydantic model is the schema: it is sent to the LLM as a JSON schema (OpenAI structured output,
 Anthropic tool input) and every reply is validated against it; a reply that does not validate is asked again,
@@ -8,12 +8,18 @@ Versions of :class:`ReviewOutput` (:data:`REVIEW_OUTPUT_VERSION`): 1 had ``summa
 ``files`` (one line per file, for the pull request's walkthrough). The schema sent to the model requires
 ``files``; a reply without it (a version 1 answer: a recorded reply, an older fake) still validates, with no
 file descriptions, so the walkthrough falls back to the file list.
+
+Finding documents are versioned by shape. Version 1 is :class:`Finding`, unchanged (the LLM's schema: it
+never gains a field the model would have to fill). Version 2 is :class:`ToolFinding`: a version 1 finding plus
+where it came from (``tool``, ``rule``, ``rule_url``) and ``version: 2``. Every version 1 document is still
+valid, every consumer of a :class:`Finding` accepts a :class:`ToolFinding` (a subclass), and a model's reply
+cannot claim to be a tool's finding: ``ReviewOutput`` holds version 1 findings, which forbid extra fields.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -73,6 +79,35 @@ class Finding(BaseModel):
         if self.end_line < self.start_line:
             raise ValueError("end_line must not be before start_line")
         return self
+
+
+# A tool's name and a rule id: plain tokens (they are shown in comments and may be named in a policy).
+TOOL_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+RULE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$"
+
+
+class ToolFinding(Finding):
+    """Version 2: a finding reported by an analyzer (a static-analysis tool or a built-in check).
+
+    Its lines are exact (the tool's, on changed lines), so it is placed by line numbers, never re-located by
+    its quote. ``rule_url`` links the rule's documentation, when the tool has one.
+    """
+
+    version: Literal[2] = 2
+    tool: str = Field(pattern=TOOL_PATTERN, description="Analyzer that reported it, e.g. ruff")
+    rule: str = Field(pattern=RULE_PATTERN, description="The tool's rule id, e.g. F401, SC2086, DL3008")
+    # No spaces, quotes, parentheses or brackets: the URL is put in a Markdown link as it is.
+    rule_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https://[A-Za-z0-9._~:/?#@!$&*+,;=%-]+$",
+        description="Documentation of the rule",
+    )
+
+    @property
+    def rule_ref(self) -> str:
+        """``tool:rule``, as a policy names a rule (``disabledRules``)."""
+        return f"{self.tool}:{self.rule}"
 
 
 class FileNote(BaseModel):

@@ -49,6 +49,24 @@ def _unique(values: list[Any], what: str) -> None:
 
 
 PullRequestAction = Literal["opened", "reopened", "ready_for_review", "synchronize"]
+# The analyzers a review runs (argoai_reviewer.analysis.analyzers): the built-in checks and the tools.
+AnalyzerName = Literal[
+    "secrets",
+    "conflicts",
+    "debugger",
+    "ruff",
+    "bandit",
+    "shellcheck",
+    "hadolint",
+    "actionlint",
+    "yamllint",
+    "biome",
+]
+# ``tool:rule`` as findings name them, e.g. ``ruff:F401``, ``shellcheck:SC2086``, ``biome:lint/style/noVar``.
+RuleRef = Annotated[
+    str,
+    Field(min_length=3, max_length=140, pattern=r"^[a-z][a-z0-9-]{0,39}:[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$"),
+]
 Command = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
 CheckPassConclusion = Literal["success", "neutral"]
 
@@ -118,6 +136,75 @@ class RelatedContext(_Spec):
     max_tokens_per_review: int = Field(
         default=16000, ge=0, le=2_000_000, description="Most tokens of related code in one review"
     )
+
+
+def _severity(name: str) -> Any:
+    return Field(default=None, description=f"Findings of {name} below this are not posted")
+
+
+class AnalyzerSeverities(_Spec):
+    """Minimum severity per analyzer, on top of the policy's ``minSeverity`` (the stricter of the two)."""
+
+    secrets: Severity | None = _severity("the credential check")
+    conflicts: Severity | None = _severity("the merge-conflict check")
+    debugger: Severity | None = _severity("the debugger-leftover check")
+    ruff: Severity | None = _severity("ruff")
+    bandit: Severity | None = _severity("bandit")
+    shellcheck: Severity | None = _severity("shellcheck")
+    hadolint: Severity | None = _severity("hadolint")
+    actionlint: Severity | None = _severity("actionlint")
+    yamllint: Severity | None = _severity("yamllint")
+    biome: Severity | None = _severity("biome")
+
+    def for_analyzer(self, name: str) -> Severity | None:
+        """The minimum set for analyzer ``name``, or None."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, Severity) else None
+
+
+class AnalyzersPolicy(_Spec):
+    """Which analyzers run on the changed lines and how their findings are posted."""
+
+    enabled: bool = Field(default=True, description="Run analyzers at all (false: the LLM alone)")
+    disabled: list[AnalyzerName] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Analyzers not run, e.g. [bandit, yamllint]",
+        json_schema_extra=_SET,
+    )
+    disabled_rules: list[RuleRef] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Rules whose findings are dropped, as tool:rule (ruff:E501, shellcheck:SC2086)",
+        json_schema_extra=_SET,
+    )
+    min_severity: AnalyzerSeverities = Field(
+        default_factory=AnalyzerSeverities, description="Minimum severity per analyzer"
+    )
+    count_towards_max_comments: bool = Field(
+        default=True,
+        description="Analyzer findings share maxComments with the LLM's (false: analyzers.maxComments)",
+    )
+    max_comments: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="Most inline analyzer comments when countTowardsMaxComments is false",
+    )
+    repository_config: bool = Field(
+        default=False,
+        description="Honour the repository's ruff configuration (plain data: ruff.toml, pyproject.toml)",
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        _unique(list(self.disabled), "analyzers.disabled")
+        _unique(list(self.disabled_rules), "analyzers.disabledRules")
+        return self
+
+    def runs(self, name: str) -> bool:
+        """True when analyzer ``name`` is to run."""
+        return self.enabled and name not in self.disabled
 
 
 MODEL_RULE = _cel(
@@ -212,6 +299,10 @@ class PolicySpec(_Spec):
         description=(
             "Do not post findings like ones the team rejected (a thumbs-down or dismiss) in the repository"
         ),
+    )
+    analyzers: AnalyzersPolicy = Field(
+        default_factory=AnalyzersPolicy,
+        description="Static analyzers run on the changed lines (ruff, bandit, shellcheck, hadolint, ...)",
     )
 
     @model_validator(mode="after")

@@ -19,8 +19,10 @@ class Coverage:
     clipped: tuple[tuple[str, str], ...] = ()
     lines_sent: int = 0
     lines_total: int = 0
-    # False when no LLM was configured: the built-in checks alone read the lines.
+    # False when no LLM was configured: the analyzers alone read the lines.
     llm_used: bool = True
+    # Analyzers that checked files of this review (built-in checks and tools), in their order.
+    analyzers: tuple[str, ...] = ()
     # Unchanged code given to the model beside the diffs: snippets, and the files they come from.
     related_snippets: int = 0
     related_files: int = 0

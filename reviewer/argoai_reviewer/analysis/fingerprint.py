@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from argoai_core.models.findings import Finding
+from argoai_core.models.findings import Finding, ToolFinding
 from argoai_reviewer.analysis.anchoring import Placement, normalize_block
 
 VERSION = "v1"
@@ -29,7 +29,10 @@ def fingerprint(finding: Finding, *, path: str | None = None) -> str:
     """32 hex characters identifying ``finding`` by file (``path`` overrides ``finding.path``), category
     and normalised quote."""
     quote = "\n".join(normalize_block(finding.quote))
-    key = "\x1f".join((VERSION, _clean_path(path or finding.path), finding.category.value, quote))
+    parts = [VERSION, _clean_path(path or finding.path), finding.category.value, quote]
+    if isinstance(finding, ToolFinding):
+        parts += [finding.tool, finding.rule, finding.title]
+    key = "\x1f".join(parts)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 

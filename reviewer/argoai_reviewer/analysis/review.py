@@ -1,12 +1,15 @@
 """The part of a review shared by GitHub reviews and local reviews: from changed files to placed findings.
 
-selection (policy) → context batches within token budgets → built-in checks + LLM calls (concurrent, bounded)
-→ merged findings → anchoring on the diff where comments can go. Posting (or printing) is the caller's job.
+selection (policy) → context batches within token budgets → analyzers (built-in checks and static-analysis
+tools, :mod:`~argoai_reviewer.analysis.analyzers`) running while the LLM calls run (concurrent, bounded) →
+merged findings → anchoring on the diff where comments can go → suggestions parse-checked. Posting (or
+printing) is the caller's job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -16,9 +19,16 @@ from argoai_core.errors import PermanentError
 from argoai_core.logs import get_logger
 from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
+from argoai_reviewer.analysis.analyzers import (
+    AnalyzerResult,
+    AnalyzerRunner,
+    HeadTree,
+    TempCopy,
+    merge_findings,
+)
+from argoai_reviewer.analysis.analyzers.syntax import check_suggestions
 from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
-from argoai_reviewer.analysis.checks import merge_findings, run_checks
-from argoai_reviewer.analysis.context import Batch, ContextLimits, build_batches
+from argoai_reviewer.analysis.context import Batch, ContextLimits, ContextPlan, build_batches
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
 from argoai_reviewer.analysis.model import ModelReply, ReviewModel
@@ -64,6 +74,9 @@ class ChangeRequest:
     head_text: HeadText
     code: CodeIndex | None = None
     notes: tuple[str, ...] = ()
+    # Where analyzers read the files at head; None: a temporary copy of the changed files made through
+    # ``head_text`` (which reads the snapshot when there is one), so tools only ever see plain files.
+    head_tree: HeadTree | None = None
 
 
 @dataclass
@@ -81,11 +94,13 @@ class Analysis:
     calls: int = 0
     # One line per file from the model (path → description), for the pull request's walkthrough.
     file_notes: dict[str, str] = field(default_factory=dict)
+    analyzers: AnalyzerResult = field(default_factory=AnalyzerResult)
 
     @property
     def summary(self) -> str:
-        """The model's summary (one per call, joined), or empty without an LLM."""
-        return "\n\n".join(part.strip() for part in self.summaries if part.strip())
+        """The model's summary (one per call, joined; empty without an LLM), then the analyzers' notes."""
+        parts = [part.strip() for part in self.summaries if part.strip()]
+        return "\n\n".join([*parts, *self.analyzers.notes])
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,8 @@ class AnalysisOptions:
     input_tokens_per_call: int = 16_000
     llm_concurrency: int = 4
     bot_name: str = "argoai"
+    # Shared by every review of the process: its bound on analyzer processes is process-wide.
+    analyzers: AnalyzerRunner = field(default_factory=AnalyzerRunner)
 
 
 def within_configured_llm(policy: PolicySpec, configured_provider: str | None) -> tuple[PolicySpec, str]:
@@ -179,7 +196,7 @@ async def analyze(
     heartbeat: Heartbeat,
     progress: Progress = lambda _: None,
 ) -> Analysis:
-    """Review ``request`` under ``policy``: built-in checks always, the LLM when one is configured."""
+    """Review ``request`` under ``policy``: the analyzers always, the LLM when one is configured."""
     selection = select_files(request.files, policy)
     diffs = _diffs(selection.reviewed)
     progress(f"{len(diffs)} files to review, {len(selection.skipped)} skipped")
@@ -189,8 +206,45 @@ async def analyze(
     reserve = wanted.tokens_per_call if with_related else 0
     limits = _limits(request.pr, policy, counter, options, reserve=reserve)
     plan = build_batches(diffs, texts, counter=counter, limits=limits)
-    builtin = run_checks(diffs)
-    findings: list[Finding] = builtin
+    # Analyzers run while the model thinks: they add nothing to a review's time unless they take longer.
+    analyzing = asyncio.create_task(_analyzers(request, diffs, texts, policy, options))
+    try:
+        return await _review(
+            request,
+            policy,
+            model,
+            counter,
+            options,
+            selection,
+            diffs,
+            texts,
+            plan,
+            analyzing,
+            heartbeat,
+            progress,
+        )
+    finally:
+        await _cancel(analyzing)
+
+
+async def _review(
+    request: ChangeRequest,
+    policy: PolicySpec,
+    model: ReviewModel | None,
+    counter: TokenCounter,
+    options: AnalysisOptions,
+    selection: Selection,
+    diffs: list[FileDiff],
+    texts: Mapping[str, str | None],
+    plan: ContextPlan,
+    analyzing: asyncio.Task[AnalyzerResult],
+    heartbeat: Heartbeat,
+    progress: Progress,
+) -> Analysis:
+    """The rest of :func:`analyze`: related code, LLM calls, then analyzer findings merged and placed."""
+    wanted = _related_limits(policy)
+    with_related = model is not None and request.code is not None and wanted.enabled
+    findings: list[Finding] = []
     related = RelatedPlan(texts=["" for _ in plan.batches])
     if with_related and request.code is not None and plan.batches:
         progress("looking up related code")
@@ -245,15 +299,40 @@ async def analyze(
             analysis.output_tokens += reply.output_tokens
             analysis.calls += 1
         answered = [reply for reply in replies if isinstance(reply, ModelReply)]
-        findings = merge_findings(findings, [f for reply in answered for f in reply.output.findings])
+        findings = [f for reply in answered for f in reply.output.findings]
+    analysis.analyzers = await analyzing
+    checked = analysis.analyzers.checked
+    analysis.coverage = replace(analysis.coverage, analyzers=tuple(name for name in checked if checked[name]))
+    builtin = analysis.analyzers.findings
+    findings = merge_findings(builtin, findings)
     same_files = request.anchor_files is request.files
     anchor_diffs: Mapping[str, FileDiff] = by_path(diffs if same_files else _diffs(request.anchor_files))
-    # Built-in findings have exact line numbers; the model's are located by the code they quote.
+    # Analyzer findings have exact line numbers; the model's are located by the code they quote.
     exact = {id(finding) for finding in builtin}
-    analysis.placements = [
+    placements = [
         anchor_at_lines(f, anchor_diffs) if id(f) in exact else anchor(f, anchor_diffs) for f in findings
     ]
+    analysis.placements = check_suggestions(placements, texts)
     return analysis
+
+
+async def _analyzers(
+    request: ChangeRequest,
+    diffs: Sequence[FileDiff],
+    texts: Mapping[str, str | None],
+    policy: PolicySpec,
+    options: AnalysisOptions,
+) -> AnalyzerResult:
+    """The analyzers' findings on the changed lines, reading a snapshot or a temporary copy of the files."""
+    tree = request.head_tree or TempCopy(request.head_text, texts)
+    return await options.analyzers.run(diffs, texts, policy.analyzers, tree)
+
+
+async def _cancel(task: asyncio.Task[AnalyzerResult]) -> None:
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _without_failed(

@@ -2,11 +2,18 @@
 
 Decisions made here:
 
-* Findings below ``policy.min_severity`` are not posted; they are counted in the body.
+* Findings below ``policy.min_severity`` (for an analyzer's finding: below its analyzer's minimum in
+  ``policy.analyzers.minSeverity`` when that is stricter) are not posted; they are counted in the body.
 * Two findings with the same fingerprint in one answer are posted once; the rest are counted.
 * Anchored findings are ordered by severity (critical first), then path and line; the first
   ``policy.max_comments`` become inline comments; the rest, and findings that could not be anchored (notes,
   with the reason), are listed in the pull request's summary comment (:mod:`.summary`), not in the review.
+  When ``policy.analyzers.countTowardsMaxComments`` is false, analyzer findings have their own cap
+  (``policy.analyzers.maxComments``) and take none of the shared one.
+* An analyzer's comment ends with its tool and rule, the rule linked to its documentation (ArgoAI builds
+  the link from the tool's known documentation site; the tool's own text is sanitised like the model's).
+* A suggestion the analysis dropped (e.g. it would not parse, see
+  :mod:`~argoai_reviewer.analysis.analyzers.syntax`) is not offered; the comment says why.
 * The event is ``COMMENT``, or ``REQUEST_CHANGES`` when ``policy.request_changes`` is set and a critical
   finding is in the review (inline, as a note, or over the cap). ArgoAI never approves.
 * A review is worth posting only with a new inline comment or to request changes
@@ -26,7 +33,7 @@ from typing import Any
 
 import jinja2
 
-from argoai_core.models.findings import Finding, Severity
+from argoai_core.models.findings import Finding, Severity, ToolFinding
 from argoai_core.models.policy import PolicySpec
 from argoai_core.sanitize import (
     BODY_MAX,
@@ -38,6 +45,7 @@ from argoai_core.sanitize import (
     sanitize_path,
     sanitize_title,
 )
+from argoai_reviewer.analysis.analyzers import is_analyzer_finding, min_severity_for
 from argoai_reviewer.analysis.anchoring import Anchored, Placement, Unanchored
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.fingerprint import fingerprint_of
@@ -86,8 +94,10 @@ def select(placements: Sequence[Placement], policy: PolicySpec) -> Selection:
     """Apply the policy (minimum severity, comment cap) and drop in-review duplicates, counting each."""
     selection = Selection()
     seen: set[str] = set()
+    separate = not policy.analyzers.count_towards_max_comments
+    shared = analyzers = 0
     for item in sorted(placements, key=_order):
-        if item.finding.severity.rank > policy.min_severity.rank:
+        if item.finding.severity.rank > min_severity_for(item.finding, policy).rank:
             selection.below_min += 1
             continue
         key = fingerprint_of(item)
@@ -97,10 +107,14 @@ def select(placements: Sequence[Placement], policy: PolicySpec) -> Selection:
         seen.add(key)
         if isinstance(item, Unanchored):
             selection.notes.append(item)
-        elif len(selection.inline) < policy.max_comments:
-            selection.inline.append(item)
+        elif separate and is_analyzer_finding(item.finding):
+            analyzers += 1
+            (selection.inline if analyzers <= policy.analyzers.max_comments else selection.over_cap).append(
+                item
+            )
         else:
-            selection.over_cap.append(item)
+            shared += 1
+            (selection.inline if shared <= policy.max_comments else selection.over_cap).append(item)
     return selection
 
 
@@ -118,16 +132,32 @@ def render_comment(item: Anchored, *, bot_handle: str) -> str:
         suggestion, note = None, "it contains text that cannot be posted safely"
     elif finding.suggestion is not None and suggestion is None:
         note = item.suggestion_dropped
+    title = sanitize_title(finding.title, bot_handle=bot_handle)
+    body = sanitize_markdown(finding.body, bot_handle=bot_handle, limit=BODY_MAX)
     text = _ENV.get_template("comment.md.j2").render(
         badge=BADGES[finding.severity],
         category=finding.category.value,
-        title=sanitize_title(finding.title, bot_handle=bot_handle),
-        body=sanitize_markdown(finding.body, bot_handle=bot_handle, limit=BODY_MAX),
+        title=title,
+        # A tool's message is often all it says: shown once, as the title.
+        body=None if isinstance(finding, ToolFinding) and body.strip() == title.strip() else body,
         suggestion=suggestion,
         fence=code_fence(suggestion or ""),
         note=f"Suggestion omitted: {note}." if note else None,
+        source=source_line(finding),
     )
     return text.rstrip("\n")[:COMMENT_MAX]
+
+
+def source_line(finding: Finding) -> str | None:
+    """ "Reported by <tool> · rule <rule>" (the rule linked to its documentation) for an analyzer's finding.
+
+    ``tool`` and ``rule`` match strict patterns (letters, digits, ``-_./``) and ``rule_url`` is an https URL
+    ArgoAI built for the tool's documentation site, so nothing here needs escaping beyond the code span.
+    """
+    if not isinstance(finding, ToolFinding):
+        return None
+    rule = f"[`{finding.rule}`]({finding.rule_url})" if finding.rule_url else f"`{finding.rule}`"
+    return f"Reported by {finding.tool} · rule {rule}"
 
 
 def inline_comment(item: Anchored, *, bot_handle: str) -> InlineComment:
@@ -177,6 +207,8 @@ def coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
             f"Checked {files} with ArgoAI's built-in checks only ({coverage.lines_total:,} changed lines): "
             "no LLM is configured."
         )
+    if coverage.analyzers:
+        line += f" Analyzers run on the changed lines: {', '.join(coverage.analyzers)}."
     if coverage.complete:
         line += " Nothing was skipped."
     if coverage.related_snippets:

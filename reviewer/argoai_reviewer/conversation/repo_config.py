@@ -14,6 +14,12 @@ What a repository may set, and how it combines with the effective cluster policy
 ``minSeverity``      replaces the policy's
 ``maxComments``      the smaller of the two (the policy's is a ceiling)
 ``reviewDrafts``     replaces the policy's
+``analyzers``        narrows the policy's ``analyzers``, never widens them: ``enabled: false`` turns them
+                     off; ``disabled`` and ``disabledRules`` are added; a ``minSeverity`` per analyzer
+                     applies when stricter than the policy's; ``maxComments`` the smaller;
+                     ``countTowardsMaxComments: true`` and ``repositoryConfig: false`` apply. A request
+                     to widen (enable analyzers, lower a minimum, stop counting towards the cap, honour
+                     the repository's ruff configuration) is ignored with a note.
 ===================  ==============================================================================
 
 Anything else (provider, model, commands, token budget, events, anything naming a URL or a secret) is not
@@ -34,11 +40,33 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from argoai_core.models.findings import Severity
-from argoai_core.models.policy import PathGlob, PathInstruction, PolicySpec
+from argoai_core.models.policy import (
+    AnalyzerName,
+    AnalyzerSeverities,
+    AnalyzersPolicy,
+    PathGlob,
+    PathInstruction,
+    PolicySpec,
+    RuleRef,
+)
 
 CONFIG_PATH = ".github/argoai.yaml"
 MAX_CONFIG_CHARS = 64 * 1024
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,40}$")
+
+
+class RepoAnalyzers(BaseModel):
+    """What ``.github/argoai.yaml`` may say about analyzers (each setting can only narrow the policy's)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    disabled: list[AnalyzerName] = Field(default_factory=list, max_length=10)
+    disabled_rules: list[RuleRef] = Field(default_factory=list, max_length=500)
+    min_severity: AnalyzerSeverities | None = None
+    count_towards_max_comments: bool | None = None
+    max_comments: int | None = Field(default=None, ge=0, le=100)
+    repository_config: bool | None = None
 
 
 class RepoConfig(BaseModel):
@@ -53,6 +81,7 @@ class RepoConfig(BaseModel):
     min_severity: Severity | None = None
     max_comments: int | None = Field(default=None, ge=0, le=100)
     review_drafts: bool | None = None
+    analyzers: RepoAnalyzers | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +135,55 @@ def apply_repo_config(policy: PolicySpec, config: RepoConfig) -> tuple[PolicySpe
         else policy.max_comments,
         "review_drafts": policy.review_drafts if config.review_drafts is None else config.review_drafts,
     }
+    if config.analyzers is not None:
+        update["analyzers"] = _narrow_analyzers(policy.analyzers, config.analyzers, notes)
     return policy.model_copy(update=update), notes
+
+
+def _stricter(policy: Severity | None, repo: Severity | None) -> Severity | None:
+    if repo is None:
+        return policy
+    if policy is None:
+        return repo
+    return repo if repo.rank < policy.rank else policy
+
+
+def _narrow_analyzers(policy: AnalyzersPolicy, repo: RepoAnalyzers, notes: list[str]) -> AnalyzersPolicy:
+    """``policy`` narrowed by ``repo``; a widening request is ignored and noted (by setting name only)."""
+    widened: list[str] = []
+    if repo.enabled and not policy.enabled:
+        widened.append("enabled")
+    if repo.count_towards_max_comments is False and policy.count_towards_max_comments:
+        widened.append("countTowardsMaxComments")
+    if repo.repository_config and not policy.repository_config:
+        widened.append("repositoryConfig")
+    if repo.max_comments is not None and repo.max_comments > policy.max_comments:
+        widened.append("maxComments")
+    severities = {}
+    for name in AnalyzerSeverities.model_fields:
+        ours, theirs = policy.min_severity.for_analyzer(name), None
+        if repo.min_severity is not None:
+            theirs = repo.min_severity.for_analyzer(name)
+        if theirs is not None and ours is not None and theirs.rank > ours.rank:
+            widened.append(f"minSeverity.{name}")
+        severities[name] = _stricter(ours, theirs)
+    if widened:
+        what = ", ".join(widened)
+        notes.append(f"`analyzers` in `{CONFIG_PATH}` cannot widen the review policy; not applied: {what}.")
+    return policy.model_copy(
+        update={
+            "enabled": policy.enabled and repo.enabled is not False,
+            "disabled": list(dict.fromkeys([*policy.disabled, *repo.disabled])),
+            "disabled_rules": list(dict.fromkeys([*policy.disabled_rules, *repo.disabled_rules])),
+            "min_severity": AnalyzerSeverities(**severities),
+            "count_towards_max_comments": policy.count_towards_max_comments
+            or bool(repo.count_towards_max_comments),
+            "max_comments": min(policy.max_comments, repo.max_comments)
+            if repo.max_comments is not None
+            else policy.max_comments,
+            "repository_config": policy.repository_config and repo.repository_config is not False,
+        }
+    )
 
 
 def _refused(why: str) -> ParsedConfig:

@@ -1,4 +1,4 @@
-"""Merge-conflict markers added by the change.
+"""Built-in analyzer ``conflicts``: merge-conflict markers added by the change (rule ``conflict-markers``).
 
 Only a complete conflict counts: a ``<<<<<<<`` line, then ``=======``, then ``>>>>>>>``, all added in one
 hunk; a lone ``=======`` is a heading underline in many formats. Documentation files are left alone, since
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from argoai_core.models.findings import Category, Finding, Severity
-from argoai_reviewer.analysis.checks._lines import extension
+from argoai_core.models.findings import Category, Severity, ToolFinding
+from argoai_reviewer.analysis.analyzers.lines import extension
 from argoai_reviewer.analysis.diff import FileDiff
 
 _OURS = re.compile(r"^<{7}(?: |$)")
@@ -19,7 +19,10 @@ _THEIRS = re.compile(r"^>{7}(?: |$)")
 _DOCUMENTATION = frozenset({"md", "markdown", "rst", "adoc", "asciidoc", "txt", "org"})
 
 
-def conflict_findings(diff: FileDiff) -> list[Finding]:
+NAME = "conflicts"
+
+
+def conflict_findings(diff: FileDiff) -> list[ToolFinding]:
     """One finding per complete conflict block, on its ``<<<<<<<`` line."""
     if extension(diff.path) in _DOCUMENTATION:
         return []
@@ -36,7 +39,9 @@ def conflict_findings(diff: FileDiff) -> list[Finding]:
             elif _THEIRS.match(line.text) and opened is not None and separated:
                 assert opened.new is not None
                 findings.append(
-                    Finding(
+                    ToolFinding(
+                        tool=NAME,
+                        rule="conflict-markers",
                         path=diff.path,
                         start_line=opened.new,
                         end_line=opened.new,
@@ -54,3 +59,13 @@ def conflict_findings(diff: FileDiff) -> list[Finding]:
                 )
                 opened, separated = None, False
     return findings
+
+
+class ConflictsAnalyzer:
+    """The ``conflicts`` built-in analyzer."""
+
+    name = NAME
+
+    def check(self, diff: FileDiff) -> list[ToolFinding]:
+        """Complete conflict blocks added by ``diff``."""
+        return conflict_findings(diff)

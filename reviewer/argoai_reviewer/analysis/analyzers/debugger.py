@@ -1,4 +1,5 @@
-"""Debugger calls left in the code: only statements that stop a program when reached.
+"""Built-in analyzer ``debugger``: debugger calls left in the code (rule ``breakpoint``), only statements
+that stop a program when reached.
 
 High confidence only: a statement that is nothing but a breakpoint in a language where it halts execution
 (``breakpoint()``, ``pdb.set_trace()``, ``debugger;``, ``binding.pry``…). Logging such as ``console.log`` is
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from argoai_core.models.findings import Category, Finding, Severity
+from argoai_core.models.findings import Category, Severity, ToolFinding
 from argoai_core.redact import redact
-from argoai_reviewer.analysis.checks._lines import added_lines, extension
+from argoai_reviewer.analysis.analyzers.lines import added_lines, extension
 from argoai_reviewer.analysis.diff import FileDiff
 
 _PYTHON = re.compile(
@@ -33,13 +34,18 @@ _BY_EXTENSION: dict[str, re.Pattern[str]] = {
 }
 
 
-def leftover_findings(diff: FileDiff) -> list[Finding]:
+NAME = "debugger"
+
+
+def leftover_findings(diff: FileDiff) -> list[ToolFinding]:
     """One finding per added line that is a debugger breakpoint in the file's language."""
     pattern = _BY_EXTENSION.get(extension(diff.path))
     if pattern is None:
         return []
     return [
-        Finding(
+        ToolFinding(
+            tool=NAME,
+            rule="breakpoint",
             path=diff.path,
             start_line=line.new,
             end_line=line.new,
@@ -56,3 +62,13 @@ def leftover_findings(diff: FileDiff) -> list[Finding]:
         for line in added_lines(diff)
         if line.new is not None and pattern.match(line.text)
     ]
+
+
+class DebuggerAnalyzer:
+    """The ``debugger`` built-in analyzer."""
+
+    name = NAME
+
+    def check(self, diff: FileDiff) -> list[ToolFinding]:
+        """Breakpoints added by ``diff``."""
+        return leftover_findings(diff)

@@ -1,4 +1,5 @@
-"""Credentials added by the change, found with the shared patterns of :mod:`argoai_core.redact`.
+"""Built-in analyzer ``secrets``: credentials added by the change, found with the shared patterns of
+:mod:`argoai_core.redact`. Rule ids are the pattern names as slugs (``aws-access-key-id``, ``github-token``…).
 
 A finding names the kind of credential and never repeats it. It sits on the one line where the credential
 starts (a key block: its ``BEGIN`` line), and its ``quote`` is a secret-free piece of that line: the text
@@ -14,9 +15,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from argoai_core.models.findings import Category, Finding, Severity
+from argoai_core.models.findings import Category, Severity, ToolFinding
 from argoai_core.redact import find_secret_spans, find_secrets, redact
-from argoai_reviewer.analysis.checks._lines import added_runs
+from argoai_reviewer.analysis.analyzers.lines import added_runs, slug
 from argoai_reviewer.analysis.diff import DiffLine, FileDiff
 
 # Formats that are credentials by their shape; the rest ("password = '…'", "token …") are guesses from a name.
@@ -43,13 +44,15 @@ def _quote(line: str, spans: list[tuple[int, int]]) -> str:
     return redact(line).strip() or "[REDACTED]"
 
 
-def _finding(path: str, run: list[DiffLine], hit: _Hit) -> Finding:
+def _finding(path: str, run: list[DiffLine], hit: _Hit) -> ToolFinding:
     kinds = list(dict.fromkeys(hit.kinds))
     first = run[hit.first]
     assert first.new is not None
     what = " and ".join(kinds)
     generic = all(kind in _GENERIC for kind in kinds)
-    return Finding(
+    return ToolFinding(
+        tool=NAME,
+        rule=slug(kinds[0]),
         path=path,
         start_line=first.new,
         end_line=first.new,
@@ -67,7 +70,10 @@ def _finding(path: str, run: list[DiffLine], hit: _Hit) -> Finding:
     )
 
 
-def secret_findings(diff: FileDiff) -> list[Finding]:
+NAME = "secrets"
+
+
+def secret_findings(diff: FileDiff) -> list[ToolFinding]:
     """One finding per added line where a credential starts (a key block: on its first line)."""
     findings = []
     for run in added_runs(diff):
@@ -84,3 +90,13 @@ def secret_findings(diff: FileDiff) -> list[Finding]:
             hit.spans.append((match.start - offsets[first], min(match.end, line_end) - offsets[first]))
         findings += [_finding(diff.path, run, hit) for _, hit in sorted(hits.items())]
     return findings
+
+
+class SecretsAnalyzer:
+    """The ``secrets`` built-in analyzer."""
+
+    name = NAME
+
+    def check(self, diff: FileDiff) -> list[ToolFinding]:
+        """Credentials added by ``diff``."""
+        return secret_findings(diff)

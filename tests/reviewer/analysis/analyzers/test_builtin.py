@@ -1,15 +1,23 @@
-"""Built-in checks: added credentials, conflict markers, debugger leftovers, merging with the LLM."""
+"""Built-in analyzers: added credentials, conflict markers, debugger leftovers, merging with the LLM."""
 
 from __future__ import annotations
 
-from argoai_core.models.findings import Category, Finding, Severity
+from collections.abc import Sequence
+
+from argoai_core.models.findings import Category, Finding, Severity, ToolFinding
+from argoai_reviewer.analysis.analyzers import BUILTINS, merge_findings
+from argoai_reviewer.analysis.analyzers.merge import dedupe_tool_findings
 from argoai_reviewer.analysis.anchoring import Anchored, How, anchor
-from argoai_reviewer.analysis.checks import merge_findings, run_checks
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch
 
 AWS_KEY = "AKIAZ7QK3M5N8P2R4T6V"
 GITHUB_TOKEN = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
 PEM_BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0"
+
+
+def run_checks(files: Sequence[FileDiff]) -> list[ToolFinding]:
+    """Every built-in analyzer's findings in ``files``."""
+    return [finding for diff in files for analyzer in BUILTINS for finding in analyzer.check(diff)]
 
 
 def added(path: str, *lines: str, start: int = 10) -> FileDiff:
@@ -30,6 +38,7 @@ def test_aws_key_is_found_on_its_line_and_never_repeated() -> None:
     assert AWS_KEY not in finding.model_dump_json()
     assert AWS_KEY[4:] not in finding.model_dump_json()
     assert finding.quote == 'AWS_ACCESS_KEY_ID = "'
+    assert (finding.tool, finding.rule) == ("secrets", "aws-access-key-id")
 
 
 def test_secret_findings_anchor_exactly_on_their_line() -> None:
@@ -135,4 +144,30 @@ def test_merge_prefers_builtin_and_keeps_the_more_severe_llm_duplicate() -> None
         ("app.py", 11, Category.BUG, Severity.MINOR),
         ("app.py", 31, Category.BUG, Severity.CRITICAL),
         ("other.py", 11, Category.SECURITY, Severity.MAJOR),
+    }
+
+
+def _tool_finding(tool: str, rule: str, line: int, path: str = "a.py") -> ToolFinding:
+    return ToolFinding(
+        tool=tool, rule=rule, path=path, start_line=line, end_line=line, quote="x", severity=Severity.MAJOR,
+        category=Category.BUG, title=f"{tool} {rule}", body="b", suggestion=None,
+    )  # fmt: skip
+
+
+def test_conflict_markers_replace_the_parse_errors_they_cause() -> None:
+    """In a file with a conflict finding, parsers' syntax errors are dropped; elsewhere they stay."""
+    found = [
+        _tool_finding("conflicts", "conflict-markers", 12),
+        _tool_finding("ruff", "invalid-syntax", 14),
+        _tool_finding("ruff", "F821", 20),
+        _tool_finding("ruff", "invalid-syntax", 3, path="b.py"),
+        _tool_finding("debugger", "breakpoint", 30),
+        _tool_finding("biome", "lint/suspicious/noDebugger", 30),
+    ]
+    kept = {(f.path, f.start_line, f.rule_ref) for f in dedupe_tool_findings(found)}
+    assert kept == {
+        ("a.py", 12, "conflicts:conflict-markers"),
+        ("a.py", 20, "ruff:F821"),
+        ("b.py", 3, "ruff:invalid-syntax"),
+        ("a.py", 30, "debugger:breakpoint"),
     }
