@@ -6,8 +6,7 @@ from __future__ import annotations
 from argoai_core.models.findings import Category, Finding, Severity, ToolFinding
 from argoai_core.models.policy import AnalyzerSeverities, AnalyzersPolicy, PolicySpec
 from argoai_reviewer.analysis.anchoring import Anchored, How
-from argoai_reviewer.analysis.coverage import Coverage
-from argoai_reviewer.conversation.render import build_review, select
+from argoai_reviewer.conversation.render import compose_review, select
 from argoai_reviewer.conversation.repo_config import apply_repo_config, parse_repo_config
 
 
@@ -137,7 +136,7 @@ def test_a_per_analyzer_minimum_hides_only_that_analyzers_findings() -> None:
     """``minSeverity.ruff: major`` hides minor ruff findings and counts them; others are unaffected."""
     placements = [_tool(1), _tool(2, tool="bandit"), _llm(3)]
     policy = PolicySpec(analyzers=AnalyzersPolicy(min_severity=AnalyzerSeverities(ruff="major")))
-    draft = build_review(placements, policy=policy, coverage=Coverage(), summary="", head_sha="a" * 40)
+    draft = compose_review(placements, policy=policy, head_sha="a" * 40).draft
     assert sorted(c.line for c in draft.comments) == [2, 3]
     assert "1 finding(s) below minor not shown" in draft.body
     bandit = next(c.body for c in draft.comments if c.line == 2)

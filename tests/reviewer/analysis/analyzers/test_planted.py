@@ -12,7 +12,7 @@ from argoai_core.models.findings import ToolFinding
 from argoai_core.models.policy import AnalyzerSeverities, AnalyzersPolicy, PolicySpec
 from argoai_reviewer.analysis.anchoring import Anchored, How
 from argoai_reviewer.analysis.diff import from_changed_file
-from argoai_reviewer.conversation.render import build_review
+from argoai_reviewer.conversation.render import compose_review, coverage_context
 from argoai_reviewer.local.review import LocalReview
 from support.analyzer_repos import HEAD, PLANTED, UNCHANGED, review
 
@@ -74,18 +74,16 @@ def test_nothing_is_reported_on_unchanged_lines(planted_review: LocalReview) -> 
 def test_posted_comments_name_tool_and_rule_with_a_link(planted_review: LocalReview) -> None:
     """The GitHub comment of an analyzer finding ends with its tool and its rule linked to the rule's page."""
     result = planted_review
-    draft = build_review(
-        result.analysis.placements,
-        policy=PolicySpec(max_comments=100),
-        coverage=result.analysis.coverage,
-        summary=result.analysis.summary,
-        head_sha=result.change.head_sha,
-    )
+    draft = compose_review(
+        result.analysis.placements, policy=PolicySpec(max_comments=100), head_sha=result.change.head_sha
+    ).draft
     comments = {(c.path, c.line): c.body for c in draft.comments}
     body = comments[("app/service.py", 8)]
     assert "Undefined name `missing_name`" in body
     assert "Reported by ruff · rule [`F821`](https://docs.astral.sh/ruff/rules/undefined-name)" in body
-    assert "Analyzers run on the changed lines: secrets, conflicts, debugger, ruff, bandit" in draft.body
+    # The summary comment's coverage line names the analyzers that ran.
+    coverage = coverage_context(result.analysis.coverage, "argoai")["coverage_line"]
+    assert "Analyzers run on the changed lines: secrets, conflicts, debugger, ruff, bandit" in coverage
 
 
 async def test_policy_disables_analyzers_rules_and_raises_severity(planted_repo: Path) -> None:
@@ -106,13 +104,7 @@ async def test_policy_disables_analyzers_rules_and_raises_severity(planted_repo:
     assert ("app/service.py", 3, "ruff", "F401") not in reported
     assert ("scripts/deploy.sh", 4, "shellcheck", "SC2115") not in reported
     assert ("app/service.py", 8, "ruff", "F821") in reported
-    draft = build_review(
-        result.analysis.placements,
-        policy=policy,
-        coverage=result.analysis.coverage,
-        summary="",
-        head_sha=result.change.head_sha,
-    )
+    draft = compose_review(result.analysis.placements, policy=policy, head_sha=result.change.head_sha).draft
     assert not [c for c in draft.comments if c.path == "scripts/deploy.sh"]  # SC2164 is minor < major
     off = await review(planted_repo, PolicySpec(analyzers=AnalyzersPolicy(enabled=False)))
     assert off.analysis.placements == []

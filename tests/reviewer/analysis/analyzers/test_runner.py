@@ -17,7 +17,7 @@ from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools import TOOLS
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch
 from argoai_reviewer.analysis.review import AnalysisOptions
-from argoai_reviewer.conversation.render import build_review
+from argoai_reviewer.conversation.render import compose_review
 from support.analyzer_repos import make_repo, review
 
 # A stand-in tool: reports every line containing "TODO"; crashes when it is given a file holding "POISON";
@@ -129,14 +129,11 @@ async def test_a_failing_analyzer_is_a_note_in_the_posted_review(tmp_path: Path)
     runner = AnalyzerRunner(tools=[FakeTool()], builtins=[])
     result = await review(repo, options=AnalysisOptions(analyzers=runner))
     assert [(p.path, p.finding.start_line) for p in result.analysis.placements] == [("a.txt", 2)]
-    draft = build_review(
-        result.analysis.placements,
-        policy=PolicySpec(),
-        coverage=result.analysis.coverage,
-        summary=result.analysis.summary,
-        head_sha=result.change.head_sha,
-    )
-    assert "ruff could not check `b.txt`: it crashed" in draft.body
+    draft = compose_review(
+        result.analysis.placements, policy=PolicySpec(), head_sha=result.change.head_sha
+    ).draft
+    # The note goes to the pull request's summary comment with the rest of the review's summary.
+    assert "ruff could not check `b.txt`: it crashed" in result.analysis.summary
     assert len(draft.comments) == 1
 
 

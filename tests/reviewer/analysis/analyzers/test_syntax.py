@@ -20,7 +20,7 @@ from argoai_reviewer.analysis.analyzers.syntax import (
 )
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.analysis.tokens import EstimateCounter
-from argoai_reviewer.conversation.render import build_review
+from argoai_reviewer.conversation.render import compose_review
 from argoai_reviewer.local.review import review_local
 from argoai_reviewer.wiring import build_model
 from support.analyzer_repos import make_repo
@@ -115,13 +115,9 @@ async def test_the_posted_review_offers_only_the_suggestion_that_parses(tmp_path
             )  # fmt: skip
         finally:
             await model.aclose()
-    draft = build_review(
-        result.analysis.placements,
-        policy=PolicySpec(),
-        coverage=result.analysis.coverage,
-        summary=result.analysis.summary,
-        head_sha=result.change.head_sha,
-    )
+    draft = compose_review(
+        result.analysis.placements, policy=PolicySpec(), head_sha=result.change.head_sha
+    ).draft
     comments = {comment.line: comment.body for comment in draft.comments}
     assert "```suggestion" not in comments[2]
     assert "Suggestion omitted: the code with it applied would not parse (python: syntax error" in comments[2]
