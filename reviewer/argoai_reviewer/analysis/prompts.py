@@ -34,11 +34,16 @@ def _token() -> str:
     return f"DATA-{secrets.token_hex(12)}"
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+@lru_cache(maxsize=16)
+def _environment(directory: Path | None = None) -> jinja2.Environment:
+    """The templates: ``directory``'s (an experiment variant's ``promptDir``) first, the built-in ones for
+    any file it does not have."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(TEMPLATES)]
+    if directory is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(directory))
     # Autoescape off: the output is a prompt, not HTML; untrusted text is fenced instead of escaped.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701
         keep_trailing_newline=True,
@@ -71,9 +76,9 @@ def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tupl
     ]
 
 
-def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS) -> str:
+def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS, prompt_dir: Path | None = None) -> str:
     """The system prompt: role, how code is shown, untrusted data rules, severities, answer format."""
-    return _environment().get_template("system.j2").render(max_findings=max_findings)
+    return _environment(prompt_dir).get_template("system.j2").render(max_findings=max_findings)
 
 
 def render_batch_prompt(
@@ -84,10 +89,12 @@ def render_batch_prompt(
     calls: int = 1,
     related: str = "",
     token: Callable[[], str] = _token,
+    prompt_dir: Path | None = None,
 ) -> str:
     """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files, and
     the related unchanged code chosen for it (already redacted and trimmed)."""
     return _render(
+        prompt_dir=prompt_dir,
         pr=pr,
         policy=policy,
         files=batch.text,
@@ -99,13 +106,21 @@ def render_batch_prompt(
     )
 
 
-def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpec, max_findings: int) -> int:
+def prompt_overhead(
+    counter: TokenCounter,
+    *,
+    pr: PullRequest,
+    policy: PolicySpec,
+    max_findings: int,
+    prompt_dir: Path | None = None,
+) -> int:
     """Tokens of the system prompt plus a user prompt without files (every path instruction counted).
 
     The room left for files in one call is the call's input budget minus this.
     """
     boundary = _token()
     user = _render(
+        prompt_dir=prompt_dir,
         pr=pr,
         policy=policy,
         files="",
@@ -118,7 +133,8 @@ def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpe
     # Random boundaries tokenize differently from prompt to prompt: charge each one its worst case, a
     # token per character, on top of this rendering's count.
     margin = user.count(boundary) * len(boundary)
-    return counter.count(render_system(max_findings=max_findings)) + counter.count(user) + margin
+    system = render_system(max_findings=max_findings, prompt_dir=prompt_dir)
+    return counter.count(system) + counter.count(user) + margin
 
 
 def _render(
@@ -131,6 +147,7 @@ def _render(
     call: int,
     calls: int,
     token: Callable[[], str],
+    prompt_dir: Path | None = None,
 ) -> str:
     title = redact(_clip(pr.title, MAX_TITLE_CHARS))
     body = redact(_clip(pr.body or "(no description)", MAX_BODY_CHARS))
@@ -138,7 +155,7 @@ def _render(
     files = redact_keeping_lines(files)
     related = redact_keeping_lines(related)
     return (
-        _environment()
+        _environment(prompt_dir)
         .get_template("batch.j2")
         .render(
             number=pr.number,

@@ -48,6 +48,8 @@ from argoai_reviewer.metrics import (
     REVIEWS,
     REVIEWS_CANCELLED,
     REVIEWS_IN_FLIGHT,
+    variant,
+    variant_scope,
 )
 from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
@@ -83,6 +85,16 @@ class FailureNotifier(Protocol):
         Called again for the same job when a dead-letter settlement is retried or several pods hear of
         one exhausted job: it must be idempotent. Raises ArgoAIError when it could not report.
         """
+        ...
+
+
+@runtime_checkable
+class DeadLetterObserver(Protocol):
+    """Told about every job that went to the dead-letter stream (e.g. to notify a team)."""
+
+    async def job_dead_lettered(self, job: AnyJob, reason: str, letter: str) -> None:
+        """``job`` was dead-lettered for ``reason`` (a :class:`DeadReason` value) under key ``letter``;
+        idempotent, like :meth:`FailureNotifier.review_failed`. Never raises for a failed notification."""
         ...
 
 
@@ -131,10 +143,12 @@ class ReviewWorker:
         sink: JobSink,
         settings: ReviewerSettings,
         notifier: FailureNotifier | None = None,
+        observer: DeadLetterObserver | None = None,
     ) -> None:
         self._runner = runner
         self._sink = sink
         self._notifier = notifier
+        self._observer = observer
         self._max_deliver = settings.max_deliver
         self._heartbeat_seconds = settings.heartbeat_seconds
         self._max_review_seconds = settings.max_review_seconds
@@ -144,6 +158,10 @@ class ReviewWorker:
 
     async def handle(self, delivery: Delivery) -> None:
         """Run the pipeline on one delivery and settle it."""
+        with variant_scope():
+            await self._handle(delivery)
+
+    async def _handle(self, delivery: Delivery) -> None:
         started = time.monotonic()
         REVIEWS_IN_FLIGHT.inc()
         try:
@@ -162,7 +180,7 @@ class ReviewWorker:
                 await self._settle(delivery, job, result)
         finally:
             REVIEWS_IN_FLIGHT.dec()
-            REVIEW_SECONDS.observe(time.monotonic() - started)
+            REVIEW_SECONDS.labels(variant=variant()).observe(time.monotonic() - started)
 
     async def handle_exhausted(self, delivery: Delivery) -> None:
         """Dead-letter a job whose last allowed delivery ended unsettled (its pod died mid-review)."""
@@ -171,7 +189,7 @@ class ReviewWorker:
             job: AnyJob | None = decode_job(body)
         except InvalidJobError:
             job = None
-        REVIEWS.labels(outcome="failed").inc()
+        REVIEWS.labels(outcome="failed", variant=variant()).inc()
         error = RetryableError(f"no reviewer settled it in {delivery.num_delivered} deliveries")
         await self._dead_letter(delivery, DeadReason.MAX_DELIVER, error, job=job, raw=body)
 
@@ -229,7 +247,7 @@ class ReviewWorker:
         try:
             if isinstance(result, ReviewOutcome):
                 await delivery.ack()
-                REVIEWS.labels(outcome=result.kind.value).inc()
+                REVIEWS.labels(outcome=result.kind.value, variant=variant()).inc()
                 log.info(
                     "review finished",
                     outcome=result.kind.value,
@@ -237,19 +255,19 @@ class ReviewWorker:
                     review=result.review_id,
                 )
             elif isinstance(result, PermanentError):
-                REVIEWS.labels(outcome="failed").inc()
+                REVIEWS.labels(outcome="failed", variant=variant()).inc()
                 await self._dead_letter(delivery, DeadReason.PERMANENT_ERROR, result, job=job)
             else:
                 if not isinstance(result, RetryableError):
                     log.error("review failed unexpectedly", exc_info=result)
                 if delivery.num_delivered >= self._max_deliver:
-                    REVIEWS.labels(outcome="failed").inc()
+                    REVIEWS.labels(outcome="failed", variant=variant()).inc()
                     await self._dead_letter(delivery, DeadReason.MAX_DELIVER, result, job=job)
                     return
                 delay = (
                     result.delay if isinstance(result, RetryableError) else UNEXPECTED_FAILURE_DELAY_SECONDS
                 )
-                REVIEWS.labels(outcome="retried").inc()
+                REVIEWS.labels(outcome="retried", variant=variant()).inc()
                 log.warning(
                     "review will be retried", error=str(result), delay=delay, attempt=delivery.num_delivered
                 )
@@ -295,6 +313,13 @@ class ReviewWorker:
             return
         JOBS_DEAD_LETTERED.labels(reason=reason.value).inc()
         await delivery.term()
+        if job is not None and self._observer is not None:
+            try:
+                await self._observer.job_dead_lettered(
+                    job, reason.value, f"{delivery.subject}:{delivery.stream_sequence}"
+                )
+            except ArgoAIError as exc:
+                log.warning("could not notify about the dead-lettered job", error=str(exc))
         if isinstance(job, ReviewJob):
             # A failed command names no head to report on; its commenter can ask again.
             await self._notify(job, reason)
