@@ -127,7 +127,8 @@ def assembler(
             notifications = None
             targets = config.notify.parsed_targets
             if targets:
-                poster = HttpxPoster(config.notify.timeout_seconds)
+                urls = [target.url.get_secret_value() for target in targets.values()]
+                poster = HttpxPoster(config.notify.timeout_seconds, urls)
                 stack.push_async_callback(poster.aclose)
                 notifications = NotificationWorker(targets, poster, queue, config.notify)
             yield Assembly(

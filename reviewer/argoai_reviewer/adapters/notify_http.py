@@ -2,12 +2,15 @@
 
 One client for the process, with the ``ARGOAI_NOTIFY_TIMEOUT_SECONDS`` timeout and no redirects followed (a
 target answering 3xx is misconfigured, and following it could send the payload somewhere else). Errors say
-what failed, never the URL: a Slack or Discord webhook URL is itself the credential.
+what failed, never the URL: a Slack or Discord webhook URL is itself the credential. httpx logs every request
+with its URL (``HTTP Request: POST <url> …``, at INFO): a filter on its logger rewrites those lines for the
+targets' URLs, so the credential never reaches the logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -37,11 +40,31 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+class HideTargetUrls(logging.Filter):
+    """Rewrites log records that mention one of ``urls`` (httpx's request lines) to name no URL."""
+
+    def __init__(self, urls: Iterable[str]) -> None:
+        super().__init__()
+        self._urls = tuple(url for url in urls if url)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, with the URL taken out of it."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if any(url.rstrip("/") in message for url in self._urls):
+            record.msg, record.args = "HTTP request to a notification target (URL not logged)", None
+        return True
+
+
 class HttpxPoster:
     """:class:`~argoai_reviewer.runtime.notify_worker.Poster` on one httpx client."""
 
-    def __init__(self, timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, urls: Iterable[str] = ()) -> None:
         self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        self._filter = HideTargetUrls(urls)
+        logging.getLogger("httpx").addFilter(self._filter)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PostResult:
         """POST ``body``; UnavailableError (without the URL) when the target does not answer."""
@@ -60,4 +83,5 @@ class HttpxPoster:
 
     async def aclose(self) -> None:
         """Close the client's connections."""
+        logging.getLogger("httpx").removeFilter(self._filter)
         await self._client.aclose()
