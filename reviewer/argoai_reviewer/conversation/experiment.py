@@ -1,8 +1,9 @@
 """Experiments in production: which variant of a policy's experiment reviews a pull request, and what the
 variant changes.
 
-A pull request is assigned by a stable hash (SHA-256) of the experiment's name, its repository (host and
-``owner/name``, case-insensitively) and its number: every push, every pod and every restart give the same
+A pull request is assigned by a stable hash (SHA-256) of the experiment's name, its repository
+(``owner/name``, case-insensitively; not the GitHub host, which a proxy or a move to GHES may change) and its
+number: every push, every pod and every restart give the same
 variant, and the variants get equal shares of the pull requests. A variant can change the model (and its
 provider), the prompt templates (``promptDir``, a directory under ``ARGOAI_REVIEWER_PROMPTS_DIR``), the
 verification setting (when the policy has one) and the context budget (prompt tokens of one LLM call).
@@ -38,7 +39,7 @@ class Assignment:
 
 def bucket(experiment: str, repo: RepoRef, number: int, variants: int) -> int:
     """The index of the variant of pull request ``repo#number`` among ``variants`` (stable)."""
-    key = f"{experiment}\n{repo.host.lower()}/{repo.full_name.lower()}#{number}".encode()
+    key = f"{experiment}\n{repo.full_name.lower()}#{number}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % variants
 
 
