@@ -100,7 +100,7 @@ class Notifier:
             job,
             policy,
             key=f"budget:{job.repo.host}/{job.repo.full_name}:{day}",
-            number=None,
+            repository_wide=True,
         )
 
     async def _emit(
@@ -114,11 +114,12 @@ class Notifier:
         findings_total: int = 0,
         reason: str = "",
         variant: tuple[str, str] | None = None,
-        number: int | bool | None = True,
+        repository_wide: bool = False,
     ) -> None:
         if self._sink is None:
             return
-        number_value = job.number if number is True else None
+        # An event about the repository (its budget) names no pull request, and links the repository.
+        number = None if repository_wide else job.number
         for target in targets_for(policy, event):
             if target not in self._targets:
                 if target not in self._warned:
@@ -134,10 +135,10 @@ class Notifier:
                 occurred_at=datetime.now(UTC),
                 host=job.repo.host,
                 repository=job.repo.full_name,
-                number=number_value,
+                number=number,
                 head_sha=getattr(job, "head_sha", "") or "",
-                url=pull_request_url(job.repo, number_value),
-                title=getattr(job, "title", "") or "",
+                url=pull_request_url(job.repo, number),
+                title="" if repository_wide else getattr(job, "title", "") or "",
                 findings=findings or [],
                 findings_total=findings_total,
                 reason=reason[:2000],
