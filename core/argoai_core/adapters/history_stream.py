@@ -17,8 +17,15 @@ from dataclasses import dataclass
 
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType
-from nats.js.api import StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter
 
@@ -31,7 +38,9 @@ from argoai_core.streams import StreamNames
 
 log = get_logger(__name__)
 
-HISTORY_PUBLISHED = Counter("argoai_history_records_total", "Audit history records published, by outcome", ["outcome"])
+HISTORY_PUBLISHED = Counter(
+    "argoai_history_records_total", "Audit history records published, by outcome", ["outcome"]
+)
 HISTORY_PUBLISH_FAILURES = Counter(
     "argoai_history_publish_failures_total",
     "Audit history records that could not be published (the review went on; the record is lost)",
@@ -40,7 +49,9 @@ HISTORY_PUBLISH_FAILURES = Counter(
 READ_BATCH = 2000
 
 
-def history_stream_config(names: StreamNames, settings: HistorySettings, replicas: int | None) -> StreamConfig:
+def history_stream_config(
+    names: StreamNames, settings: HistorySettings, replicas: int | None
+) -> StreamConfig:
     """The history stream: file storage, ``replicas`` copies, records kept by age and total size."""
     return StreamConfig(
         name=names.history_stream,
@@ -94,12 +105,14 @@ class HistoryPublisher:
             await self.publish(record)
         except UnavailableError as exc:
             HISTORY_PUBLISH_FAILURES.inc()
-            log.warning("history record not published", record=record.id, outcome=record.outcome, error=str(exc))
+            log.warning(
+                "history record not published", record=record.id, outcome=record.outcome, error=str(exc)
+            )
 
-    async def flush(self, timeout: float = 5.0) -> None:
-        """Wait (at most ``timeout`` seconds) for the records still being published (at shutdown)."""
+    async def flush(self) -> None:
+        """Wait (at most the publish timeout) for the records still being published (at shutdown)."""
         if self._pending:
-            await asyncio.wait(set(self._pending), timeout=timeout)
+            await asyncio.wait(set(self._pending), timeout=self._timeout)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,15 @@ from argoai_core.models.job import RepoRef
 HISTORY_VERSIONS = frozenset({1})
 
 Outcome = Literal[
-    "posted", "updated", "skipped", "duplicate", "superseded", "failed", "retried", "dead_lettered", "replayed"
+    "posted",
+    "updated",
+    "skipped",
+    "duplicate",
+    "superseded",
+    "failed",
+    "retried",
+    "dead_lettered",
+    "replayed",
 ]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 # What a record is about: a review of a head, a comment command, a closed pull request, a raw webhook.

@@ -12,6 +12,7 @@ terminated, never redelivered forever. A webhook that could not make its job wit
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
@@ -148,10 +149,9 @@ class IntakeWorker:
             "delivery_id": delivery_id,
             "headers": headers,
         }
-        try:
+        # When the body cannot be read, the headers still name the stored payload (a large one).
+        with contextlib.suppress(UnavailableError, PermanentError):
             letter["raw"] = (await delivery.body()).decode("utf-8", errors="replace")
-        except (UnavailableError, PermanentError):
-            pass  # the headers name the stored payload (when it was too large to travel inline)
         try:
             sequence = await self._sink.dead_letter(
                 orjson.dumps(letter),
