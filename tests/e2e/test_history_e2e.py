@@ -30,7 +30,7 @@ TOKEN = "e2e-api-token-0123456789abcdef"
 def argo(
     nats_server: LocalProcess, own_redis: LocalProcess, fake_llm: FakeLLM, tmp_path: Path
 ) -> Iterator[ArgoSystem]:
-    """Gateway and reviewer on a private Redis (flushed by the test), jobs dead-lettered after 2 deliveries."""
+    """Gateway, reviewer on a private Redis (flushed by the test); jobs dead-lettered after 2 deliveries."""
     with (
         FakeGitHub().serving() as github,
         argo_system(
@@ -98,7 +98,7 @@ def test_history_api_and_dead_letters_through_the_processes(
         gh.add_pull_request(OWNER, REPO, number, head, BASE, [("app.py", PATCH, APP)],
                             installation_id=argo.installation_id, draft=draft)  # fmt: skip
     # GitHub is down for pull request 9 (every call about it fails) until the outage ends below.
-    gh.fail_next(10_000, status=502, path_contains=f"/pulls/9")
+    gh.fail_next(10_000, status=502, path_contains="/pulls/9")
     for number, head, draft in ((7, HEAD7, False), (8, HEAD8, True), (9, HEAD9, False)):
         payload = pull_request_payload(
             "opened", number=number, head=head, base=BASE, installation_id=argo.installation_id, draft=draft
@@ -116,12 +116,15 @@ def test_history_api_and_dead_letters_through_the_processes(
     wait_until(recorded, 120, "the review, the skip, the failure and the dead letter in argoai history", 1.0)
     records = _history(argo, "--repo", f"{OWNER}/{REPO}")
     [posted] = [r for r in records if r["number"] == 7 and r["outcome"] == "posted"]
-    assert posted["usage"]["findings"] and posted["usage"]["model"] == "gpt-4o-mini"
-    assert posted["head_sha"] == HEAD7 and posted["duration_seconds"] > 0
+    assert posted["usage"]["findings"]
+    assert posted["usage"]["model"] == "gpt-4o-mini"
+    assert posted["head_sha"] == HEAD7
+    assert posted["duration_seconds"] > 0
     [skip] = [r for r in records if r["number"] == 8]
     assert "draft" in skip["reason"]
     table = _cli(argo, "history", "--pr", "9", "--repo", f"{OWNER}/{REPO}")
-    assert "dead_lettered" in table.stdout and f"{OWNER}/{REPO}#9" in table.stdout
+    assert "dead_lettered" in table.stdout
+    assert f"{OWNER}/{REPO}#9" in table.stdout
 
     # The API: 401 without (or with a wrong) token, the same records with one; the token never logged.
     api = _start_api(argo, "api")
@@ -136,16 +139,19 @@ def test_history_api_and_dead_letters_through_the_processes(
     assert first["items"][0]["id"] != second["items"][0]["id"]
     assert _get(api, f"/api/v1/reviews/{posted['id']}").json()["outcome"] == "posted"
     stats = _get(api, f"/api/v1/repos/{OWNER}/{REPO}/stats").json()
-    assert stats["outcomes"]["posted"] == 1 and stats["findings_by_severity"]
+    assert stats["outcomes"]["posted"] == 1
+    assert stats["findings_by_severity"]
     assert _get(api, "/api/v1/repos").json()["items"][0]["repo"] == f"{OWNER}/{REPO}"
     [letter] = _get(api, "/api/v1/dead-letters").json()["items"]
-    assert letter["pr"] == 9 and letter["repo"] == f"{OWNER}/{REPO}"
+    assert letter["pr"] == 9
+    assert letter["repo"] == f"{OWNER}/{REPO}"
 
     # argoai dlq: listed, shown; the outage ends, the PR moved on meanwhile, the replay reviews its new head.
     listed = json.loads(_cli(argo, "dlq", "list", "--json").stdout)
     assert [(item["id"], item["pr"], item["deliveries"]) for item in listed] == [(letter["id"], 9, 2)]
     shown = json.loads(_cli(argo, "dlq", "show", str(letter["id"])).stdout)
-    assert shown["job"]["head_sha"] == HEAD9 and shown["failures"][0]["reason"] == "max_deliver"
+    assert shown["job"]["head_sha"] == HEAD9
+    assert shown["failures"][0]["reason"] == "max_deliver"
     with gh.lock:
         gh.faults.clear()
     gh.push(OWNER, REPO, 9, HEAD9_NEW)
@@ -168,5 +174,6 @@ def test_history_api_and_dead_letters_through_the_processes(
     api = _start_api(argo, "api-restarted", ARGOAI_HISTORY_STORE=fresh_store)
     items = _get(api, "/api/v1/reviews", limit=500).json()["items"]
     assert {item["id"] for item in items} == before
-    assert len(gh.reviews_posted(OWNER, REPO, 9)) == 1 and len(gh.reviews_posted(OWNER, REPO, 7)) == 1
+    assert len(gh.reviews_posted(OWNER, REPO, 9)) == 1
+    assert len(gh.reviews_posted(OWNER, REPO, 7)) == 1
     assert TOKEN not in argo.logs()
