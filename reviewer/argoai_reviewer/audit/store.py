@@ -138,7 +138,7 @@ class HistoryStore:
         """Store the (sequence, body) pairs of one batch and its last sequence, in one transaction.
 
         A body that is not a history record this code reads (an unknown version, damaged JSON) is skipped
-        with a log line; its sequence still counts as applied. Returns the records stored.
+        with a log line; its sequence still counts as applied. Returns the records newly stored.
         """
         rows = []
         last = 0
@@ -150,17 +150,17 @@ class HistoryStore:
         if not last:
             return 0
         with self._transaction() as db:
-            db.executemany(
+            inserted = db.executemany(
                 "INSERT OR IGNORE INTO records (seq, id, at, outcome, subject, repo, number, duration, "
                 "input_tokens, output_tokens, cost, findings, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
-            )
+            ).rowcount
             db.execute(
                 "INSERT INTO applied (one, seq) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET seq = "
                 "max(seq, excluded.seq)",
                 (last,),
             )
-        return len(rows)
+        return max(0, inserted)
 
     def count(self) -> int:
         """Records stored."""
