@@ -46,8 +46,8 @@ class Recorded:
 
 
 async def test_a_webhook_given_up_is_dead_lettered_and_replays_into_its_job(stream: Stream) -> None:
-    """After max_deliver failed attempts the webhook is dead-lettered (kind webhook, its body), recorded in the
-    history; replayed, it is stored again under a new message id and the intake makes its one job."""
+    """After max_deliver failed attempts the webhook is dead-lettered (kind webhook, with its body) and
+    recorded in the history; replayed, it is stored again under a new message id and makes its one job."""
     body = json.dumps(load_webhook("pull_request.opened")).encode()
     await stream.js.publish(
         stream.names.webhook_subject("pull_request"),
