@@ -141,13 +141,13 @@ class HistoryStore:
         with a log line; its sequence still counts as applied. Returns the records newly stored.
         """
         rows = []
-        last = 0
+        last: int | None = None
         for sequence, data in batch:
-            last = max(last, sequence)
+            last = sequence if last is None else max(last, sequence)
             record = _decode(sequence, data)
             if record is not None:
                 rows.append(_row(sequence, record))
-        if not last:
+        if last is None:
             return 0
         with self._transaction() as db:
             inserted = db.executemany(
