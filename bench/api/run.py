@@ -169,6 +169,9 @@ def main() -> int:
         while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
             time.sleep(0.1)
         result["caught_up_after_seconds"] = round(time.monotonic() - started, 2)
+        if args.stream_records:
+            catch_up = result["caught_up_after_seconds"] - result["serving_after_seconds"]  # type: ignore[operator]
+            result["catch_up_records_per_s"] = round(args.stream_records / max(catch_up, 0.01))
         headers = {"Authorization": f"Bearer {TOKEN}"}
         since = (datetime.now(UTC) - timedelta(days=30)).isoformat()
         owner, name = HOT.split("/")

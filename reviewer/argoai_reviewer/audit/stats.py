@@ -5,15 +5,12 @@ by severity, tokens and cost, mean and 95th-percentile duration of the reviews t
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-import orjson
+from argoai_reviewer.audit.store import SEVERITIES, HistoryStore
 
-from argoai_reviewer.audit.store import HistoryStore
-
-# Outcomes of a review that ran to its end (the ones with a duration worth comparing).
-REVIEWED = ("posted", "updated")
+EPOCH = date(1970, 1, 1)
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -28,30 +25,28 @@ def repo_stats(store: HistoryStore, repo: str, since: datetime, until: datetime)
     """The statistics of ``repo`` in [``since``, ``until``)."""
     per_day: dict[str, dict[str, int]] = {}
     outcomes: dict[str, int] = {}
-    findings: dict[str, int] = {}
-    durations: list[float] = []
+    findings = dict.fromkeys(SEVERITIES, 0)
     input_tokens = output_tokens = 0
     cost = 0.0
-    for at, outcome, duration, tokens_in, tokens_out, spent, found in store.stats_rows(repo, since, until):
-        day = datetime.fromtimestamp(at, UTC).date().isoformat()
-        per_day.setdefault(day, {})
-        per_day[day][outcome] = per_day[day].get(outcome, 0) + 1
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        input_tokens += tokens_in
-        output_tokens += tokens_out
-        cost += spent
-        if found:
-            for severity, count in orjson.loads(found).items():
-                findings[severity] = findings.get(severity, 0) + int(count)
-        if outcome in REVIEWED and duration is not None:
-            durations.append(duration)
+    for day_number, outcome, count, tokens_in, tokens_out, spent, *found in store.stats_by_day(
+        repo, since, until
+    ):
+        day = (EPOCH + timedelta(days=day_number)).isoformat()
+        per_day.setdefault(day, {})[outcome] = count
+        outcomes[outcome] = outcomes.get(outcome, 0) + count
+        input_tokens += tokens_in or 0
+        output_tokens += tokens_out or 0
+        cost += spent or 0.0
+        for severity, n in zip(SEVERITIES, found, strict=True):
+            findings[severity] += n or 0
+    durations = store.durations(repo, since, until)
     return {
         "repo": repo,
         "since": since.isoformat(),
         "until": until.isoformat(),
         "outcomes": outcomes,
         "reviews_per_day": [{"day": day, **counts} for day, counts in sorted(per_day.items())],
-        "findings_by_severity": findings,
+        "findings_by_severity": {severity: n for severity, n in findings.items() if n},
         "tokens": {"input": input_tokens, "output": output_tokens},
         "cost_usd": round(cost, 6),
         "duration_seconds": {

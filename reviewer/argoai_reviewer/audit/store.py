@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -28,6 +29,9 @@ from argoai_core.models.history import HISTORY_VERSIONS, HistoryRecord
 
 log = get_logger(__name__)
 
+# Bumped when the tables change: a store of another version is dropped and rebuilt from the stream.
+SCHEMA_VERSION = 2
+SEVERITIES = ("critical", "major", "minor", "nit")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
@@ -41,10 +45,17 @@ CREATE TABLE IF NOT EXISTS records (
     input_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0,
     cost REAL NOT NULL DEFAULT 0,
-    findings TEXT,
+    critical INTEGER NOT NULL DEFAULT 0,
+    major INTEGER NOT NULL DEFAULT 0,
+    minor INTEGER NOT NULL DEFAULT 0,
+    nit INTEGER NOT NULL DEFAULT 0,
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_repo_at ON records (repo, at, seq);
+-- Covers the statistics of one repository over a window: no table lookups.
+CREATE INDEX IF NOT EXISTS records_repo_stats ON records (
+    repo, at, outcome, duration, input_tokens, output_tokens, cost, critical, major, minor, nit
+);
 CREATE INDEX IF NOT EXISTS records_outcome_at ON records (outcome, at, seq);
 CREATE INDEX IF NOT EXISTS records_at ON records (at, seq);
 CREATE TABLE IF NOT EXISTS applied (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL);
@@ -97,9 +108,16 @@ class HistoryStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
+            db = self._connect()
+            try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
+                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    # A disposable index of the stream: rebuilt rather than migrated.
+                    db.executescript("DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS applied;")
+                    db.executescript(SCHEMA)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            finally:
+                db.close()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"ARGOAI_HISTORY_STORE: cannot use {path}: {exc}") from None
         self._local = threading.local()
@@ -152,7 +170,8 @@ class HistoryStore:
         with self._transaction() as db:
             inserted = db.executemany(
                 "INSERT OR IGNORE INTO records (seq, id, at, outcome, subject, repo, number, duration, "
-                "input_tokens, output_tokens, cost, findings, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "input_tokens, output_tokens, cost, critical, major, minor, nit, doc) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             ).rowcount
             db.execute(
@@ -207,16 +226,24 @@ class HistoryStore:
             for repo, n, posted, last in rows
         ]
 
-    def stats_rows(
-        self, repo: str, since: datetime, until: datetime
-    ) -> list[tuple[float, str, float | None, int, int, float, str | None]]:
-        """(time, outcome, duration, input tokens, output tokens, cost, findings JSON) of ``repo``'s records
-        in [``since``, ``until``)."""
+    def stats_by_day(self, repo: str, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+        """Per day (days since the epoch) and outcome of ``repo`` in [``since``, ``until``): records, input
+        and output tokens, cost, and findings by severity (:data:`SEVERITIES`)."""
         return self._db.execute(
-            "SELECT at, outcome, duration, input_tokens, output_tokens, cost, findings FROM records "
-            "WHERE repo = ? AND at >= ? AND at < ?",
+            "SELECT CAST(at / 86400 AS INTEGER) AS day, outcome, count(*), sum(input_tokens), "
+            "sum(output_tokens), sum(cost), sum(critical), sum(major), sum(minor), sum(nit) FROM records "
+            "WHERE repo = ? AND at >= ? AND at < ? GROUP BY day, outcome",
             (repo, _epoch(since), _epoch(until)),
         ).fetchall()
+
+    def durations(self, repo: str, since: datetime, until: datetime) -> list[float]:
+        """Durations of ``repo``'s reviews that ran to the end (posted, updated) in [``since``, ``until``)."""
+        rows = self._db.execute(
+            "SELECT duration FROM records WHERE repo = ? AND at >= ? AND at < ? "
+            "AND outcome IN ('posted', 'updated') AND duration IS NOT NULL",
+            (repo, _epoch(since), _epoch(until)),
+        ).fetchall()
+        return [row[0] for row in rows]
 
 
 def _where(filters: Filters) -> tuple[list[str], list[object]]:
@@ -242,13 +269,25 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
 
 def _decode(sequence: int, data: bytes) -> HistoryRecord | None:
     try:
-        document = orjson.loads(data)
-        if not isinstance(document, dict) or document.get("version") not in HISTORY_VERSIONS:
-            raise ValueError(f"version {document.get('version') if isinstance(document, dict) else None!r}")
-        return HistoryRecord.model_validate(document)
-    except (ValueError, ValidationError) as exc:
-        log.warning("history record skipped: not one this version reads", seq=sequence, error=str(exc)[:200])
+        record = HistoryRecord.model_validate_json(data)
+    except ValidationError as exc:
+        version = _version(data)
+        if version not in HISTORY_VERSIONS:
+            log.warning(
+                "history record skipped: a version this code does not read", seq=sequence, version=version
+            )
+            return None
+        log.warning("history record skipped: not valid", seq=sequence, error=str(exc)[:200])
         return None
+    return record
+
+
+def _version(data: bytes) -> object:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return document.get("version") if isinstance(document, dict) else None
 
 
 def _row(sequence: int, record: HistoryRecord) -> tuple[object, ...]:
@@ -265,6 +304,6 @@ def _row(sequence: int, record: HistoryRecord) -> tuple[object, ...]:
         usage.input_tokens if usage else 0,
         usage.output_tokens if usage else 0,
         usage.cost_usd if usage else 0.0,
-        orjson.dumps(usage.findings).decode() if usage and usage.findings else None,
+        *((usage.findings.get(severity, 0) if usage else 0) for severity in SEVERITIES),
         record.model_dump_json(exclude_none=True),
     )
