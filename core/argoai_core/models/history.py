@@ -57,7 +57,7 @@ class HistoryRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     version: Literal[1] = 1
-    id: str = Field(min_length=1, max_length=200, description="Unique id; the stream's Nats-Msg-Id")
+    id: str = Field(min_length=1, max_length=600, description="Unique id; the stream's Nats-Msg-Id")
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     outcome: Outcome
     subject: Subject = "review"

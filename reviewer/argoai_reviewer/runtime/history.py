@@ -2,7 +2,7 @@
 settled job (posted, updated, skipped, duplicate, superseded, retried, failed, dead-lettered), built here from
 what the worker decided, and handed to a :class:`HistoryRecorder` that must never block or fail the review.
 
-Record ids are derived from the job's stream sequence and delivery count, so a settlement retried after a
+Record ids are derived from the job's key, stream sequence and delivery count, so a settlement retried after a
 lost acknowledgement, or one exhausted job dead-lettered by every pod that heard of it, is stored once.
 """
 

@@ -166,7 +166,7 @@ class IntakeWorker:
             event = delivery.headers.get(HEADER_EVENT) or delivery.subject.rsplit(".", 1)[-1]
             self._history.record(
                 webhook_record(
-                    record_id=f"dead:{delivery.subject}:{delivery.stream_sequence}",
+                    record_id=f"dead:{delivery_id}@{delivery.subject}:{delivery.stream_sequence}",
                     event=event,
                     delivery_id=delivery_id,
                     reason=str(error),

@@ -246,7 +246,9 @@ class ReviewWorker:
     ) -> None:
         if self._history is None:
             return
-        record_id = f"{delivery.subject}:{delivery.stream_sequence}.{delivery.num_delivered}:{outcome}"
+        # The job's key with its stream sequence and attempt: one record per settlement, however often a
+        # settlement is repeated, and no clash when a recreated stream reuses sequences.
+        record_id = f"{job.key}@{delivery.stream_sequence}.{delivery.num_delivered}:{outcome}"
         self._history.record(
             job_record(
                 job,
