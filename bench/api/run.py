@@ -152,7 +152,7 @@ def main() -> int:
             )
         # The store says everything up to sequence `records` is applied; the stream's own records start at 1,
         # so start the follower from scratch for them: forget the applied mark.
-        store._db.execute("DELETE FROM applied")
+        store.forget_applied()
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "argoai_cli", "api", "--host", "127.0.0.1", "--port", str(port)],

@@ -181,6 +181,10 @@ class HistoryStore:
             )
         return max(0, inserted)
 
+    def forget_applied(self) -> None:
+        """Read the stream again from its first record next time (records already stored are kept once)."""
+        self._db.execute("DELETE FROM applied")
+
     def count(self) -> int:
         """Records stored."""
         return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
