@@ -93,13 +93,14 @@ async def publish(nats_url: str, prefix: str, count: int) -> float:
     settings = HistorySettings()
     await ensure_history_stream(nc.jetstream(), names, settings)
     publisher = HistoryPublisher(nc.jetstream(), names, settings)
-    rng = random.Random(7)
+    rng = random.Random()
+    first = rng.randrange(10**7, 10**9)  # new ids at each run: a reused store gets new records
     now = datetime.now(UTC)
     started = time.monotonic()
     for start in range(0, count, 500):
         await asyncio.gather(
             *(
-                publisher.publish(make_record(10_000_000 + i, now, rng))
+                publisher.publish(make_record(first + i, now, rng))
                 for i in range(start, min(count, start + 500))
             )
         )

@@ -42,13 +42,27 @@ class HistorySource(Protocol):
 
 
 async def catch_up(store: HistoryStore, source: HistorySource) -> int:
-    """Apply every record the stream holds beyond the store's last applied sequence; the records stored."""
+    """Apply every record the stream holds beyond the store's last applied sequence; the records stored.
+
+    Reading and writing overlap: the next batch is fetched while the previous one is written (in a thread).
+    """
     start = await asyncio.to_thread(store.last_applied)
     end = await source.last_sequence()
     stored = 0
-    async for batch in source.read_from(start + 1, end):
-        pairs = [(message.sequence, message.data) for message in batch]
-        stored += await asyncio.to_thread(store.apply, pairs)
+    writing: asyncio.Task[int] | None = None
+    try:
+        async for batch in source.read_from(start + 1, end):
+            pairs = [(message.sequence, message.data) for message in batch]
+            if writing is not None:
+                stored += await writing
+            writing = asyncio.create_task(asyncio.to_thread(store.apply, pairs))
+        if writing is not None:
+            stored += await writing
+            writing = None
+    finally:
+        if writing is not None:
+            # Let the batch being written finish (it is one transaction either way).
+            await asyncio.wait({writing})
     return stored
 
 
