@@ -24,6 +24,7 @@ NO_VARIANT = "none"
 @dataclass
 class _VariantSlot:
     value: str = NO_VARIANT
+    experiment: str | None = None
 
 
 # A mutable slot, so that a variant set inside the pipeline's task is seen by the worker that created it.
@@ -40,13 +41,22 @@ def variant_scope() -> Iterator[None]:
         _VARIANT.reset(token)
 
 
-def set_variant(name: str | None) -> None:
+def set_variant(name: str | None, experiment: str | None = None) -> None:
     """The experiment variant of the job being handled (None: not in an experiment)."""
     slot = _VARIANT.get()
     if slot is None:
         slot = _VariantSlot()
         _VARIANT.set(slot)
     slot.value = name or NO_VARIANT
+    slot.experiment = experiment if name else None
+
+
+def experiment_assignment() -> tuple[str, str] | None:
+    """``(experiment, variant)`` of the job being handled, None outside an experiment (for its records)."""
+    slot = _VARIANT.get()
+    if slot is None or slot.experiment is None or slot.value == NO_VARIANT:
+        return None
+    return slot.experiment, slot.value
 
 
 def variant() -> str:

@@ -21,6 +21,7 @@ from argoai_core.secrets import is_placeholder, read_secret_file
 from argoai_core.settings import (
     CommonSettings,
     GitHubSettings,
+    HistorySettings,
     LLMSettings,
     NatsSettings,
     RedisSettings,
@@ -233,6 +234,8 @@ class ReviewerConfig:
     reviewer: ReviewerSettings
     # No targets unless the environment names some (a config built by hand, in tests, notifies nobody).
     notify: NotifySettings = field(default_factory=lambda: NotifySettings.model_construct())
+    # Audit history (ARGOAI_HISTORY_*); a default for callers that build a config by hand.
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     @classmethod
     def load(cls, **reviewer_overrides: object) -> ReviewerConfig:
@@ -245,4 +248,5 @@ class ReviewerConfig:
             redis=load(RedisSettings),
             reviewer=load(ReviewerSettings, **reviewer_overrides),
             notify=load(NotifySettings),
+            history=load(HistorySettings),
         )

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from argoai_core.adapters.history_stream import HistoryPublisher, ensure_history_stream
 from argoai_core.adapters.jetstream import connect, ensure_streams
 from argoai_core.adapters.policy_kv import KvPolicyProvider, PolicyWatcher
 from argoai_core.errors import ConfigError
@@ -120,6 +121,10 @@ def assembler(
             stack.push_async_callback(close_connection, nc, NATS_DRAIN_SECONDS)
             js = nc.jetstream()
             await ensure_streams(js, names)
+            await ensure_history_stream(js, names, config.history)
+            history = HistoryPublisher(js, names, config.history)
+            # Pushed before the connection's close is reached: records still in flight get their chance.
+            stack.push_async_callback(history.flush)
             queue = JetStreamJobs(nc, names)
             services = RuntimeServices.build(config, js, queue)
             stack.push_async_callback(services.redis.aclose)
@@ -132,7 +137,11 @@ def assembler(
                 stack.push_async_callback(poster.aclose)
                 notifications = NotificationWorker(targets, poster, queue, config.notify)
             yield Assembly(
-                queue=queue, runner=runner, connected=lambda: nc.is_connected, notifications=notifications
+                queue=queue,
+                runner=runner,
+                connected=lambda: nc.is_connected,
+                history=history,
+                notifications=notifications,
             )
 
     return assemble

@@ -34,7 +34,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +62,7 @@ from argoai_reviewer.conversation.accounting import (
     count_review,
     llm_within_budget,
     review_record,
+    review_usage,
 )
 from argoai_reviewer.conversation.checks_run import CheckRuns
 from argoai_reviewer.conversation.commands.runner import CommandRunner
@@ -218,11 +219,14 @@ class ReviewPipeline:
         policy = self._policies.policy_for(job.repo)
         # Every job of a pull request in an experiment counts towards its variant (feedback included).
         assignment = assign(policy, job.repo, job.number)
-        metrics.set_variant(assignment.variant.name if assignment is not None else None)
+        if assignment is not None:
+            metrics.set_variant(assignment.variant.name, assignment.experiment)
         if isinstance(job, CommandJob):
             return await self._commands.run(job, heartbeat)
         if isinstance(job, PullRequestClosedJob):
             return await self._lifecycle.closed(job)
+        if job.replay_id is not None:
+            job = await self._at_current_head(job)
         # A review a trusted command (or a re-run of the check) asked for skips the event rules.
         forced = job.forced
         if not forced and job.action not in policy.events:
@@ -254,6 +258,15 @@ class ReviewPipeline:
                     return await self._review(job, policy, heartbeat, token, notes, assignment)
         finally:
             await self._release(job.key, token)
+
+    async def _at_current_head(self, job: ReviewJob) -> ReviewJob:
+        """A replayed dead letter is reviewed at the pull request's current head (it may have moved on
+        while the job waited in the dead-letter stream); a closed one is left as it is (then superseded)."""
+        pr = await self._github.installation(job.installation_id).pull_request(job.repo, job.number)
+        if pr.state != "open" or pr.head_sha == job.head_sha:
+            return job
+        log.info("replayed job reviewed at the current head", key=job.key, head=pr.head_sha[:12])
+        return job.model_copy(update={"head_sha": pr.head_sha, "base_sha": pr.base_sha, "before_sha": None})
 
     async def _release(self, key: str, token: str) -> None:
         """Release the head's lock; if Redis does not answer, its TTL frees it, and the outcome stands."""
@@ -430,10 +443,12 @@ class ReviewPipeline:
                     variant=variant,
                 )
             )
-        if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
-            await self._record(
+        outcome = published.outcome
+        if outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
+            cost = await self._record(
                 job, analysis, published.review_id, published.comments, time.monotonic() - started
             )
+            outcome = replace(outcome, usage=review_usage(analysis, published.review_id, cost))
         if published.critical:
             findings = [
                 NotifiedFinding(
@@ -445,7 +460,7 @@ class ReviewPipeline:
                 for p in published.critical
             ]
             await self._notifier.critical_findings(job, policy, findings, variant=variant)
-        return published.outcome
+        return outcome
 
     @staticmethod
     def _moved_on(job: ReviewJob, pr: PullRequest) -> ReviewOutcome | None:
@@ -530,7 +545,7 @@ class ReviewPipeline:
 
     async def _record(
         self, job: ReviewJob, analysis: Analysis, review_id: int | None, comments: int, seconds: float
-    ) -> None:
+    ) -> float:
         cost = self._options.llm.estimate_cost(analysis.input_tokens, analysis.output_tokens)
         count_review(analysis)
         await self._history.record(review_record(job, analysis, review_id, seconds, cost))
@@ -541,6 +556,7 @@ class ReviewPipeline:
             comments=comments,
             seconds=round(seconds, 3),
         )
+        return cost
 
 
 async def _uninterrupted(publishing: Coroutine[Any, Any, T]) -> T:

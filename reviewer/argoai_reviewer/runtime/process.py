@@ -23,6 +23,7 @@ from argoai_core.logs import get_logger
 from argoai_reviewer.runtime.consumer import ConsumerLoop
 from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
 from argoai_reviewer.runtime.health import HealthServer
+from argoai_reviewer.runtime.history import HistoryRecorder
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
 from argoai_reviewer.runtime.notify_worker import NotificationWorker
 from argoai_reviewer.runtime.worker import DeadLetterObserver, FailureNotifier, ReviewRunner, ReviewWorker
@@ -43,6 +44,8 @@ class Assembly:
     connected: Callable[[], bool]
     # Sends notifications to their targets; None when no target is configured (no consumer then).
     notifications: NotificationWorker | None = None
+    # Where the audit history goes (None: not recorded, e.g. tests of other parts).
+    history: HistoryRecorder | None = None
 
 
 # Connects the dependencies and builds the pipeline; entered once at start-up, exited at shutdown.
@@ -91,11 +94,14 @@ class Reviewer:
                 github_host=self._config.github.host,
                 bot_name=self._config.common.bot_name,
                 max_deliver=settings.max_deliver,
+                history=assembly.history,
             )
             # The production pipeline also reports final failures on the pull request; a bare runner does not.
             notifier = runner if isinstance(runner, FailureNotifier) else None
             observer = runner if isinstance(runner, DeadLetterObserver) else None
-            review = ReviewWorker(runner, queue, settings, notifier, observer)
+            review = ReviewWorker(
+                runner, queue, settings, notifier, history=assembly.history, observer=observer
+            )
             sources = await self._unless_stopped(self._open_sources(stack, queue))
             if sources is None:
                 log.info("reviewer stopped before it was ready")
