@@ -4,7 +4,10 @@ reviewer's metrics differ by the ``variant`` label (real gateway and reviewer, f
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -51,7 +54,8 @@ def test_two_variants_split_a_batch_by_hash_and_their_metrics_differ(
     system: ArgoSystem, tmp_path: Path
 ) -> None:
     """Eight pull requests go to the variant their hash names, are reviewed by that variant's model, say so
-    in their summary metadata, and the review, token and duration metrics count them under that label."""
+    in their summary metadata and history records, and the review, token and duration metrics count them
+    under that label."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     system.stop("reviewer")
@@ -97,3 +101,13 @@ def test_two_variants_split_a_batch_by_hash_and_their_metrics_differ(
         assert tokens[(("direction", "input"), ("model", model), ("variant", variant))] > 0
         assert durations[(("variant", variant),)] == counts[variant]
     assert not any(dict(labels).get("variant") == "none" for labels in tokens)
+
+    # The audit history records the assignment too (`argoai history`, run as a user would).
+    done = subprocess.run(
+        [sys.executable, "-m", "argoai_cli", "history", "--json", "--outcome", "posted"],
+        env=system.env(ARGOAI_HISTORY_STORE=str(tmp_path / "history.sqlite3")),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    recorded = {r["number"]: (r["experiment"], r["variant"]) for r in json.loads(done.stdout)}
+    assert recorded == {n: ("cheaper-model", variant) for n, variant in expected.items()}
