@@ -57,7 +57,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-gateway bench-review bench-context bench-analyzers
+bench: bench-gateway bench-review bench-context bench-analyzers bench-api
 
 bench-gateway: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)

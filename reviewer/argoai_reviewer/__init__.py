@@ -6,9 +6,9 @@ declared in pyproject.toml's import-linter ``layers`` contract, so ``make import
 ``main``                       the ``argoai reviewer`` entrypoint
 ``wiring``                     the composition root: chooses every adapter, connects NATS and Redis
 ``adapters``                   the only modules importing githubkit, openai, anthropic, nats, redis
-``runtime`` | ``local`` | ``redeliver``
+``runtime`` | ``local`` | ``redeliver`` | ``audit``
                                the process consuming jobs | ``argoai review`` of a local git range |
-                               the webhook redelivery job
+                               the webhook redelivery job | the audit history's query store, API, dead letters
 ``conversation`` | ``llm``     one pull request's review on GitHub | the provider-agnostic LLM loop
 ``analysis`` | ``notify``      what the model sees and how its findings are placed on the diff |
                                which events go to which notification target, and each platform's format

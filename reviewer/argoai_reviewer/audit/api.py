@@ -106,7 +106,7 @@ def build_app(
             "next_cursor": page.next_cursor,
         }
 
-    @api.get("/reviews/{record_id}", summary="One history record")
+    @api.get("/reviews/{record_id:path}", summary="One history record")
     def review(record_id: str) -> dict[str, Any]:
         record = store.get(record_id)
         if record is None:

@@ -175,7 +175,7 @@ class DeadLetters:
         await self._stream.delete(letter.id)
         job = letter.job
         record = HistoryRecord(
-            id=f"replay:{replay_id}",
+            id=f"replayed-{replay_id}",
             outcome="replayed",
             subject="webhook" if letter.letter.kind == "webhook" else _subject(job),
             reason=f"dead letter {letter.id} ({letter.letter.reason}) replayed as {message_id}",

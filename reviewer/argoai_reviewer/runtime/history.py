@@ -8,6 +8,7 @@ lost acknowledgement, or one exhausted job dead-lettered by every pod that heard
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 from argoai_core.models.history import HistoryRecord, Outcome, Subject
@@ -23,6 +24,11 @@ class HistoryRecorder(Protocol):
     def record(self, record: HistoryRecord) -> None:
         """Record ``record`` in the background; a failure is logged and counted by the recorder."""
         ...
+
+
+def record_id(outcome: str, natural: str) -> str:
+    """A URL-safe record id, the same for the same ``natural`` key (so a repeated record is stored once)."""
+    return f"{outcome}-{hashlib.blake2b(natural.encode(), digest_size=12).hexdigest()}"
 
 
 def _subject(job: AnyJob) -> Subject:

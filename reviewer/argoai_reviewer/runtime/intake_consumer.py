@@ -27,7 +27,7 @@ from argoai_core.streams import HEADER_DEAD_KIND, HEADER_DEAD_REASON, HEADER_DEL
 from argoai_core.telemetry import extract_context, inject_headers
 from argoai_reviewer.metrics import INTAKE, JOBS_DEAD_LETTERED
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
-from argoai_reviewer.runtime.history import HistoryRecorder, webhook_record
+from argoai_reviewer.runtime.history import HistoryRecorder, record_id, webhook_record
 from argoai_reviewer.runtime.intake import Skip, job_from_webhook
 
 log = get_logger(__name__)
@@ -166,7 +166,7 @@ class IntakeWorker:
             event = delivery.headers.get(HEADER_EVENT) or delivery.subject.rsplit(".", 1)[-1]
             self._history.record(
                 webhook_record(
-                    record_id=f"dead:{delivery_id}@{delivery.subject}:{delivery.stream_sequence}",
+                    record_id=record_id("dead_lettered", f"{delivery.subject}:{delivery.stream_sequence}"),
                     event=event,
                     delivery_id=delivery_id,
                     reason=str(error),

@@ -58,7 +58,7 @@ from argoai_reviewer.metrics import (
 )
 from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
-from argoai_reviewer.runtime.history import HistoryRecorder, job_record
+from argoai_reviewer.runtime.history import HistoryRecorder, job_record, record_id
 from argoai_reviewer.settings import ReviewerSettings
 
 log = get_logger(__name__)
@@ -267,11 +267,11 @@ class ReviewWorker:
             return
         # The job's key with its stream sequence and attempt: one record per settlement, however often a
         # settlement is repeated, and no clash when a recreated stream reuses sequences.
-        record_id = f"{job.key}@{delivery.stream_sequence}.{delivery.num_delivered}:{outcome}"
+        natural = f"{job.key}@{delivery.stream_sequence}.{delivery.num_delivered}"
         record = job_record(
             job,
             outcome,  # type: ignore[arg-type]  # one of the Outcome literals, by construction
-            record_id=record_id,
+            record_id=record_id(outcome, natural),
             reason=reason,
             seconds=seconds,
             result=result,
