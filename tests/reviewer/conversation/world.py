@@ -37,8 +37,8 @@ from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.answers.model import AnswerModel
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.conversation.state import TurnOptions
-from argoai_reviewer.outcome import ReviewOutcome
 from argoai_reviewer.llm.structured import LLMClient
+from argoai_reviewer.outcome import ReviewOutcome
 from argoai_reviewer.wiring import build_model, conversation_stores
 from support.fake_github import FakeGitHub
 from support.fake_llm import FakeLLM
