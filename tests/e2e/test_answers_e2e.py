@@ -13,9 +13,21 @@ from typing import Any
 
 from argoai_reviewer.conversation.commands.grammar import REFUSAL
 from argoai_reviewer.conversation.markers import find_reply_marker
-from e2e.helpers import bot_comments, comment, open_pr, push, reviews, settled, thread_comments, thread_reply
-from support.fake_llm import Reply, is_question
-from support.system import OWNER, REPO, ArgoSystem, wait_until
+from e2e.helpers import (
+    BASE,
+    NUMBER,
+    added,
+    bot_comments,
+    comment,
+    open_pr,
+    push,
+    reviews,
+    settled,
+    thread_comments,
+    thread_reply,
+)
+from support.fake_llm import EvidenceResponder, Reply, answer_reply, is_question
+from support.system import OWNER, REPO, ArgoSystem, pull_request_payload, wait_until
 
 APP = "def average(items):\n    return sum(items) / len(items)  # FIXME-BUG empty list\n"
 # The push moves the commented line from 2 to 5: the answer must see it where it is now.
@@ -115,3 +127,54 @@ def test_ask_is_answered_in_the_conversation_and_a_reader_costs_nothing(system: 
         [refusal] = replies_to(argo, comment_id)
         assert refusal.body.startswith(REFUSAL)
     assert len(questions(argo)) == 1
+
+
+PRICING = (
+    "def apply_discount(price, percent):\n"
+    '    """The price reduced by ``percent`` percent (0-100)."""\n'
+    "    return price * (100 - percent) / 100\n"
+)
+CART = (
+    "from shop.pricing import apply_discount\n"
+    "\n"
+    "\n"
+    "def checkout_total(items):\n"
+    "    subtotal = sum(item.price for item in items)\n"
+    "    return apply_discount(subtotal, 0.15)\n"
+)
+CALL = "    return apply_discount(subtotal, 0.15)"
+
+
+def test_a_question_in_a_thread_sees_the_related_code(system: ArgoSystem) -> None:
+    """The prompt of a question about a finding on a call carries the called function's definition, from
+    an unchanged file of the head's snapshot (the deep-review code index)."""
+    argo = system
+    evidence = EvidenceResponder(
+        path="shop/cart.py", line=6, quote=CALL, evidence="def apply_discount(price, percent):"
+    )
+    argo.fake_llm.responder = lambda request: (
+        answer_reply(request) if is_question(request) else evidence(request)
+    )
+    head = h(1)
+    argo.fake_github.add_pull_request(
+        OWNER, REPO, NUMBER, head, BASE, [("shop/cart.py", added(CART), CART)],
+        installation_id=argo.installation_id,
+        base_contents={"shop/pricing.py": PRICING, "shop/__init__.py": ""},
+    )  # fmt: skip
+    argo.fake_github.set_tree(OWNER, REPO, head, {"shop/pricing.py": PRICING, "shop/__init__.py": ""})
+    opened = pull_request_payload(
+        "opened", number=NUMBER, head=head, base=BASE, installation_id=argo.installation_id
+    )
+    assert argo.send("pull_request", opened).status_code == 202
+    wait_until(lambda: len(reviews(argo)) == 1, 30, "the review")
+    [root] = [c for c in thread_comments(argo) if c.author_type == "Bot" and c.in_reply_to is None]
+    settled(argo)
+
+    asked_id, hook = thread_reply(argo, root.id, "@argoai are you sure? 0.15 is 15 %")
+    argo.send("pull_request_review_comment", hook)
+    wait_until(lambda: len(replies_to(argo, asked_id)) == 1, 30, "the answer")
+    [question] = questions(argo)
+    related = question.prompt.split("# Related code (unchanged)", 1)[1]
+    assert "--- shop/pricing.py lines 1-3 (unchanged)" in related
+    assert "1 | def apply_discount(price, percent):" in related
+    assert "6 | " + CALL in question.prompt
