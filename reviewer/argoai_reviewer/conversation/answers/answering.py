@@ -12,6 +12,7 @@ In order, each before anything that costs:
    the pull request and its diff;
 4. one structured-output call (:class:`~.model.ThreadAnswer`), its tokens charged to the repository's daily
    budget like a review's;
+   a model that gives no valid answer (or refuses the request for good) gets one line saying so;
 5. the answer sanitized (:func:`argoai_core.sanitize.sanitize_markdown`: no mentions, no HTML, so no forged
    hidden marker, no links, no slash commands) before the runner posts it, once.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from argoai_core.errors import PermanentError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import CommandJob
 from argoai_core.models.policy import PolicySpec
@@ -164,9 +166,18 @@ class Answers:
             return ReviewOutcome.skipped("no question"), (
                 f"Ask a question after the command, e.g. `@{self._bot} ask why is this lock needed?`"
             )
-        reply = await self._model.ask(
-            system=render_answer_system(), prompt=prompt, output=ThreadAnswer, model=policy.model
-        )
+        try:
+            reply = await self._model.ask(
+                system=render_answer_system(), prompt=prompt, output=ThreadAnswer, model=policy.model
+            )
+        except PermanentError as exc:
+            # Asking again cannot help (no valid answer after the re-asks, a refused request): say so once.
+            # The error's text may quote the model or the provider: it goes to the logs, not to GitHub.
+            log.warning("question not answered", pr=job.pr_key, comment=job.comment_id, error=str(exc))
+            metrics.COMMANDS.labels(command=job.command, result="failed").inc()
+            return ReviewOutcome.skipped("the model gave no answer"), (
+                "ArgoAI could not answer this question: the model gave no usable answer."
+            )
         await self._budget.spend(scope, reply.input_tokens + reply.output_tokens)
         log.info(
             "question answered",

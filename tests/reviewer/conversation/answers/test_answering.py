@@ -187,3 +187,22 @@ async def test_a_spent_budget_and_a_reader_cost_no_llm_call(
         await world.run(late)
         assert "daily LLM token budget (1,000 tokens) is spent" in replies_to(world, late.comment_id)[0]
         assert len(questions(fake_llm)) == 1
+
+
+async def test_a_model_without_a_valid_answer_gets_one_line(
+    fake: FakeGitHub, fake_llm: FakeLLM, redis_settings: RedisSettings
+) -> None:
+    """When the model keeps answering outside the schema, the question gets one line saying ArgoAI could not
+    answer (none of the model's text), and the job ends."""
+    async with (
+        llm_model(fake_llm) as model,
+        make_world(fake, redis_settings, PolicySpec(), model=model, answers=model) as world,
+    ):
+        world.open({"app.py": APP})
+        for _ in range(5):
+            fake_llm.enqueue(Reply.json({"reply": "@octocat not the schema"}))
+        job = world.command("ask", body="@argoai ask anything?")
+        assert (await world.run(job)).kind is OutcomeKind.SKIPPED
+        [line] = replies_to(world, job.comment_id)
+        assert line.startswith("ArgoAI could not answer this question")
+        assert "octocat" not in line
