@@ -138,7 +138,7 @@ class Answers:
             return ReviewOutcome.skipped("no LLM configured"), (
                 "ArgoAI cannot answer questions here: no LLM is configured (only the built-in checks run)."
             )
-        if await self._keys.count(f"questions:{job.pr_key}", 3600) > policy.questions_per_hour:
+        if await self._asked(job) > policy.questions_per_hour:
             metrics.COMMANDS.labels(command=job.command, result="rate_limited").inc()
             return ReviewOutcome.skipped("question rate limit"), (
                 f"ArgoAI answers at most {policy.questions_per_hour} questions per hour on a pull request; "
@@ -189,6 +189,15 @@ class Answers:
         )
         text = sanitize_markdown(reply.output.answer, bot_handle=self._bot, limit=ANSWER_MAX)
         return ReviewOutcome.skipped("question answered"), text or "(ArgoAI had no answer.)"
+
+    async def _asked(self, job: CommandJob) -> int:
+        """The pull request's questions this hour, this one counted once however often its job runs."""
+        counted = f"question-counted:{job.pr_key}:{job.comment_id}"
+        if (seen := await self._keys.get(counted)) is not None:
+            return int(seen)
+        number = await self._keys.count(f"questions:{job.pr_key}", 3600)
+        await self._keys.put(counted, str(number), 3600)
+        return number
 
     async def _conversation_prompt(
         self, gh: GitHubInstallation, job: CommandJob, counter: TokenCounter
