@@ -206,3 +206,25 @@ async def test_a_model_without_a_valid_answer_gets_one_line(
         [line] = replies_to(world, job.comment_id)
         assert line.startswith("ArgoAI could not answer this question")
         assert "octocat" not in line
+
+
+async def test_questions_need_ask_in_the_policy_and_an_llm(
+    fake: FakeGitHub, fake_llm: FakeLLM, redis_settings: RedisSettings
+) -> None:
+    """A policy without ``ask`` ignores questions (no 👀, no reply, no LLM call); without an LLM a question
+    gets one line saying none is configured."""
+    no_ask = PolicySpec(commands=["help", "review"])
+    async with (
+        llm_model(fake_llm) as model,
+        make_world(fake, redis_settings, no_ask, model=model, answers=model) as world,
+    ):
+        root = await reviewed(world)
+        job = world.command("question", body="@argoai why?", kind="review", in_reply_to=root)
+        assert (await world.run(job)).kind is OutcomeKind.SKIPPED
+        assert replies_to(world, job.comment_id) == []
+        assert questions(fake_llm) == []
+    async with make_world(fake, redis_settings, PolicySpec()) as world:
+        job = world.command("ask", body="@argoai ask why?")
+        await world.run(job)
+        [line] = replies_to(world, job.comment_id)
+        assert line.startswith("ArgoAI cannot answer questions here: no LLM is configured")
