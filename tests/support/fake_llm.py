@@ -304,6 +304,22 @@ class RegexLineParser:
                 )
 
 
+def is_question(request: Recorded) -> bool:
+    """Whether the request asks for an answer to a question (its schema's one property is ``answer``)."""
+    schema = request.schema or {}
+    return set(schema.get("properties", {})) == {"answer"}
+
+
+def answer_reply(request: Recorded) -> Reply:
+    """A fake answer naming how much of the prompt it saw (the last line of its question block)."""
+    question = ""
+    lines = request.prompt.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("<<<BEGIN ") and line.endswith(" question>>>") and number + 1 < len(lines):
+            question = lines[number + 1]
+    return Reply.json({"answer": f"Fake answer to: {question[:200]}"})
+
+
 @dataclass
 class MarkerResponder:
     """Reports one finding per prompt line that contains ``marker``, citing and quoting that line.
@@ -344,7 +360,9 @@ class MarkerResponder:
         return [FileNote(path=path, description=f"Fake description of {path}") for path in paths][:300]
 
     def __call__(self, request: Recorded) -> Reply:
-        """A review of the request's prompt."""
+        """A review of the request's prompt; an answer when the request asks for one (a question)."""
+        if is_question(request):
+            return answer_reply(request)
         findings = self.findings(request.prompt)
         return Reply.output(
             ReviewOutput(

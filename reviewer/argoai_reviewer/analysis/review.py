@@ -290,7 +290,7 @@ async def _review(
         if failed:
             analysis.coverage = _without_failed(analysis.coverage, plan.batches, failed)
         for reply in replies:
-            if not isinstance(reply, ModelReply):
+            if isinstance(reply, PermanentError):
                 continue
             analysis.summaries.append(reply.output.summary)
             analysis.file_notes.update((note.path, note.description) for note in reply.output.files)
@@ -298,7 +298,7 @@ async def _review(
             analysis.input_tokens += reply.input_tokens
             analysis.output_tokens += reply.output_tokens
             analysis.calls += 1
-        answered = [reply for reply in replies if isinstance(reply, ModelReply)]
+        answered = [reply for reply in replies if not isinstance(reply, PermanentError)]
         findings = [f for reply in answered for f in reply.output.findings]
     analysis.analyzers = await analyzing
     checked = analysis.analyzers.checked
