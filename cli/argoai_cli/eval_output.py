@@ -21,8 +21,21 @@ def _delta(new: float | None, old: float | None) -> str:
     return f"{100 * (new - old):+.1f} pt"
 
 
-_HEADER = ("case", "kind", "findings", "matched", "golden", "found", "precision", "recall", "F1", "tokens in",
-           "tokens out", "cost $", "seconds")
+_HEADER = (
+    "case",
+    "kind",
+    "findings",
+    "matched",
+    "golden",
+    "found",
+    "precision",
+    "recall",
+    "F1",
+    "tokens in",
+    "tokens out",
+    "cost $",
+    "seconds",
+)
 
 
 def _row(name: str, kind: str, report: CaseReport | VariantReport) -> tuple[str, ...]:
@@ -75,7 +88,9 @@ def print_variant(variant: VariantReport) -> None:
                 )
         for golden in case.missed:
             where = f"{golden.path}:{golden.line or ''}" if golden.path else "(no place)"
-            typer.echo(f"  {clean(case.case)}: missed {clean(where)} {clean(' '.join(golden.comment.split()))}")
+            typer.echo(
+                f"  {clean(case.case)}: missed {clean(where)} {clean(' '.join(golden.comment.split()))}"
+            )
     typer.echo("")
 
 
@@ -108,6 +123,11 @@ def print_report(report: EvalReport) -> None:
     first, *others = report.variants
     for other in others:
         print_differences(first, other)
+    if report.judge_calls:
+        typer.echo(
+            f"Judge ({clean(report.judge_model or '')}): {report.judge_calls} call(s), "
+            f"{report.judge_input_tokens} tokens in, {report.judge_output_tokens} out."
+        )
 
 
 def print_json(report: EvalReport) -> None:

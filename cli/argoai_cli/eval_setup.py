@@ -22,7 +22,9 @@ from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
 from argoai_reviewer.analysis.review import AnalysisOptions, within_configured_llm
 from argoai_reviewer.analysis.tokens import counter_for
 from argoai_reviewer.evaluation.dataset import load_dataset
+from argoai_reviewer.evaluation.judge import VERDICT, LLMJudge
 from argoai_reviewer.evaluation.runner import EvalReport, EvalSetup, Variant, run_eval
+from argoai_reviewer.evaluation.settings import EvalSettings
 from argoai_reviewer.settings import ReviewerSettings
 from argoai_reviewer.wiring import build_model, snapshot_limits
 
@@ -47,19 +49,26 @@ def parse_variant(text: str, provider: str | None) -> Variant:
         key, equals, value = item.partition("=")
         if not equals or key not in _PARTS or not value:
             raise typer.BadParameter(
-                f"{text!r}: {item!r} is not one of policy=FILE, model=MODEL, prompts=DIR", param_hint="--variant"
+                f"{text!r}: {item!r} is not one of policy=FILE, model=MODEL, prompts=DIR",
+                param_hint="--variant",
             )
         parts[key] = value
     policy_file = Path(parts["policy"]) if "policy" in parts else None
     prompts = Path(parts["prompts"]) if "prompts" in parts else None
     if policy_file is not None and not policy_file.is_file():
-        raise typer.BadParameter(f"{text!r}: policy file {policy_file} does not exist", param_hint="--variant")
+        raise typer.BadParameter(
+            f"{text!r}: policy file {policy_file} does not exist", param_hint="--variant"
+        )
     if prompts is not None and not prompts.is_dir():
-        raise typer.BadParameter(f"{text!r}: prompt directory {prompts} does not exist", param_hint="--variant")
+        raise typer.BadParameter(
+            f"{text!r}: prompt directory {prompts} does not exist", param_hint="--variant"
+        )
     policy, note = within_configured_llm(_policy(policy_file), provider)
     if note:
         progress(f"variant {name}: {note}")
-    return Variant(name=name, policy=policy, model=parts.get("model"), prompts=prompts, policy_file=policy_file)
+    return Variant(
+        name=name, policy=policy, model=parts.get("model"), prompts=prompts, policy_file=policy_file
+    )
 
 
 async def run_dataset(dataset: Path, variants: list[str], cases: list[str], line_window: int) -> EvalReport:
@@ -67,6 +76,7 @@ async def run_dataset(dataset: Path, variants: list[str], cases: list[str], line
     common = load(CommonSettings)
     llm = load(LLMSettings)
     reviewer = load(ReviewerSettings)
+    settings = load(EvalSettings)
     if variants:
         chosen = [parse_variant(text, llm.provider) for text in variants]
         if len({v.name for v in chosen}) != len(chosen):
@@ -77,7 +87,9 @@ async def run_dataset(dataset: Path, variants: list[str], cases: list[str], line
             progress(note)
         chosen = [Variant(name="default", policy=policy, policy_file=common.policy_file)]
     if not llm.configured:
-        progress("no LLM is configured (ARGOAI_LLM_PROVIDER, ARGOAI_LLM_MODEL…): only the built-in checks run")
+        progress(
+            "no LLM is configured (ARGOAI_LLM_PROVIDER, ARGOAI_LLM_MODEL…): only the built-in checks run"
+        )
     options = AnalysisOptions(
         input_tokens_per_call=reviewer.max_input_tokens_per_call,
         llm_concurrency=reviewer.llm_concurrency,
@@ -87,20 +99,35 @@ async def run_dataset(dataset: Path, variants: list[str], cases: list[str], line
     try:
         loaded = load_dataset(dataset, cases)
         async with AsyncExitStack() as stack:
-            model = None
+            model = judge = None
             if llm.configured:
                 client = build_model(llm)
                 stack.push_async_callback(client.aclose)
                 model = client
+                if settings.judge:
+                    asker = build_model(llm, output=VERDICT)
+                    stack.push_async_callback(asker.aclose)
+                    judge = LLMJudge(asker, settings.judge_model)
             setup = EvalSetup(
                 model=model,
                 counter_for=lambda name: counter_for(llm.provider, name or llm.model),
                 options=options,
                 cost=llm.estimate_cost,
                 snapshot=snapshot_limits(reviewer),
+                judge=judge,
                 line_window=line_window,
             )
-            return await run_eval(dataset, loaded, chosen, setup, progress)
+            report = await run_eval(dataset, loaded, chosen, setup, progress)
+            if judge is not None:
+                report = report.model_copy(
+                    update={
+                        "judge_model": settings.judge_model or llm.model,
+                        "judge_calls": judge.calls,
+                        "judge_input_tokens": judge.input_tokens,
+                        "judge_output_tokens": judge.output_tokens,
+                    }
+                )
+            return report
     except ConfigError:
         raise
     except InvalidInputError as exc:

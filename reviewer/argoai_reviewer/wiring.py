@@ -46,6 +46,7 @@ from argoai_reviewer.index.cache import IndexCache
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
 from argoai_reviewer.llm.retry import RetryPolicy
+from argoai_reviewer.llm.schema import REVIEW_OUTPUT, OutputSpec
 from argoai_reviewer.llm.structured import LLMClient
 from argoai_reviewer.runtime.process import Assembly
 from argoai_reviewer.runtime.worker import ReviewRunner
@@ -124,6 +125,7 @@ def build_model(
     *,
     retry: RetryPolicy | None = None,
     instructions: ReplyInstructions | None = None,
+    output: OutputSpec = REVIEW_OUTPUT,
 ) -> LLMClient:
     """The review model for ``settings``: OpenAI-compatible (Azure, vLLM, Ollama, LiteLLM…) or Anthropic.
 
@@ -133,11 +135,11 @@ def build_model(
     if settings.provider == "openai":
         from argoai_reviewer.adapters.llm_openai import OpenAIReviewModel
 
-        return OpenAIReviewModel(settings, retry=policy, instructions=instructions)
+        return OpenAIReviewModel(settings, retry=policy, instructions=instructions, output=output)
     if settings.provider == "anthropic":
         from argoai_reviewer.adapters.llm_anthropic import AnthropicReviewModel
 
-        return AnthropicReviewModel(settings, retry=policy, instructions=instructions)
+        return AnthropicReviewModel(settings, retry=policy, instructions=instructions, output=output)
     raise ConfigError("ARGOAI_LLM_PROVIDER: not set (openai or anthropic) — no LLM is configured")
 
 

@@ -459,8 +459,22 @@ class RulesResponder:
                     break
         return found
 
+    @staticmethod
+    def verdict(prompt: str) -> dict[str, Any]:
+        """``argoai eval``'s judge: the findings whose path the golden comment names."""
+        golden = re.search(r"<<<BEGIN (\S+) golden>>>\n(.*?)<<<END \1>>>", prompt, re.DOTALL)
+        text = golden.group(2) if golden else ""
+        numbers = [
+            int(found["number"])
+            for found in re.finditer(r"^\[(?P<number>\d+)\] (?P<path>\S+?):\d+", prompt, re.MULTILINE)
+            if found["path"] in text
+        ]
+        return {"matches": numbers, "reason": "The finding is in the file the known problem names."}
+
     def __call__(self, request: Recorded) -> Reply:
-        """A review of the request's prompt."""
+        """A review of the request's prompt, or a verdict when the judge asks."""
+        if request.schema is not None and "matches" in request.schema.get("properties", {}):
+            return Reply.json(self.verdict(request.prompt))
         findings = self.findings(request.prompt)
         return Reply.output(
             ReviewOutput(summary=f"Rules review: {len(findings)} finding(s).", findings=findings)

@@ -16,7 +16,9 @@ DEFAULT_LINE_WINDOW = 5
 
 
 def command(
-    dataset: Annotated[Path, typer.Argument(help="Directory of cases (each a subdirectory with a case.yaml)")],
+    dataset: Annotated[
+        Path, typer.Argument(help="Directory of cases (each a subdirectory with a case.yaml)")
+    ],
     variant: Annotated[
         list[str] | None,
         typer.Option(

@@ -23,13 +23,13 @@ import anthropic
 import httpx2
 from anthropic.types import Message, MessageParam, RawMessageStreamEvent, ToolParam
 from opentelemetry.trace import Tracer
+from pydantic import BaseModel
 
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
-from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
-from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.schema import REVIEW_OUTPUT, OutputSpec
 from argoai_reviewer.llm.streaming import CallLimits, FirstToken
 from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
 
@@ -155,8 +155,9 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
         retry: RetryPolicy,
         instructions: ReplyInstructions | None = None,
         tracer: Tracer | None = None,
+        output: OutputSpec = REVIEW_OUTPUT,
     ) -> None:
-        super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer)
+        super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer, output=output)
         if settings.api_key is None:
             raise ConfigError("ARGOAI_LLM_API_KEY: required for Anthropic")
         self._limits = CallLimits.from_settings(settings, retry)
@@ -170,9 +171,9 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
         # Not ``strict``: strict tools reject the schema's numeric and array bounds; the pydantic validation
         # enforces every bound instead and a violating answer is asked again.
         self._tool: ToolParam = {
-            "name": SCHEMA_NAME,
-            "description": SCHEMA_DESCRIPTION,
-            "input_schema": review_schema(),
+            "name": self._output.name,
+            "description": self._output.description,
+            "input_schema": self._output.schema(),
         }
         self._max_tokens = settings.max_output_tokens
 
@@ -201,7 +202,7 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
                 system=conversation.system,
                 messages=conversation.messages,
                 tools=[self._tool],
-                tool_choice={"type": "tool", "name": SCHEMA_NAME},
+                tool_choice={"type": "tool", "name": self._output.name},
                 stream=True,
             )
         )
@@ -220,7 +221,7 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             system=conversation.system,
             messages=conversation.messages,
             tools=[self._tool],
-            tool_choice={"type": "tool", "name": SCHEMA_NAME},
+            tool_choice={"type": "tool", "name": self._output.name},
         )
         usage = message.usage
         # Cached prompt tokens are still prompt tokens; they are reported apart from ``input_tokens``.
@@ -236,16 +237,18 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             model=message.model,
         )
 
-    def _validate(self, answer: Answer) -> ReviewOutput:
+    def _validate(self, answer: Answer) -> BaseModel:
         turn: _Turn = answer.reply
         if turn.stop_reason == "max_tokens":
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
         if turn.stop_reason == "refusal":
             raise InvalidReply("the model refused to answer")
-        calls = [block for block in turn.blocks if block.type == "tool_use" and block.name == SCHEMA_NAME]
+        calls = [
+            block for block in turn.blocks if block.type == "tool_use" and block.name == self._output.name
+        ]
         if not calls:
-            raise InvalidReply(f"there was no call of the {SCHEMA_NAME} tool")
-        return parse_json_reply("".join(calls[0].text))
+            raise InvalidReply(f"there was no call of the {self._output.name} tool")
+        return parse_json_reply("".join(calls[0].text), self._output)
 
     def _ask_again(self, conversation: _Conversation, answer: Answer, problem: str) -> None:
         turn: _Turn = answer.reply

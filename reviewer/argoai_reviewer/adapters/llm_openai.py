@@ -34,6 +34,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 from opentelemetry.trace import Tracer
+from pydantic import BaseModel
 
 from argoai_core.errors import (
     ArgoAIError,
@@ -43,11 +44,10 @@ from argoai_core.errors import (
     UnavailableError,
 )
 from argoai_core.logs import get_logger
-from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
-from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.schema import REVIEW_OUTPUT, OutputSpec
 from argoai_reviewer.llm.streaming import CallLimits, FirstToken
 from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
 
@@ -144,8 +144,9 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         retry: RetryPolicy,
         instructions: ReplyInstructions | None = None,
         tracer: Tracer | None = None,
+        output: OutputSpec = REVIEW_OUTPUT,
     ) -> None:
-        super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer)
+        super().__init__(settings, retry=retry, instructions=instructions, tracer=tracer, output=output)
         self._limits = CallLimits.from_settings(settings, retry)
         # A key is only optional for self-hosted servers (vLLM, Ollama) that ignore it; the SDK insists on
         # one, and without it would read OPENAI_API_KEY from the environment, which we never rely on here.
@@ -230,7 +231,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         return True
 
     def _request(self, model: str, conversation: _Chat, quirks: ServerQuirks) -> _Request:
-        schema = review_schema()
+        schema = self._output.schema()
         system = conversation.system
         extra: dict[str, Any] = {}
         response_format: ResponseFormat | None = None
@@ -238,8 +239,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             response_format = {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": SCHEMA_NAME,
-                    "description": SCHEMA_DESCRIPTION,
+                    "name": self._output.name,
+                    "description": self._output.description,
                     "schema": schema,
                     "strict": True,
                 },
@@ -308,7 +309,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             model=completion.model or request.model,
         )
 
-    def _validate(self, answer: Answer) -> ReviewOutput:
+    def _validate(self, answer: Answer) -> BaseModel:
         reply: _Reply = answer.reply
         if reply.refusal:
             raise InvalidReply(f"the model refused: {reply.refusal[:500]}")
@@ -316,7 +317,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
         if reply.finish_reason == "content_filter":
             raise InvalidReply("the answer was stopped by the content filter")
-        return parse_json_reply(reply.content)
+        return parse_json_reply(reply.content, self._output)
 
     def _ask_again(self, conversation: _Chat, answer: Answer, problem: str) -> None:
         reply: _Reply = answer.reply

@@ -74,7 +74,9 @@ class CaseFile(BaseModel):
     title: str = Field(min_length=1, description="The change's title (the commit subject of head)")
     description: str = ""
     kind: str = Field(default="", description="Free label for grouping, e.g. in-diff, cross-file, clean")
-    repository: str | None = Field(default=None, description="A git bundle or repository, relative to the case")
+    repository: str | None = Field(
+        default=None, description="A git bundle or repository, relative to the case"
+    )
     base: str = "base"
     head: str = "head"
     removed: list[str] = Field(default_factory=list, description="Paths the change deletes (trees only)")

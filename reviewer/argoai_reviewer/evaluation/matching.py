@@ -112,7 +112,9 @@ async def match(
     result = Matching(goldens=list(goldens), candidates=list(candidates))
     for g, golden in enumerate(goldens):
         if golden.path is not None:
-            result.pairs.update((c, g) for c, cand in enumerate(candidates) if located_match(golden, cand, window))
+            result.pairs.update(
+                (c, g) for c, cand in enumerate(candidates) if located_match(golden, cand, window)
+            )
         elif judge is None:
             result.unjudged += 1
         elif candidates:

@@ -44,7 +44,7 @@ class Variant:
 
     @property
     def effective_policy(self) -> PolicySpec:
-        """The policy with the variant's model, when it names one (the analysis asks for the policy's model)."""
+        """The policy with the variant's model when it names one (the analysis asks for the policy's)."""
         return self.policy if self.model is None else self.policy.model_copy(update={"model": self.model})
 
 
@@ -105,6 +105,10 @@ class EvalReport(BaseModel):
     dataset: str
     line_window: int
     variants: list[VariantReport]
+    judge_model: str | None = None
+    judge_calls: int = 0
+    judge_input_tokens: int = 0
+    judge_output_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,13 @@ async def run_case(case: Case, variant: Variant, setup: EvalSetup, progress: Pro
     )
 
 
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    def report(message: str) -> None:
+        progress(f"{prefix}: {message}")
+
+    return report
+
+
 async def run_variant(
     cases: Sequence[Case], variant: Variant, setup: EvalSetup, progress: Progress
 ) -> VariantReport:
@@ -196,7 +207,7 @@ async def run_variant(
     for number, case in enumerate(cases, start=1):
         prefix = f"[{variant.name} {number}/{len(cases)}] {case.name}"
         progress(f"{prefix}: reviewing")
-        report = await run_case(case, variant, setup, lambda message, p=prefix: progress(f"{p}: {message}"))
+        report = await run_case(case, variant, setup, _prefixed(progress, prefix))
         progress(
             f"{prefix}: {report.scores.true_positives}/{report.scores.findings} finding(s) matched, "
             f"{report.scores.found}/{report.scores.goldens} golden comment(s) found ({report.seconds:.1f} s)"

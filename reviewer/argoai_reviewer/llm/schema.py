@@ -4,10 +4,11 @@ reply that breaks it is described back to the model."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from argoai_core.models.findings import ReviewOutput
 
@@ -28,6 +29,37 @@ def _schema() -> dict[str, Any]:
 def review_schema() -> dict[str, Any]:
     """The JSON schema of :class:`ReviewOutput` as sent to the LLM (a fresh copy each call)."""
     return copy.deepcopy(_schema())
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """A structured answer other than a review (e.g. ``argoai eval``'s judge verdict): its name (the OpenAI
+    schema name and the Anthropic tool), what it is for, and the pydantic model replies are validated with."""
+
+    name: str
+    description: str
+    model: type[BaseModel]
+
+    def schema(self) -> dict[str, Any]:
+        """The model's strict JSON schema (a fresh copy each call)."""
+        return copy.deepcopy(_strict_of(self.model))
+
+    def parse_json(self, text: str) -> BaseModel:
+        """A JSON reply validated by the model; ValidationError when it does not conform."""
+        return self.model.model_validate_json(text)
+
+    def parse_object(self, value: object) -> BaseModel:
+        """A decoded reply (a tool call's input) validated by the model; ValidationError when it does not."""
+        return self.model.model_validate(value)
+
+
+@cache
+def _strict_of(model: type[BaseModel]) -> dict[str, Any]:
+    return strict_schema(model.model_json_schema())
+
+
+REVIEW_OUTPUT = OutputSpec(SCHEMA_NAME, SCHEMA_DESCRIPTION, ReviewOutput)
+"""The review's answer: what every review call asks for."""
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import stamina
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from argoai_core.errors import (
     ArgoAIError,
@@ -51,34 +51,49 @@ from argoai_core.settings import LLMSettings
 from argoai_reviewer.analysis.model import ModelReply, ReviewModel
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay, TimedOut
-from argoai_reviewer.llm.schema import describe_invalid
+from argoai_reviewer.llm.schema import REVIEW_OUTPUT, OutputSpec, describe_invalid
 from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS
 
 
 class LLMClient(ReviewModel, Protocol):
-    """A :class:`ReviewModel` that holds connections and must be closed at shutdown."""
+    """A :class:`ReviewModel` that holds connections and must be closed at shutdown; :meth:`ask` answers
+    with the :class:`OutputSpec` it was built for (a review unless told otherwise)."""
+
+    async def ask(self, *, system: str, prompt: str, model: str | None = None) -> StructuredReply:
+        """One structured answer, validated (the same retries as a review)."""
+        ...
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connection pool."""
         ...
 
 
-def parse_json_reply(text: str | None) -> ReviewOutput:
-    """Validate a JSON text reply; raises :class:`InvalidReply` saying what is wrong."""
+def parse_json_reply(text: str | None, output: OutputSpec = REVIEW_OUTPUT) -> BaseModel:
+    """Validate a JSON text reply against ``output``; raises :class:`InvalidReply` saying what is wrong."""
     if not text:
         raise InvalidReply("the answer was empty")
     try:
-        return ReviewOutput.model_validate_json(text)
+        return output.parse_json(text)
     except ValidationError as exc:
         raise InvalidReply(f"it does not match the schema ({describe_invalid(exc)})") from None
 
 
-def parse_object_reply(value: object) -> ReviewOutput:
+def parse_object_reply(value: object, output: OutputSpec = REVIEW_OUTPUT) -> BaseModel:
     """Validate an already decoded reply (a tool call's input); raises :class:`InvalidReply`."""
     try:
-        return ReviewOutput.model_validate(value)
+        return output.parse_object(value)
     except ValidationError as exc:
         raise InvalidReply(f"it does not match the schema ({describe_invalid(exc)})") from None
+
+
+@dataclass(frozen=True)
+class StructuredReply:
+    """A validated answer of any :class:`OutputSpec`, and what it cost."""
+
+    output: BaseModel
+    model: str
+    input_tokens: int
+    output_tokens: int
 
 
 class InvalidReply(Exception):  # a signal inside the review loop, never raised out of it
@@ -119,9 +134,11 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         retry: RetryPolicy,
         instructions: ReplyInstructions | None = None,
         tracer: Tracer | None = None,
+        output: OutputSpec = REVIEW_OUTPUT,
     ) -> None:
         if not settings.model:
             raise ConfigError("ARGOAI_LLM_MODEL: required")
+        self._output = output
         self._settings = settings
         self._policy = retry
         self._default_model = settings.model
@@ -137,8 +154,8 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         """One request; SDK exceptions mapped to RetryableError / PermanentError."""
 
     @abc.abstractmethod
-    def _validate(self, answer: Answer) -> ReviewOutput:
-        """The reply as a ReviewOutput, or :class:`InvalidReply`."""
+    def _validate(self, answer: Answer) -> BaseModel:
+        """The reply validated against this client's :class:`OutputSpec`, or :class:`InvalidReply`."""
 
     @abc.abstractmethod
     def _ask_again(self, conversation: H, answer: Answer, problem: str) -> None:
@@ -146,6 +163,18 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
 
     async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
         """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
+        reply = await self.ask(system=system, prompt=prompt, model=model)
+        if not isinstance(reply.output, ReviewOutput):  # a client built for another OutputSpec
+            raise ConfigError(f"this LLM client answers {self._output.name}, not reviews")
+        return ModelReply(
+            output=reply.output,
+            model=reply.model,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+        )
+
+    async def ask(self, *, system: str, prompt: str, model: str | None = None) -> StructuredReply:
+        """Ask for this client's :class:`OutputSpec` (a review unless built otherwise), validated."""
         chosen = model or self._default_model
         with self._tracer.start_as_current_span(
             "llm.review",
@@ -179,7 +208,7 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
                     self._ask_again(conversation, answer, problem)
                     continue
                 LLM_CALLS.labels(model=chosen, outcome="ok").inc()
-                return ModelReply(
+                return StructuredReply(
                     output=output, model=answer.model, input_tokens=input_tokens, output_tokens=output_tokens
                 )
             raise PermanentError(
