@@ -1,4 +1,4 @@
-"""``argoai eval`` as a process: the shipped dataset against a fake model that reports only what it was shown."""
+"""``argoai eval`` as a process: the shipped dataset against a fake model reporting only what it was shown."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def _cases(variant: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_shipped_dataset_scores_as_expected(fake_llm: FakeLLM, tmp_path: Path) -> None:
-    """Every golden comment is found (cross-file ones thanks to related context, the unplaced one by the judge);
-    the one false positive on a clean case makes precision 9/10; progress goes to stderr."""
+    """Every golden comment is found (cross-file ones thanks to related context, the unplaced one by the
+    judge); the one false positive on a clean case makes precision 9/10; progress goes to stderr."""
     done = _eval(str(DATASET), "--json", llm=fake_llm, home=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
