@@ -163,7 +163,9 @@ async def _git(cwd: Path, *args: str) -> str:
 
 def _copy_tree(source: Path, target: Path) -> None:
     # Symlinks are copied as links (never followed): a case cannot pull in files from outside itself.
-    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    # Files get a fresh mtime (shutil.copy, not copy2): a head file of the same size and mtime as the base
+    # file it replaces would look unchanged to git's index.
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, copy_function=shutil.copy)
 
 
 @dataclass(frozen=True)
