@@ -2,9 +2,10 @@
 
 Starts the fake LLM as its own process (``python -m support.fake_llm --eval-rules
 tests/fixtures/eval_fake_model.yaml``: it reports a bug only when its evidence is in the prompt, and answers
-the judge), then runs ``argoai eval eval/dataset --json`` as a process with only ARGOAI_LLM_* set, and times it
-from start to exit (Python start-up and imports included, as a user sees it). Prints one JSON object; exits 1
-when the scores are not the expected ones (every golden comment found, one false positive). Target: ≤ 60 s.
+the judge), then runs ``argoai eval eval/dataset --json`` as a process with only ARGOAI_LLM_* set, and times
+it from start to exit (Python start-up and imports included, as a user sees it). Prints one JSON object;
+exits 1 when the scores are not the expected ones (every golden comment found, one false positive).
+Target: ≤ 60 s.
 
     .venv/bin/python bench/eval/run.py [--runs 3]
 """
