@@ -12,14 +12,14 @@ from pathlib import Path
 
 import typer
 
-from argoai_cli.review_setup import _progress as progress
+from argoai_cli.review_setup import analysis_options
+from argoai_cli.review_setup import progress_line as progress
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError
 from argoai_core.models.policy import PolicySpec
 from argoai_core.policy_set import load_policy_file
 from argoai_core.sanitize import sanitize_terminal as clean
 from argoai_core.settings import CommonSettings, LLMSettings, load
-from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
-from argoai_reviewer.analysis.review import AnalysisOptions, within_configured_llm
+from argoai_reviewer.analysis.review import within_configured_llm
 from argoai_reviewer.analysis.tokens import counter_for
 from argoai_reviewer.evaluation.dataset import load_dataset
 from argoai_reviewer.evaluation.judge import VERDICT, LLMJudge
@@ -90,12 +90,7 @@ async def run_dataset(dataset: Path, variants: list[str], cases: list[str], line
         progress(
             "no LLM is configured (ARGOAI_LLM_PROVIDER, ARGOAI_LLM_MODEL…): only the built-in checks run"
         )
-    options = AnalysisOptions(
-        input_tokens_per_call=reviewer.max_input_tokens_per_call,
-        llm_concurrency=reviewer.llm_concurrency,
-        bot_name=common.bot_name,
-        analyzers=AnalyzerRunner(AnalyzerLimits.from_settings(reviewer)),
-    )
+    options = analysis_options(common, reviewer)
     try:
         loaded = load_dataset(dataset, cases)
         async with AsyncExitStack() as stack:
