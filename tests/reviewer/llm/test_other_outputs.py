@@ -37,8 +37,8 @@ async def test_a_verdict_client_sends_its_schema_and_asks_again_on_an_invalid_an
     client = build_model(_settings(fake_llm, provider), retry=FAST, output=VERDICT)
     try:
         reply = await client.ask(system="Grade.", prompt="Which findings?", model="judge-model")
+        fake_llm.enqueue(Reply.json({"matches": [], "reason": "r"}))
         with pytest.raises(ConfigError, match="answers submit_verdict, not reviews"):
-            fake_llm.enqueue(Reply.json({"matches": [], "reason": "r"}))
             await client.review(system="s", prompt="p")
     finally:
         await client.aclose()
