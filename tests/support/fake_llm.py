@@ -429,7 +429,7 @@ class RulesResponder:
             raw = yaml.safe_load(file) or []
         return cls(
             rules=[
-                EvidenceRule(**{**item, "evidence": tuple(item.get("evidence", ()))})  # type: ignore[arg-type]
+                EvidenceRule(**{**item, "evidence": tuple(item.get("evidence", ()))})
                 for item in raw
             ]
         )

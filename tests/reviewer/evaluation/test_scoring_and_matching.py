@@ -39,7 +39,7 @@ def test_scores_leave_undefined_ratios_undefined() -> None:
 def test_martian_severities_map_onto_ours() -> None:
     """The Martian bench's Critical/High/Medium/Low read as critical/major/minor/nit."""
     names = ["Critical", "High", "Medium", "Low", "nit"]
-    assert [GoldenComment(comment="c", severity=s).severity for s in names] == [  # type: ignore[arg-type]
+    assert [GoldenComment(comment="c", severity=s).severity for s in names] == [
         Severity.CRITICAL, Severity.MAJOR, Severity.MINOR, Severity.NIT, Severity.NIT,
     ]  # fmt: skip
 
