@@ -428,10 +428,7 @@ class RulesResponder:
         with open(path, encoding="utf-8") as file:
             raw = yaml.safe_load(file) or []
         return cls(
-            rules=[
-                EvidenceRule(**{**item, "evidence": tuple(item.get("evidence", ()))})
-                for item in raw
-            ]
+            rules=[EvidenceRule(**{**item, "evidence": tuple(item.get("evidence", ()))}) for item in raw]
         )
 
     def findings(self, prompt: str) -> list[Finding]:
