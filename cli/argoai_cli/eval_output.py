@@ -126,7 +126,8 @@ def print_report(report: EvalReport) -> None:
     if report.judge_calls:
         typer.echo(
             f"Judge ({clean(report.judge_model or '')}): {report.judge_calls} call(s), "
-            f"{report.judge_input_tokens} tokens in, {report.judge_output_tokens} out."
+            f"{report.judge_input_tokens} tokens in, {report.judge_output_tokens} out, "
+            f"{report.judge_cost_usd:.4f} $ (not in the variants' costs)."
         )
 
 

@@ -120,6 +120,7 @@ async def run_dataset(dataset: Path, variants: list[str], cases: list[str], line
                         "judge_calls": judge.calls,
                         "judge_input_tokens": judge.input_tokens,
                         "judge_output_tokens": judge.output_tokens,
+                        "judge_cost_usd": llm.estimate_cost(judge.input_tokens, judge.output_tokens),
                     }
                 )
             return report

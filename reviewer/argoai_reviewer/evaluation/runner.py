@@ -109,6 +109,7 @@ class EvalReport(BaseModel):
     judge_calls: int = 0
     judge_input_tokens: int = 0
     judge_output_tokens: int = 0
+    judge_cost_usd: float = 0.0
 
 
 @dataclass(frozen=True)

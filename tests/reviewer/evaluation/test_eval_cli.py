@@ -121,13 +121,14 @@ def _case(directory: Path, text: str) -> Path:
         ("bad-case", "argoai eval: {root}/bad-case/one/case.yaml: golden.0: Value error, a golden comment "
          "with a line needs its path"),
         ("bad-ref", "argoai eval: head 'no-such-ref' is not a commit of the repository at"),
+        ("unknown-case", "argoai eval: dataset {dataset}: no case named nope"),
         ("bad-variant", "eval: Invalid value for --variant: 'x:colour=red': 'colour=red' is not one of "
          "policy=FILE, model=MODEL, prompts=DIR"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(setup: str, message: str, tmp_path: Path) -> None:
-    """A missing dataset, an empty one, a bad case file, a ref that is not a commit or a bad --variant: one
-    line on stderr naming the problem, exit status 2."""
+    """A missing dataset, an empty one, a bad case file, a ref that is not a commit, an unknown --case or a
+    bad --variant: one line on stderr naming the problem, exit status 2."""
     args = [str(tmp_path / setup)]
     if setup == "empty":
         (tmp_path / "empty").mkdir()
@@ -141,6 +142,8 @@ def test_bad_input_is_one_line_and_exit_2(setup: str, message: str, tmp_path: Pa
             subprocess.run(
                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo), *command], check=True
             )
+    elif setup == "unknown-case":
+        args = [str(DATASET), "--case", "nope"]
     elif setup == "bad-variant":
         (tmp_path / "bad-variant").mkdir()
         args += ["--variant", "x:colour=red"]
@@ -148,4 +151,4 @@ def test_bad_input_is_one_line_and_exit_2(setup: str, message: str, tmp_path: Pa
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if not line.startswith(("...", "{"))]
     assert len(lines) == 1, done.stderr
-    assert message.format(root=tmp_path) in lines[0]
+    assert message.format(root=tmp_path, dataset=DATASET) in lines[0]
