@@ -34,16 +34,14 @@ def _token() -> str:
     return f"DATA-{secrets.token_hex(12)}"
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def _environment(directory: Path | None = None) -> jinja2.Environment:
-    """The templates: ``directory``'s (an experiment variant's ``promptDir``) first, the built-in ones for
-    any file it does not have."""
-    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(TEMPLATES)]
-    if directory is not None:
-        loaders.insert(0, jinja2.FileSystemLoader(directory))
+    # A prompt directory (``argoai eval --variant …,prompts=DIR``) overrides the templates it holds; the
+    # others come from the built-in ones.
+    search = [directory, TEMPLATES] if directory is not None else [TEMPLATES]
     # Autoescape off: the output is a prompt, not HTML; untrusted text is fenced instead of escaped.
     return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
+        loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701
         keep_trailing_newline=True,
@@ -76,9 +74,12 @@ def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tupl
     ]
 
 
-def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS, prompt_dir: Path | None = None) -> str:
-    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format."""
-    return _environment(prompt_dir).get_template("system.j2").render(max_findings=max_findings)
+def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS, prompts: Path | None = None) -> str:
+    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format.
+
+    ``prompts``: a directory whose templates replace the built-in ones of the same name.
+    """
+    return _environment(prompts).get_template("system.j2").render(max_findings=max_findings)
 
 
 def render_batch_prompt(
@@ -89,12 +90,12 @@ def render_batch_prompt(
     calls: int = 1,
     related: str = "",
     token: Callable[[], str] = _token,
-    prompt_dir: Path | None = None,
+    prompts: Path | None = None,
 ) -> str:
     """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files, and
     the related unchanged code chosen for it (already redacted and trimmed)."""
     return _render(
-        prompt_dir=prompt_dir,
+        prompts=prompts,
         pr=pr,
         policy=policy,
         files=batch.text,
@@ -112,7 +113,7 @@ def prompt_overhead(
     pr: PullRequest,
     policy: PolicySpec,
     max_findings: int,
-    prompt_dir: Path | None = None,
+    prompts: Path | None = None,
 ) -> int:
     """Tokens of the system prompt plus a user prompt without files (every path instruction counted).
 
@@ -120,7 +121,7 @@ def prompt_overhead(
     """
     boundary = _token()
     user = _render(
-        prompt_dir=prompt_dir,
+        prompts=prompts,
         pr=pr,
         policy=policy,
         files="",
@@ -133,12 +134,13 @@ def prompt_overhead(
     # Random boundaries tokenize differently from prompt to prompt: charge each one its worst case, a
     # token per character, on top of this rendering's count.
     margin = user.count(boundary) * len(boundary)
-    system = render_system(max_findings=max_findings, prompt_dir=prompt_dir)
+    system = render_system(max_findings=max_findings, prompts=prompts)
     return counter.count(system) + counter.count(user) + margin
 
 
 def _render(
     *,
+    prompts: Path | None,
     pr: PullRequest,
     policy: PolicySpec,
     files: str,
@@ -147,7 +149,6 @@ def _render(
     call: int,
     calls: int,
     token: Callable[[], str],
-    prompt_dir: Path | None = None,
 ) -> str:
     title = redact(_clip(pr.title, MAX_TITLE_CHARS))
     body = redact(_clip(pr.body or "(no description)", MAX_BODY_CHARS))
@@ -155,7 +156,7 @@ def _render(
     files = redact_keeping_lines(files)
     related = redact_keeping_lines(related)
     return (
-        _environment(prompt_dir)
+        _environment(prompts)
         .get_template("batch.j2")
         .render(
             number=pr.number,

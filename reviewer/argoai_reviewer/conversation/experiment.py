@@ -94,5 +94,5 @@ def apply_to_analysis(
                 f"experiment {assignment.experiment}, variant {variant.name}: no directory "
                 f"{variant.prompt_dir!r} in ARGOAI_REVIEWER_PROMPTS_DIR"
             )
-        update["prompt_dir"] = directory
+        update["prompts"] = directory
     return dataclasses.replace(options, **update) if update else options  # type: ignore[arg-type]

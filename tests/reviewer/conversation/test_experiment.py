@@ -74,7 +74,7 @@ def test_a_variant_changes_model_budget_and_prompts(tmp_path: Path) -> None:
     options = AnalysisOptions()
     assert apply_to_analysis(options, tight, None).input_tokens_per_call == 4000  # type: ignore[arg-type]
     (tmp_path / "v2").mkdir()
-    assert apply_to_analysis(options, v2, tmp_path).prompt_dir == tmp_path / "v2"  # type: ignore[arg-type]
+    assert apply_to_analysis(options, v2, tmp_path).prompts == tmp_path / "v2"  # type: ignore[arg-type]
 
 
 def test_a_missing_prompt_directory_is_a_configuration_error(tmp_path: Path) -> None:
