@@ -71,9 +71,13 @@ def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tupl
     ]
 
 
-def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS) -> str:
-    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format."""
-    return _environment().get_template("system.j2").render(max_findings=max_findings)
+def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS, agent: bool = False) -> str:
+    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format; in agent
+    mode also the tools and their rules (``agent.j2``)."""
+    text = _environment().get_template("system.j2").render(max_findings=max_findings)
+    if agent:
+        text = f"{text.rstrip()}\n\n{_environment().get_template('agent.j2').render()}"
+    return text
 
 
 def render_batch_prompt(
