@@ -197,7 +197,8 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         spec: OutputSpec[T] = OutputSpec.of(output)
         chosen = model or self._default_model
         if tools is not None and not self._supports_tools():
-            raise ToolsUnsupportedError(f"the LLM server of {self.provider} refused tool calling earlier")
+            # The same words as the first refusal: the summary of every review says why in one way.
+            raise ToolsUnsupportedError("the LLM server has no tool calling")
         with self._tracer.start_as_current_span(
             "llm.review" if output is ReviewOutput else "llm.ask",
             attributes={
