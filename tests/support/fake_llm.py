@@ -221,6 +221,17 @@ class Recorded:
         return ""
 
     @property
+    def output_name(self) -> str | None:
+        """The name of the structured output asked for (``submit_review``, ``submit_verdict``…)."""
+        if self.api == "anthropic":
+            choice = self.body.get("tool_choice", {})
+            offered = self.body.get("tools") or [{}]
+            return choice.get("name") or offered[0].get("name")
+        response_format = self.body.get("response_format") or {}
+        name = response_format.get("json_schema", {}).get("name")
+        return str(name) if name else None
+
+    @property
     def tools(self) -> list[str]:
         """The names of the tools offered besides the answer (OpenAI functions; Anthropic's other tools)."""
         forced = self.body.get("tool_choice", {})
@@ -484,6 +495,30 @@ class AgentResponder:
         ]
         shown = bool(via) and self.quote in request.prompt
         return Reply.output(ReviewOutput(summary="Agent review.", findings=findings if shown else []))
+
+
+@dataclass
+class VerifyingResponder:
+    """Answers verification calls (``submit_verdict``): drops a finding whose anchored lines (those marked
+    ``>`` in the code shown) contain ``drop``, keeps the others; other requests go to ``base``.
+
+    ``verdicts`` records each verdict given, as ``(keep, prompt)``.
+    """
+
+    base: Callable[[Recorded], Reply]
+    drop: str = "FIXME-NOISE"
+    verdicts: list[tuple[bool, str]] = field(default_factory=list)
+
+    def __call__(self, request: Recorded) -> Reply:
+        """A verdict for a verification call, else the base responder's answer."""
+        if request.output_name != "submit_verdict":
+            return self.base(request)
+        prompt = request.prompt
+        anchored = [line for line in prompt.splitlines() if re.match(r"^ *\d+ > ", line)]
+        keep = not any(self.drop in line for line in anchored)
+        self.verdicts.append((keep, prompt))
+        reason = "The code shown supports it." if keep else "The marked line is intentional, not a bug."
+        return Reply.json({"keep": keep, "reason": reason})
 
 
 Responder = Callable[[Recorded], Reply]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -73,8 +73,12 @@ class ReviewModel(Protocol):
         ...
 
 
+@runtime_checkable
 class StructuredModel(Protocol):
-    """An LLM that answers with an instance of any pydantic model (structured output, validated)."""
+    """An LLM that answers with an instance of any pydantic model (structured output, validated).
+
+    Runtime-checkable: the analysis verifies findings only with a model that has :meth:`ask`.
+    """
 
     async def ask(
         self,

@@ -35,11 +35,11 @@ from argoai_reviewer.analysis.analyzers import (
     merge_findings,
 )
 from argoai_reviewer.analysis.analyzers.syntax import check_suggestions
-from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
+from argoai_reviewer.analysis.anchoring import Anchored, Placement, anchor, anchor_at_lines
 from argoai_reviewer.analysis.context import Batch, ContextLimits, ContextPlan, build_batches
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
-from argoai_reviewer.analysis.model import ModelReply, ReviewModel, ToolsUnsupportedError
+from argoai_reviewer.analysis.model import ModelReply, ReviewModel, StructuredModel, ToolsUnsupportedError
 from argoai_reviewer.analysis.prompts import (
     DEFAULT_MAX_FINDINGS,
     prompt_overhead,
@@ -49,6 +49,7 @@ from argoai_reviewer.analysis.prompts import (
 from argoai_reviewer.analysis.related import RelatedLimits, RelatedPlan, find_related
 from argoai_reviewer.analysis.selection import Selection, select_files
 from argoai_reviewer.analysis.tokens import TokenCounter
+from argoai_reviewer.analysis.verify import DroppedFinding, verify
 from argoai_reviewer.domain import ChangedFile, PullRequest
 from argoai_reviewer.index.code_index import CodeIndex
 from argoai_reviewer.metrics import AGENT_FALLBACKS, INDEX_SECONDS, RELATED_SNIPPETS
@@ -107,6 +108,8 @@ class Analysis:
     # Agent mode: tool calls and rounds the review's calls made (0 when it was off or fell back).
     tool_calls: int = 0
     tool_rounds: int = 0
+    # Findings of the model that verification dropped, with the verifier's reasons.
+    dropped: list[DroppedFinding] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -382,8 +385,56 @@ async def _review(
     placements = [
         anchor_at_lines(f, anchor_diffs) if id(f) in exact else anchor(f, anchor_diffs) for f in findings
     ]
+    if model is not None and policy.verification.mode != "off" and isinstance(model, StructuredModel):
+        placements = await _verified(
+            placements, exact, model, analysis, plan, related, texts, policy, options
+        )
     analysis.placements = check_suggestions(placements, texts)
     return analysis
+
+
+async def _verified(
+    placements: list[Placement],
+    exact: set[int],
+    model: StructuredModel,
+    analysis: Analysis,
+    plan: ContextPlan,
+    related: RelatedPlan,
+    texts: Mapping[str, str | None],
+    policy: PolicySpec,
+    options: AnalysisOptions,
+) -> list[Placement]:
+    """``placements`` without the model's findings verification dropped (analyzer findings untouched)."""
+    candidates = [p for p in placements if id(p.finding) not in exact]
+    if not candidates:
+        return placements
+    by_file = {path: related.texts[index] for index, batch in enumerate(plan.batches) for path in batch.paths}
+    result = await verify(
+        model,
+        candidates,
+        texts=texts,
+        related=by_file,
+        policy=policy,
+        concurrency=options.llm_concurrency,
+    )
+    analysis.input_tokens += result.input_tokens
+    analysis.output_tokens += result.output_tokens
+    analysis.models |= result.models
+    analysis.dropped = result.dropped
+    dropped = {id(d.placement) for d in result.dropped}
+    if result.dropped:
+        analysis.coverage = replace(
+            analysis.coverage,
+            dropped=tuple(
+                (d.placement.path, _line_of(d.placement), d.placement.finding.title, d.reason)
+                for d in result.dropped
+            ),
+        )
+    return [p for p in placements if id(p) not in dropped]
+
+
+def _line_of(placement: Placement) -> int | None:
+    return placement.start if isinstance(placement, Anchored) else None
 
 
 async def _analyzers(
