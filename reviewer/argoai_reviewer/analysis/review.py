@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from opentelemetry import trace
 
@@ -129,6 +130,8 @@ class AnalysisOptions:
     bot_name: str = "argoai"
     # Shared by every review of the process: its bound on analyzer processes is process-wide.
     analyzers: AnalyzerRunner = field(default_factory=AnalyzerRunner)
+    # A directory of prompt templates replacing the built-in ones of the same name (``argoai eval`` A/B).
+    prompts: Path | None = None
 
 
 def within_configured_llm(policy: PolicySpec, configured_provider: str | None) -> tuple[PolicySpec, str]:
@@ -318,7 +321,7 @@ async def _review(
         selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
     )
     if model is not None and plan.batches:
-        system = render_system()
+        system = render_system(prompts=options.prompts)
         prompts = [
             render_batch_prompt(
                 pr=request.pr,
@@ -326,16 +329,23 @@ async def _review(
                 batch=batch,
                 calls=len(plan.batches),
                 related=related.texts[index],
+                prompts=options.prompts,
             )
             for index, batch in enumerate(plan.batches)
         ]
         tools = _toolbox(request, policy)
         calls = [_Call(prompt) for prompt in prompts]
         if tools is not None:
-            agent_system = render_system(agent=True)
+            agent_system = render_system(prompts=options.prompts, agent=True)
             calls = [
                 _Call(
-                    render_batch_prompt(pr=request.pr, policy=policy, batch=batch, calls=len(plan.batches)),
+                    render_batch_prompt(
+                        pr=request.pr,
+                        policy=policy,
+                        batch=batch,
+                        calls=len(plan.batches),
+                        prompts=options.prompts,
+                    ),
                     tools=tools,
                     fallback_system=system,
                     fallback_prompt=prompts[index],
@@ -504,6 +514,8 @@ def _limits(
 ) -> ContextLimits:
     """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
     the system prompt, PR text, instructions and the ``reserve`` kept for related code."""
-    overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
+    overhead = prompt_overhead(
+        counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS, prompts=options.prompts
+    )
     room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead - reserve)
     return replace(options.limits, file_tokens=room)
