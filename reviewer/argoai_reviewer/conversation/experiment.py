@@ -62,8 +62,7 @@ def apply_to_policy(policy: PolicySpec, assignment: Assignment | None) -> Policy
         update.update(provider=variant.provider, model=variant.model)
     elif variant.provider is not None:
         update.update(provider=variant.provider, model=None)
-    if variant.verification is not None and "verification" in PolicySpec.model_fields:
-        # The verification setting is optional in the policy model: applied where the policy has it.
+    if variant.verification is not None:
         update["verification"] = variant.verification
     return policy.model_copy(update=update) if update else policy
 

@@ -23,7 +23,7 @@ POLICY = PolicySpec.model_validate(
             "variants": [
                 {"name": "control"},
                 {"name": "v2", "provider": "anthropic", "model": "claude-x", "promptDir": "v2"},
-                {"name": "tight", "maxInputTokensPerCall": 4000},
+                {"name": "tight", "maxInputTokensPerCall": 4000, "verification": {"mode": "same-model"}},
             ],
         },
     }
@@ -64,13 +64,16 @@ def _assignment_named(name: str) -> object:
 
 
 def test_a_variant_changes_model_budget_and_prompts(tmp_path: Path) -> None:
-    """A variant's model replaces the policy's; its context budget and prompt directory reach the analysis."""
+    """A variant's model and verification replace the policy's; its context budget and prompt directory
+    reach the analysis."""
     v2 = _assignment_named("v2")
     tight = _assignment_named("tight")
     control = _assignment_named("control")
     assert apply_to_policy(POLICY, v2).model == "claude-x"  # type: ignore[arg-type]
     assert apply_to_policy(POLICY, v2).provider == "anthropic"  # type: ignore[arg-type]
     assert apply_to_policy(POLICY, control).model == "gpt-base"  # type: ignore[arg-type]
+    assert apply_to_policy(POLICY, tight).verification.mode == "same-model"  # type: ignore[arg-type]
+    assert apply_to_policy(POLICY, control).verification.mode == "off"  # type: ignore[arg-type]
     options = AnalysisOptions()
     assert apply_to_analysis(options, tight, None).input_tokens_per_call == 4000  # type: ignore[arg-type]
     (tmp_path / "v2").mkdir()
