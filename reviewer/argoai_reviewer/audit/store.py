@@ -251,7 +251,8 @@ class HistoryStore:
             "sum(json_extract(doc, '$.feedback.rejected')), "
             "sum(json_extract(doc, '$.feedback.thumbs_up')), "
             "sum(json_extract(doc, '$.feedback.thumbs_down')) "
-            "FROM records WHERE repo = ? AND at >= ? AND at < ? "
+            # The repository's index, not the outcome's: "skipped" spans every repository.
+            "FROM records INDEXED BY records_repo_stats WHERE repo = ? AND at >= ? AND at < ? "
             "AND outcome = 'skipped' AND subject = 'closed'",
             (repo, _epoch(since), _epoch(until)),
         ).fetchone()
