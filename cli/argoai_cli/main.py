@@ -18,6 +18,7 @@ from argoai_cli.commands import (
     api,
     dev,
     dlq,
+    evaluate,
     feedback,
     gateway,
     history,
@@ -40,6 +41,7 @@ app.command("gateway")(gateway.command)
 app.command("reviewer")(reviewer.command)
 app.command("dev")(dev.command)
 app.command("review")(review.command)
+app.command("eval")(evaluate.command)
 app.command("operator")(operator.command)
 app.command("redeliver")(redeliver.command)
 app.command("feedback")(feedback.command)

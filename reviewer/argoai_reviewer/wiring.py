@@ -37,7 +37,6 @@ from argoai_reviewer.adapters.redis_state import (
     RedisTokenBudget,
 )
 from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
-from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.failures import FailureComment
 from argoai_reviewer.conversation.pipeline import ConversationStores, PipelineOptions, ReviewPipeline
@@ -202,7 +201,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             policy=GitHubPolicy(write_spacing_seconds=config.reviewer.github_write_spacing_seconds),
         )
         stack.push_async_callback(github.aclose)
-        model: ReviewModel | None = None
+        model: ConcurrencyLimitedModel | None = None
         if config.llm.configured:
             client = build_model(config.llm)
             stack.push_async_callback(client.aclose)
@@ -224,6 +223,8 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             github=github,
             policies=policies,
             model=model,
+            # Questions are asked of the same client, within the same concurrency limit as reviews.
+            answer_model=model,
             lock=services.lock,
             state=services.state,
             history=services.history,
