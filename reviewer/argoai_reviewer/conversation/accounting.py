@@ -72,6 +72,7 @@ def review_record(
         cost_usd=cost_usd,
         duration_seconds=seconds,
         findings=len(analysis.placements),
+        findings_dropped=len(analysis.dropped),
         model=",".join(sorted(analysis.models)),
         delivery_id=job.delivery_id,
     )
