@@ -51,6 +51,18 @@ class Usage(BaseModel):
     review_id: int | None = None
 
 
+class FeedbackCounts(BaseModel):
+    """What the team made of ArgoAI's findings on one pull request, read when it was closed."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    findings: int = 0
+    addressed: int = 0
+    rejected: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+
+
 class HistoryRecord(BaseModel):
     """One fact of the audit history (version 1)."""
 
@@ -72,6 +84,8 @@ class HistoryRecord(BaseModel):
     actor: str | None = None
     duration_seconds: float | None = None
     usage: Usage | None = None
+    # A closed pull request: the feedback on its findings (the source of the API's feedback rates).
+    feedback: FeedbackCounts | None = None
     # Dead letters and replays: the dead-letter stream's sequence, the attempts the job had.
     dead_letter_id: int | None = None
     attempts: int | None = None

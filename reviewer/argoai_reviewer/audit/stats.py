@@ -40,6 +40,7 @@ def repo_stats(store: HistoryStore, repo: str, since: datetime, until: datetime)
         for severity, n in zip(SEVERITIES, found, strict=True):
             findings[severity] += n or 0
     durations = store.durations(repo, since, until)
+    closed, tracked, addressed, rejected, thumbs_up, thumbs_down = store.feedback(repo, since, until)
     return {
         "repo": repo,
         "since": since.isoformat(),
@@ -49,6 +50,15 @@ def repo_stats(store: HistoryStore, repo: str, since: datetime, until: datetime)
         "findings_by_severity": {severity: n for severity, n in findings.items() if n},
         "tokens": {"input": input_tokens, "output": output_tokens},
         "cost_usd": round(cost, 6),
+        # Known once pull requests are closed (reactions are read then): None without any tracked finding.
+        "feedback": {
+            "pull_requests_closed": closed,
+            "findings": tracked,
+            "addressed_rate": round(addressed / tracked, 4) if tracked else None,
+            "rejected_rate": round(rejected / tracked, 4) if tracked else None,
+            "thumbs_up": thumbs_up,
+            "thumbs_down": thumbs_down,
+        },
         "duration_seconds": {
             "mean": round(sum(durations) / len(durations), 3) if durations else None,
             "p95": percentile(durations, 0.95),

@@ -242,6 +242,22 @@ class HistoryStore:
             (repo, _epoch(since), _epoch(until)),
         ).fetchall()
 
+    def feedback(self, repo: str, since: datetime, until: datetime) -> tuple[int, ...]:
+        """Sums of the feedback counts (findings, addressed, rejected, 👍, 👎) of ``repo``'s pull requests
+        closed in [``since``, ``until``)."""
+        row = self._db.execute(
+            "SELECT count(*), sum(json_extract(doc, '$.feedback.findings')), "
+            "sum(json_extract(doc, '$.feedback.addressed')), "
+            "sum(json_extract(doc, '$.feedback.rejected')), "
+            "sum(json_extract(doc, '$.feedback.thumbs_up')), "
+            "sum(json_extract(doc, '$.feedback.thumbs_down')) "
+            # The repository's index, not the outcome's: "skipped" spans every repository.
+            "FROM records INDEXED BY records_repo_stats WHERE repo = ? AND at >= ? AND at < ? "
+            "AND outcome = 'skipped' AND subject = 'closed'",
+            (repo, _epoch(since), _epoch(until)),
+        ).fetchone()
+        return tuple(int(value or 0) for value in row)
+
     def durations(self, repo: str, since: datetime, until: datetime) -> list[float]:
         """Durations of ``repo``'s reviews that ran to the end (posted, updated) in [``since``, ``until``)."""
         rows = self._db.execute(

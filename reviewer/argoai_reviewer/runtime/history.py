@@ -65,6 +65,7 @@ def job_record(
         actor=job.commenter if isinstance(job, CommandJob) else None,
         duration_seconds=None if seconds is None else round(seconds, 3),
         usage=result.usage if result is not None else None,
+        feedback=result.feedback if result is not None else None,
         attempts=attempts,
         dead_letter_id=dead_letter_id,
     )

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from argoai_core.models.history import HistoryRecord, Usage
+from argoai_core.models.history import FeedbackCounts, HistoryRecord, Usage
 from argoai_core.models.job import RepoRef
 from argoai_reviewer.audit.api import build_app
 from argoai_reviewer.audit.auth import BearerTokens
@@ -39,6 +39,10 @@ def store(tmp_path: Path) -> HistoryStore:
     store = HistoryStore(tmp_path / "h.sqlite3")
     records = [record(n) for n in range(1, 11)]
     records += [record(11, "skipped"), record(12, repo=OTHER), record(13, days_ago=40)]
+    closed = FeedbackCounts(findings=8, addressed=4, rejected=2, thumbs_up=3, thumbs_down=1)
+    records.append(
+        HistoryRecord(id="c14", outcome="skipped", subject="closed", repo=REPO, number=1, feedback=closed)
+    )
     store.apply((seq, r.model_dump_json().encode()) for seq, r in enumerate(records, start=1))
     return store
 
@@ -55,9 +59,9 @@ def test_filters_and_cursor_pages_cover_every_record_once(store: HistoryStore) -
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
-    assert seen == [f"r{n}" for n in range(1, 12)]
-    assert [r.id for r in store.reviews(Filters(outcome="skipped")).records] == ["r11"]
-    assert store.last_applied() == 13
+    assert seen == ["c14", *(f"r{n}" for n in range(1, 12))]
+    assert [r.id for r in store.reviews(Filters(outcome="skipped")).records] == ["c14", "r11"]
+    assert store.last_applied() == 14
 
 
 def test_reapplied_and_unknown_records_are_stored_once_or_skipped(store: HistoryStore) -> None:
@@ -65,7 +69,7 @@ def test_reapplied_and_unknown_records_are_stored_once_or_skipped(store: History
     again = record(1).model_dump_json().encode()
     unknown = orjson.dumps({"version": 99, "id": "future", "outcome": "posted"})
     assert store.apply([(1, again), (14, unknown)]) == 0
-    assert store.count() == 13
+    assert store.count() == 14
     assert store.last_applied() == 14
 
 
@@ -87,9 +91,13 @@ def test_api_refuses_without_a_token_and_answers_with_one(store: HistoryStore) -
     assert client.get("/api/v1/reviews", params={"cursor": "@@"}, headers=auth).status_code == 400
     assert client.get("/api/v1/reviews", params={"outcome": "exploded"}, headers=auth).status_code == 400
     repos = client.get("/api/v1/repos", headers=auth).json()["items"]
-    assert [(r["repo"], r["records"]) for r in repos] == [("octo/hello", 11), ("octo/other", 1)]
+    assert [(r["repo"], r["records"]) for r in repos] == [("octo/hello", 12), ("octo/other", 1)]
     stats = client.get("/api/v1/repos/octo/hello/stats", headers=auth).json()
-    assert stats["outcomes"] == {"posted": 10, "skipped": 1}
+    assert stats["outcomes"] == {"posted": 10, "skipped": 2}
+    assert stats["feedback"] == {
+        "pull_requests_closed": 1, "findings": 8, "addressed_rate": 0.5, "rejected_rate": 0.25,
+        "thumbs_up": 3, "thumbs_down": 1,
+    }  # fmt: skip
     assert stats["findings_by_severity"] == {"major": 10, "minor": 20}
     assert stats["tokens"] == {"input": 1000, "output": 100}
     assert stats["duration_seconds"]["mean"] == 5.5
