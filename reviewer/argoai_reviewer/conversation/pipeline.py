@@ -70,6 +70,7 @@ from argoai_reviewer.conversation.ports import (
     ConversationKeys,
     GitHubApp,
     GitHubInstallation,
+    LLMCache,
     PolicyProvider,
     PullRequestRecords,
     RepositoryFeedback,
@@ -118,6 +119,8 @@ class PipelineOptions:
     turn: TurnOptions = field(default_factory=TurnOptions)
     # The pod's repository snapshots and code index (no store: single-file reads, no related code).
     sources: SourceOptions = field(default_factory=SourceOptions)
+    # The LLM response cache (None: every question is asked); the policy's llmCacheTtlHours sets its TTL.
+    llm_cache: LLMCache | None = None
 
 
 @dataclass
@@ -364,6 +367,11 @@ class ReviewPipeline:
         files_base = scope.since or pr.base_sha
         policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
         model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
+        cache = self._options.llm_cache
+        if model is not None and cache is not None:
+            # Per installation: an answer about one customer's code is never served to another.
+            scope = f"{job.repo.host}/{job.installation_id}"
+            model = cache.around(model, scope=scope, ttl_seconds=policy.llm_cache_ttl_hours * 3600.0)
         notes += [note for note in (provider_note, budget_note) if note]
 
         async def fence() -> ReviewOutcome | None:
