@@ -37,7 +37,7 @@ LLM_TOKENS = Counter(
 LLM_COST = Counter("argoai_llm_cost_usd_total", "Estimated LLM cost in US dollars, by model", ["model"])
 LLM_CACHE = Counter(
     "argoai_llm_cache_total",
-    "LLM response cache lookups, by model and result (hit, miss, error: the store failed, the model was asked)",
+    "LLM response cache lookups, by model and result (hit, miss; error: the store failed)",
     ["model", "result"],
 )
 LLM_CACHE_SAVED_TOKENS = Counter(

@@ -239,7 +239,7 @@ def test_ignore_skips_pushes_until_a_member_asks_for_a_review(ignoring_system: A
 
 def instructions_section(prompt: str) -> str:
     """The review-instructions part of a batch prompt (empty when there is none)."""
-    found = re.search(r"# Review instructions[^\n]*\n(.*?)\n# Files", prompt, re.S)
+    found = re.search(r"# Review instructions[^\n]*\n(.*?)\n# (?:Related code|Files)", prompt, re.S)
     return found.group(1) if found else ""
 
 

@@ -20,8 +20,8 @@ def metric(text: str, name: str, *labels: str) -> float:
 
 
 def test_full_review_of_an_unchanged_head_after_a_restart_asks_the_llm_nothing(system: ArgoSystem) -> None:
-    """A ``full review`` of the head already reviewed, by a freshly restarted reviewer, is answered from the
-    cache in Redis: the fake LLM receives no request, the review history records 0 tokens, the hit is counted."""
+    """A ``full review`` of the reviewed head, by a restarted reviewer, is answered from the cache in Redis:
+    the fake LLM receives no request, no input token is counted, the hit and the tokens saved are."""
     open_pr(system, HEAD, {"app.py": APP})
     wait_until(lambda: len(reviews(system)) == 1, 30, "the first review")
     settled(system)

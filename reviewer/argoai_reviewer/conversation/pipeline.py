@@ -370,8 +370,8 @@ class ReviewPipeline:
         cache = self._options.llm_cache
         if model is not None and cache is not None:
             # Per installation: an answer about one customer's code is never served to another.
-            scope = f"{job.repo.host}/{job.installation_id}"
-            model = cache.around(model, scope=scope, ttl_seconds=policy.llm_cache_ttl_hours * 3600.0)
+            installation = f"{job.repo.host}/{job.installation_id}"
+            model = cache.around(model, scope=installation, ttl_seconds=policy.llm_cache_ttl_hours * 3600.0)
         notes += [note for note in (provider_note, budget_note) if note]
 
         async def fence() -> ReviewOutcome | None:

@@ -147,7 +147,7 @@ class CachedReviewModel:
 
 @dataclass(frozen=True)
 class ReplyCache:
-    """The process's LLM cache: wraps a review's model for its installation (the conversation's ``LLMCache``)."""
+    """The process's LLM cache (the conversation's ``LLMCache``): wraps the model per installation."""
 
     store: ReplyStore
     settings: LLMSettings
@@ -156,4 +156,6 @@ class ReplyCache:
         """``model`` answering from the cache of ``scope``; ``model`` itself when ``ttl_seconds`` is 0."""
         if ttl_seconds <= 0:
             return model
-        return CachedReviewModel(model, self.store, settings=self.settings, scope=scope, ttl_seconds=ttl_seconds)
+        return CachedReviewModel(
+            model, self.store, settings=self.settings, scope=scope, ttl_seconds=ttl_seconds
+        )

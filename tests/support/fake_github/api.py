@@ -1133,17 +1133,16 @@ def endpoint(
             reply = Reply(fault.status, fault.body, dict(fault.headers)) if fault and fault.status else None
             if reply is None:
                 reply = _authenticate(state, request, auth, call, entry)
-            if reply is None or reply.status != 401:
-                if call.app_id or call.installation_id:
-                    principal = f"app:{call.app_id}" if call.app_id else f"installation:{call.installation_id}"
-                    headers, exceeded = _rate_headers(state, principal)
-                    if reply is None and exceeded:
-                        reply = Reply(
-                            403,
-                            shapes.error(
-                                f"API rate limit exceeded for {principal.replace(':', ' ID ')}.", status=403
-                            ),
-                        )
+            if (reply is None or reply.status != 401) and (call.app_id or call.installation_id):
+                principal = f"app:{call.app_id}" if call.app_id else f"installation:{call.installation_id}"
+                headers, exceeded = _rate_headers(state, principal)
+                if reply is None and exceeded:
+                    reply = Reply(
+                        403,
+                        shapes.error(
+                            f"API rate limit exceeded for {principal.replace(':', ' ID ')}.", status=403
+                        ),
+                    )
             if reply is None and write and call.installation_id is not None:
                 if state.content_limited(call.installation_id):
                     reply = Reply(

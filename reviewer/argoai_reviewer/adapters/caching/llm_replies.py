@@ -28,7 +28,9 @@ class RedisReplyStore:
         try:
             value = await self._redis.client.get(self._key(scope, key))
         except _FAILURES as exc:
-            raise UnavailableError(f"Redis: reading the LLM cache failed: {exc}", delay=RETRY_DELAY_SECONDS) from exc
+            raise UnavailableError(
+                f"Redis: reading the LLM cache failed: {exc}", delay=RETRY_DELAY_SECONDS
+            ) from exc
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
@@ -38,4 +40,6 @@ class RedisReplyStore:
         try:
             await self._redis.client.set(self._key(scope, key), value, px=max(1, int(ttl_seconds * 1000)))
         except _FAILURES as exc:
-            raise UnavailableError(f"Redis: writing the LLM cache failed: {exc}", delay=RETRY_DELAY_SECONDS) from exc
+            raise UnavailableError(
+                f"Redis: writing the LLM cache failed: {exc}", delay=RETRY_DELAY_SECONDS
+            ) from exc
