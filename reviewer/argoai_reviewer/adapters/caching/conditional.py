@@ -169,7 +169,7 @@ def _cacheable(response: httpx.Response) -> bool:
     if announced.isdigit() and int(announced) > MAX_BODY_BYTES:
         return False
     media = response.headers.get("content-type", "").lower()
-    return media.startswith(_CACHEABLE_TYPES)
+    return bool(media.startswith(_CACHEABLE_TYPES))
 
 
 def _revalidated(entry: Entry, fresh: httpx.Response, request: httpx.Request) -> httpx.Response:
