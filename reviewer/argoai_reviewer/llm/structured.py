@@ -97,6 +97,8 @@ class Answer:
     input_tokens: int
     output_tokens: int
     model: str
+    # The part of ``input_tokens`` the provider served from its prompt (prefix) cache.
+    cached_tokens: int = 0
 
 
 H = TypeVar("H")
@@ -243,7 +245,10 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
             LLM_SECONDS.labels(model=model).observe(time.perf_counter() - started)
         LLM_TOKENS.labels(model=model, direction="input").inc(answer.input_tokens)
         LLM_TOKENS.labels(model=model, direction="output").inc(answer.output_tokens)
+        LLM_TOKENS.labels(model=model, direction="cached_input").inc(answer.cached_tokens)
         LLM_COST.labels(model=model).inc(
-            self._settings.estimate_cost(answer.input_tokens, answer.output_tokens)
+            self._settings.estimate_cost(
+                answer.input_tokens, answer.output_tokens, cached=answer.cached_tokens
+            )
         )
         return answer
