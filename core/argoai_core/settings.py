@@ -88,6 +88,8 @@ class GitHubSettings(_Section):
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # GETs revalidated with the ETag of the last answer (kept in Redis): a 304 costs no rate-limit quota.
+    conditional_requests: bool = True
 
     @field_validator("api_url")
     @classmethod

@@ -86,10 +86,11 @@ def github_transport(settings: GitHubSettings, redis: Redis, key_prefix: str) ->
         url = request.url
         return url.host == api.host and url.port == api.port and "/tarball/" not in url.path
 
-    network = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50))
-    store = RedisEtagStore(redis, prefix=f"{cache_prefix(key_prefix, settings.host)}:etag")
-    conditional = ConditionalTransport(network, store, scope=CALL_INSTALLATION.get, handles=handles)
-    return CoalescingTransport(conditional, handles=handles)
+    below: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50))
+    if settings.conditional_requests:
+        store = RedisEtagStore(redis, prefix=f"{cache_prefix(key_prefix, settings.host)}:etag")
+        below = ConditionalTransport(below, store, scope=CALL_INSTALLATION.get, handles=handles)
+    return CoalescingTransport(below, handles=handles)
 
 
 class _Calls:
