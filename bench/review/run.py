@@ -110,6 +110,9 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true", help="only the in-process parts")
     parser.add_argument("--skip-in-process", action="store_true", help="only the processes: (b) and (e)")
     parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra reviewer environment in (b)"
+    )
+    parser.add_argument(
         "--no-analyzers",
         action="store_true",
         help="(b) with a policy turning the analyzers off: the reviewer's own cost without tool processes",
@@ -136,7 +139,7 @@ def main() -> int:
                     "fake_llm": delayed.process.pid,
                     "nats_server": services.nats.process.pid if services.nats.process else 0,
                 }
-                extra_env = {}
+                extra_env = dict(item.split("=", 1) for item in args.env)
                 if args.no_analyzers:
                     policy = workdir / "policy.yaml"
                     policy.write_text(NO_ANALYZERS_POLICY)
