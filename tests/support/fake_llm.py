@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -521,11 +522,6 @@ Outcome = Literal["answered", "client left", "generated for nobody"]
 PREFIX_CACHE_MIN_TOKENS = 1024
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """Length of the longest common prefix of ``a`` and ``b``."""
-    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-
-
 def _tokens(text: str) -> int:
     """A deterministic token count (about 4 characters per token)."""
     return max(1, len(text) // 4)
@@ -567,7 +563,9 @@ class FakeLLM:
         self._outcomes: dict[int, Outcome] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._prefixes: list[str] = []  # prompts (or cached prefixes) seen, for the providers' prompt caching
+        # The providers' prompt caches: Anthropic's marked prefixes; hashes of OpenAI's prompt prefixes.
+        self._prefixes: set[str] = set()
+        self._prefix_hashes: set[bytes] = set()
         self._numbers = itertools.count(1)
         self._slot: asyncio.Lock | None = None  # created in the server's loop
         self._server: uvicorn.Server | None = None
@@ -625,6 +623,7 @@ class FakeLLM:
         """Forget recorded requests, outcomes, queued replies and the prompt cache."""
         with self._lock:
             self._prefixes.clear()
+            self._prefix_hashes.clear()
             self._queue.clear()
             self._requests.clear()
             self._outcomes.clear()
@@ -824,11 +823,15 @@ class FakeLLM:
     def _openai_cached(self, text: str) -> int:
         """OpenAI's prompt caching: the longest prefix shared with an earlier prompt, from 1,024 tokens, in
         steps of 128 tokens."""
+        # Prefixes are remembered in whole steps of 128 tokens (512 characters at 4 per token), by hash.
+        step = 128 * 4
+        prefixes = [hashlib.sha256(text[:end].encode()).digest() for end in range(step, len(text) + 1, step)]
         with self._lock:
-            shared = max((_common_prefix(text, seen) for seen in self._prefixes), default=0)
-            self._prefixes.append(text)
-        tokens = _tokens(text[:shared]) if shared else 0
-        return 0 if tokens < PREFIX_CACHE_MIN_TOKENS else tokens - tokens % 128
+            hits = [digest in self._prefix_hashes for digest in prefixes]
+            self._prefix_hashes.update(prefixes)
+        steps = hits.index(False) if False in hits else len(hits)
+        tokens = steps * 128
+        return 0 if tokens < PREFIX_CACHE_MIN_TOKENS else tokens
 
     def _anthropic_usage(self, recorded: Recorded, output: Any) -> dict[str, int]:
         """Anthropic's usage: a system prompt marked ``cache_control`` (with the tools before it) is written
@@ -846,7 +849,7 @@ class FakeLLM:
         key = json.dumps([recorded.body.get("tools", []), system], sort_keys=True)
         with self._lock:
             seen = key in self._prefixes
-            self._prefixes.append(key)
+            self._prefixes.add(key)
         # The tools are part of the prompt too (counted here, where they are part of the cached prefix).
         total = _tokens(json.dumps(recorded.body.get("tools", [])) + recorded.text)
         usage["input_tokens"] = max(0, total - prefix)
