@@ -124,6 +124,20 @@ RELATED_SNIPPETS = Counter(
     "Snippets of unchanged code added to prompts, by kind (definition, caller)",
     ["kind"],
 )
+AGENT_TOOL_CALLS = Counter(
+    "argoai_agent_tool_calls_total",
+    "Tool calls of agent mode, by tool and result (ok, error: a bad path or argument, refused: over budget)",
+    ["tool", "result"],
+)
+AGENT_FALLBACKS = Counter(
+    "argoai_agent_fallbacks_total",
+    "LLM calls of agent mode sent as a related-code prompt instead, because the server has no tool calling",
+)
+VERIFICATIONS = Counter(
+    "argoai_verifications_total",
+    "Candidate findings of the model checked by a verification call, by verdict (kept, dropped, failed)",
+    ["verdict"],
+)
 INDEX_SECONDS = Histogram(
     "argoai_index_seconds",
     "Time to find the related code of one review (index lookups and parsing)",
@@ -137,7 +151,7 @@ FEEDBACK = Counter(
 )
 COMMANDS = Counter(
     "argoai_commands_total",
-    "Comment commands, by command and result (done, refused, disabled, invalid)",
+    "Comment commands, by command and result (done, refused, disabled, rate_limited, not_ours, failed)",
     ["command", "result"],
 )
 CHECK_RUNS = Counter("argoai_check_runs_total", "ArgoAI check runs completed, by conclusion", ["conclusion"])

@@ -6,7 +6,7 @@ Built once by the entrypoint, next to the shared sections of :mod:`argoai_core.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field
@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from argoai_core.settings import (
     CommonSettings,
     GitHubSettings,
+    HistorySettings,
     LLMSettings,
     NatsSettings,
     RedisSettings,
@@ -123,6 +124,8 @@ class ReviewerConfig:
     nats: NatsSettings
     redis: RedisSettings
     reviewer: ReviewerSettings
+    # Audit history (ARGOAI_HISTORY_*); a default for callers that build a config by hand.
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     @classmethod
     def load(cls, **reviewer_overrides: object) -> ReviewerConfig:
@@ -134,4 +137,5 @@ class ReviewerConfig:
             nats=load(NatsSettings),
             redis=load(RedisSettings),
             reviewer=load(ReviewerSettings, **reviewer_overrides),
+            history=load(HistorySettings),
         )

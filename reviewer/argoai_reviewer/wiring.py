@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from argoai_core.adapters.history_stream import HistoryPublisher, ensure_history_stream
 from argoai_core.adapters.jetstream import connect, ensure_streams
 from argoai_core.adapters.policy_kv import KvPolicyProvider, PolicyWatcher
 from argoai_core.errors import ConfigError
@@ -37,7 +38,6 @@ from argoai_reviewer.adapters.redis_state import (
     RedisTokenBudget,
 )
 from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
-from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.failures import FailureComment
 from argoai_reviewer.conversation.pipeline import ConversationStores, PipelineOptions, ReviewPipeline
@@ -113,10 +113,19 @@ def assembler(
             stack.push_async_callback(close_connection, nc, NATS_DRAIN_SECONDS)
             js = nc.jetstream()
             await ensure_streams(js, names)
+            await ensure_history_stream(js, names, config.history)
+            history = HistoryPublisher(js, names, config.history)
+            # Pushed before the connection's close is reached: records still in flight get their chance.
+            stack.push_async_callback(history.flush)
             services = RuntimeServices.build(config, js)
             stack.push_async_callback(services.redis.aclose)
             runner = await stack.enter_async_context(factory(config, services))
-            yield Assembly(queue=JetStreamJobs(nc, names), runner=runner, connected=lambda: nc.is_connected)
+            yield Assembly(
+                queue=JetStreamJobs(nc, names),
+                runner=runner,
+                connected=lambda: nc.is_connected,
+                history=history,
+            )
 
     return assemble
 
@@ -194,7 +203,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             policy=GitHubPolicy(write_spacing_seconds=config.reviewer.github_write_spacing_seconds),
         )
         stack.push_async_callback(github.aclose)
-        model: ReviewModel | None = None
+        model: ConcurrencyLimitedModel | None = None
         if config.llm.configured:
             client = build_model(config.llm)
             stack.push_async_callback(client.aclose)
@@ -216,6 +225,8 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             github=github,
             policies=policies,
             model=model,
+            # Questions are asked of the same client, within the same concurrency limit as reviews.
+            answer_model=model,
             lock=services.lock,
             state=services.state,
             history=services.history,

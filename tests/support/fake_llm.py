@@ -25,6 +25,13 @@ What each request is answered with is decided by, in order: replies queued with
 that line's path and number and quoting its code, so end-to-end tests and benchmarks get checkable findings.
 Every request is recorded (:attr:`FakeLLM.requests`) so tests can assert on what was sent.
 
+**Tool calling** (agent mode): a :meth:`Reply.tools` answer calls tools (OpenAI ``tool_calls``, streamed as
+``tool_calls`` deltas; Anthropic ``tool_use`` blocks with ``stop_reason: tool_use``); :attr:`Recorded.tools`
+lists the tools a request offered and :attr:`Recorded.tool_results` the results sent back. A personality
+without ``tools`` refuses a request carrying ``tools`` as that server does (``vllm-no-tools``: vLLM started
+without ``--enable-auto-tool-choice``). :class:`AgentResponder` explores with tools first and reports a
+finding only when its evidence came back in a tool result.
+
 Control endpoints for a fake in another process: ``GET /_fake/requests`` (recorded requests as JSON),
 ``POST /_fake/enqueue`` (a JSON list of :class:`Reply` fields), ``POST /_fake/reset``.
 """
@@ -72,7 +79,7 @@ class Reply:
     of a streamed answer (a non-streamed answer just takes that much longer).
     """
 
-    kind: Literal["json", "text", "refusal", "error"]
+    kind: Literal["json", "text", "refusal", "error", "tools"]
     value: Any = None
     status: int = 200
     error_type: str = ""
@@ -93,6 +100,11 @@ class Reply:
     def json(cls, value: Any, *, delay: float = 0.0, truncated: bool = False) -> Reply:
         """Any JSON value as the structured answer (e.g. one that breaks the schema)."""
         return cls(kind="json", value=value, delay=delay, truncated=truncated)
+
+    @classmethod
+    def tools(cls, *calls: tuple[str, dict[str, Any]]) -> Reply:
+        """The model calls tools: ``(name, arguments)`` pairs, in order."""
+        return cls(kind="tools", value=[{"name": name, "arguments": args} for name, args in calls])
 
     @classmethod
     def text(cls, text: str, *, delay: float = 0.0) -> Reply:
@@ -210,6 +222,50 @@ class Recorded:
         return ""
 
     @property
+    def output_name(self) -> str | None:
+        """The name of the structured output asked for (``submit_review``, ``submit_verdict``…)."""
+        if self.api == "anthropic":
+            choice = self.body.get("tool_choice", {})
+            offered = self.body.get("tools") or [{}]
+            return choice.get("name") or offered[0].get("name")
+        response_format = self.body.get("response_format") or {}
+        name = response_format.get("json_schema", {}).get("name")
+        return str(name) if name else None
+
+    @property
+    def tools(self) -> list[str]:
+        """The names of the tools offered besides the answer (OpenAI functions; Anthropic's other tools)."""
+        forced = self.body.get("tool_choice", {})
+        answer = forced.get("name") if isinstance(forced, dict) else None
+        names = [
+            str(tool.get("function", {}).get("name") or tool.get("name"))
+            for tool in self.body.get("tools", [])
+        ]
+        return [name for name in names if name != answer and not name.startswith("submit_")]
+
+    @property
+    def tools_open(self) -> bool:
+        """Whether the model may call a read tool in this request (offered, and not ruled out)."""
+        choice = self.body.get("tool_choice")
+        if not self.tools:
+            return False
+        if self.api == "anthropic":
+            return isinstance(choice, dict) and choice.get("type") in ("any", "auto")
+        return choice in (None, "auto", "required")
+
+    @property
+    def tool_results(self) -> list[str]:
+        """The text of every tool result sent back (OpenAI ``tool`` messages, Anthropic ``tool_result``)."""
+        found = []
+        for message in self.messages:
+            if message.get("role") == "tool":
+                found.append(_text_of(message.get("content")))
+            content = message.get("content")
+            if message.get("role") == "user" and isinstance(content, list):
+                found += [_text_of(b.get("content")) for b in content if b.get("type") == "tool_result"]
+        return found
+
+    @property
     def text(self) -> str:
         """Everything sent as text (system and every message), e.g. to check that no secret was sent."""
         return "\n".join([self.system, *(_text_of(m.get("content")) for m in self.messages)])
@@ -305,6 +361,22 @@ class RegexLineParser:
                 )
 
 
+def is_question(request: Recorded) -> bool:
+    """Whether the request asks for an answer to a question (its schema's one property is ``answer``)."""
+    schema = request.schema or {}
+    return set(schema.get("properties", {})) == {"answer"}
+
+
+def answer_reply(request: Recorded) -> Reply:
+    """A fake answer naming how much of the prompt it saw (the last line of its question block)."""
+    question = ""
+    lines = request.prompt.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("<<<BEGIN ") and line.endswith(" question>>>") and number + 1 < len(lines):
+            question = lines[number + 1]
+    return Reply.json({"answer": f"Fake answer to: {question[:200]}"})
+
+
 @dataclass
 class MarkerResponder:
     """Reports one finding per prompt line that contains ``marker``, citing and quoting that line.
@@ -345,7 +417,9 @@ class MarkerResponder:
         return [FileNote(path=path, description=f"Fake description of {path}") for path in paths][:300]
 
     def __call__(self, request: Recorded) -> Reply:
-        """A review of the request's prompt."""
+        """A review of the request's prompt; an answer when the request asks for one (a question)."""
+        if is_question(request):
+            return answer_reply(request)
         findings = self.findings(request.prompt)
         return Reply.output(
             ReviewOutput(
@@ -395,6 +469,161 @@ class EvidenceResponder:
         )
 
 
+@dataclass
+class AgentResponder:
+    """A model exploring with tools: while tools are offered and it has no results yet, it makes ``calls``;
+    then it reports the finding only when ``evidence`` came back in a tool result (never from the prompt),
+    and ``quote`` is in the prompt. Without tools offered it reports nothing it was not shown either:
+    ``evidence`` in the prompt counts then (the related-code fallback).
+
+    ``seen`` records, per final answer, where the evidence was found: ``tools``, ``prompt`` or ``""``.
+    """
+
+    path: str
+    line: int
+    quote: str
+    evidence: str
+    calls: list[tuple[str, dict[str, Any]]]
+    title: str = "Wrong argument for the called function"
+    body: str = "The called definition expects another unit than the one passed here."
+    seen: list[str] = field(default_factory=list)
+
+    def __call__(self, request: Recorded) -> Reply:
+        """Tool calls first, then the finding only with its evidence."""
+        results = request.tool_results
+        if request.tools_open and not results:
+            return Reply.tools(*self.calls)
+        via = ""
+        if any(self.evidence in result for result in results):
+            via = "tools"
+        elif not request.tools and self.evidence in request.prompt:
+            via = "prompt"
+        self.seen.append(via)
+        findings = [
+            Finding(
+                path=self.path,
+                start_line=self.line,
+                end_line=self.line,
+                quote=self.quote,
+                severity=Severity.MAJOR,
+                category=Category.BUG,
+                title=self.title,
+                body=self.body,
+                suggestion=None,
+            )
+        ]
+        shown = bool(via) and self.quote in request.prompt
+        return Reply.output(ReviewOutput(summary="Agent review.", findings=findings if shown else []))
+
+
+@dataclass
+class VerifyingResponder:
+    """Answers verification calls (``submit_verdict``): drops a finding whose anchored lines (those marked
+    ``>`` in the code shown) contain ``drop``, keeps the others; other requests go to ``base``.
+
+    ``verdicts`` records each verdict given, as ``(keep, prompt)``.
+    """
+
+    base: Callable[[Recorded], Reply]
+    drop: str = "FIXME-NOISE"
+    verdicts: list[tuple[bool, str]] = field(default_factory=list)
+
+    def __call__(self, request: Recorded) -> Reply:
+        """A verdict for a verification call, else the base responder's answer."""
+        if request.output_name != "submit_verdict":
+            return self.base(request)
+        prompt = request.prompt
+        anchored = [line for line in prompt.splitlines() if re.match(r"^ *\d+ > ", line)]
+        keep = not any(self.drop in line for line in anchored)
+        self.verdicts.append((keep, prompt))
+        reason = "The code shown supports it." if keep else "The marked line is intentional, not a bug."
+        return Reply.json({"keep": keep, "reason": reason})
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    """A bug the fake can report: on the changed line of ``path`` containing ``contains``, but only when every
+    ``evidence`` string is somewhere in the prompt (e.g. the unchanged definition that proves the bug)."""
+
+    path: str
+    contains: str
+    evidence: tuple[str, ...] = ()
+    title: str = "Bug"
+    body: str = ""
+    severity: Severity = Severity.MAJOR
+
+
+@dataclass
+class RulesResponder:
+    """A model that reports a rule's bug only when it was shown the bug's line and its evidence.
+
+    For ``argoai eval`` of the shipped dataset (``--eval-rules tests/fixtures/eval_fake_model.yaml``): a
+    cross-file bug is found only when related context put the other file's code in the prompt, so the eval
+    test checks the scoring and the context together. Rules without evidence stand for in-diff bugs (and,
+    on a clean case, for a false positive every real model makes now and then).
+    """
+
+    rules: list[EvidenceRule]
+    parse: PromptLineParser = field(default_factory=RegexLineParser)
+
+    @classmethod
+    def from_file(cls, path: str) -> RulesResponder:
+        """The rules of a YAML file: a list of :class:`EvidenceRule` fields."""
+        import yaml
+
+        with open(path, encoding="utf-8") as file:
+            raw = yaml.safe_load(file) or []
+        return cls(
+            rules=[EvidenceRule(**{**item, "evidence": tuple(item.get("evidence", ()))}) for item in raw]
+        )
+
+    def findings(self, prompt: str) -> list[Finding]:
+        """One finding per rule whose line and evidence are in ``prompt``."""
+        lines = [line for line in self.parse(prompt) if line.added]
+        found = []
+        for rule in self.rules:
+            if not all(piece in prompt for piece in rule.evidence):
+                continue
+            for line in lines:
+                if line.path == rule.path and rule.contains in line.code:
+                    found.append(
+                        Finding(
+                            path=line.path,
+                            start_line=line.line,
+                            end_line=line.line,
+                            quote=line.code.rstrip() or line.code,
+                            severity=rule.severity,
+                            category=Category.BUG,
+                            title=rule.title,
+                            body=rule.body or rule.title,
+                            suggestion=None,
+                        )
+                    )
+                    break
+        return found
+
+    @staticmethod
+    def verdict(prompt: str) -> dict[str, Any]:
+        """``argoai eval``'s judge: the findings whose path the golden comment names."""
+        golden = re.search(r"<<<BEGIN (\S+) golden>>>\n(.*?)<<<END \1>>>", prompt, re.DOTALL)
+        text = golden.group(2) if golden else ""
+        numbers = [
+            int(found["number"])
+            for found in re.finditer(r"^\[(?P<number>\d+)\] (?P<path>\S+?):\d+", prompt, re.MULTILINE)
+            if found["path"] in text
+        ]
+        return {"matches": numbers, "reason": "The finding is in the file the known problem names."}
+
+    def __call__(self, request: Recorded) -> Reply:
+        """A review of the request's prompt, or a verdict when the judge asks."""
+        if request.schema is not None and "matches" in request.schema.get("properties", {}):
+            return Reply.json(self.verdict(request.prompt))
+        findings = self.findings(request.prompt)
+        return Reply.output(
+            ReviewOutput(summary=f"Rules review: {len(findings)} finding(s).", findings=findings)
+        )
+
+
 Responder = Callable[[Recorded], Reply]
 
 # ------------------------------------------------------------------------------------------- personalities
@@ -435,6 +664,9 @@ class Personality:
     one_at_a_time: bool = False
     # OpenAI caches prompt prefixes by itself and reports ``prompt_tokens_details.cached_tokens``.
     prefix_cache: bool = False
+    # Tool calling; a server without it refuses a request carrying ``tools`` with this status and message.
+    tools: bool = True
+    tools_refusal: str = ""
 
     def refusal(self, body: dict[str, Any]) -> Reply | None:
         """The error for a ``response_format`` it does not accept, else None."""
@@ -500,6 +732,16 @@ PERSONALITIES: dict[str, Personality] = {
         ),
         # LiteLLM proxy: forwards to its backend; OpenAI-style errors.
         Personality("litellm"),
+        # vLLM started without --enable-auto-tool-choice: a request with tools and tool_choice "auto" gets 400
+        # (the message of vLLM's serving_chat.py), in vLLM's flat error body.
+        Personality(
+            "vllm-no-tools",
+            error_style="vllm",
+            tools=False,
+            tools_refusal=(
+                '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+            ),
+        ),
     )
 }
 
@@ -707,6 +949,9 @@ class FakeLLM:
             return recorded, self._refuse(recorded, Reply.json_schema_unsupported())
         if openai_like and (refusal := self.personality.refusal(body)) is not None:
             return recorded, self._refuse(recorded, refusal)
+        if openai_like and body.get("tools") and not self.personality.tools:
+            refusal = Reply.error(400, self.personality.tools_refusal, error_type="BadRequestError")
+            return recorded, self._refuse(recorded, refusal)
         return recorded, None
 
     def _refuse(self, recorded: Recorded, reply: Reply) -> Response:
@@ -776,7 +1021,17 @@ class FakeLLM:
             return self._error(api, reply)
         content: str | None = None
         refusal: str | None = None
-        if reply.kind == "json":
+        calls: list[dict[str, Any]] = []
+        if reply.kind == "tools":
+            calls = [
+                {
+                    "id": f"call_fake_{next(self._ids)}",
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                }
+                for c in reply.value
+            ]
+        elif reply.kind == "json":
             content = json.dumps(reply.value)
         elif reply.kind == "text":
             content = str(reply.value)
@@ -786,7 +1041,7 @@ class FakeLLM:
         if content and recorded.output_limit is not None and _tokens(content) > recorded.output_limit:
             content, truncated = content[: recorded.output_limit * 4], True
         if recorded.stream:
-            events = self._openai_events(request, recorded, reply, content, refusal, truncated)
+            events = self._openai_events(request, recorded, reply, content, refusal, truncated, calls)
             return StreamingResponse(events, media_type="text/event-stream")
         if not await self._generate(request, recorded, self.delay + reply.delay + reply.stall):
             return Response(status_code=499)  # nobody reads it
@@ -800,12 +1055,17 @@ class FakeLLM:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": content, "refusal": refusal},
-                        "finish_reason": "length" if truncated else "stop",
+                        "message": {
+                            "role": "assistant",
+                            "content": content,
+                            "refusal": refusal,
+                            **({"tool_calls": calls} if calls else {}),
+                        },
+                        "finish_reason": "tool_calls" if calls else ("length" if truncated else "stop"),
                         "logprobs": None,
                     }
                 ],
-                "usage": self._openai_usage(recorded, content or refusal or ""),
+                "usage": self._openai_usage(recorded, content or refusal or json.dumps(calls)),
             }
         )
 
@@ -864,6 +1124,7 @@ class FakeLLM:
         content: str | None,
         refusal: str | None,
         truncated: bool,
+        calls: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[bytes]:
         number = next(self._ids)
 
@@ -886,6 +1147,22 @@ class FakeLLM:
                 await slot.acquire()
             await self._sleep(self.delay + reply.delay)
             yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+            if calls:
+                # OpenAI streams each call: its id, type and name first, then its arguments in fragments.
+                for index, call in enumerate(calls):
+                    opening = {**call, "index": index, "function": {**call["function"], "arguments": ""}}
+                    yield chunk([{"index": 0, "delta": {"tool_calls": [opening]}, "finish_reason": None}])
+                    for piece in _pieces(call["function"]["arguments"]):
+                        fragment = {"index": index, "function": {"arguments": piece}}
+                        yield chunk(
+                            [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}]
+                        )
+                yield chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
+                if (recorded.body.get("stream_options") or {}).get("include_usage"):
+                    yield chunk([], usage=self._openai_usage(recorded, json.dumps(calls)))
+                yield b"data: [DONE]\n\n"
+                finished = True
+                return
             field_name, text = ("refusal", refusal) if refusal is not None else ("content", content or "")
             pieces = _pieces(text)
             for index, piece in enumerate(pieces):
@@ -921,8 +1198,21 @@ class FakeLLM:
             self._ended(recorded, "answered")
             return self._error("anthropic", reply)
         number = next(self._ids)
-        tool = recorded.body.get("tool_choice", {}).get("name") or "tool"
-        if reply.kind == "json":
+        # The forced tool, or (tool_choice "any", agent mode) the answer tool, which ArgoAI lists first.
+        offered = recorded.body.get("tools") or [{}]
+        tool = recorded.body.get("tool_choice", {}).get("name") or offered[0].get("name") or "tool"
+        if reply.kind == "tools":
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_fake_{number}_{i}",
+                    "name": c["name"],
+                    "input": c["arguments"],
+                }
+                for i, c in enumerate(reply.value)
+            ]
+            stop = "tool_use"
+        elif reply.kind == "json":
             content = [{"type": "tool_use", "id": f"toolu_fake_{number}", "name": tool, "input": reply.value}]
             stop = "max_tokens" if reply.truncated else "tool_use"
         else:
@@ -1024,13 +1314,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="test-llm-key", help="empty: accept any key")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--marker", default="FIXME-BUG")
+    parser.add_argument("--eval-rules", default="", help="answer with the RulesResponder of this YAML file")
     parser.add_argument(
         "--personality", default="openai", choices=sorted(PERSONALITIES), help="which server to answer as"
     )
     args = parser.parse_args(argv)
     fake = FakeLLM(
         api_key=args.api_key or None,
-        responder=MarkerResponder(marker=args.marker),
+        responder=RulesResponder.from_file(args.eval_rules)
+        if args.eval_rules
+        else MarkerResponder(marker=args.marker),
         delay=args.delay,
         personality=args.personality,
         host=args.host,

@@ -67,7 +67,7 @@ RuleRef = Annotated[
     str,
     Field(min_length=3, max_length=140, pattern=r"^[a-z][a-z0-9-]{0,39}:[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$"),
 ]
-Command = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
+Command = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss", "ask"]
 CheckPassConclusion = Literal["success", "neutral"]
 
 
@@ -77,7 +77,7 @@ def _all_actions() -> list[PullRequestAction]:
 
 def _default_commands() -> list[Command]:
     # ``ignore`` stays opt-in, as it was: ``pause``/``resume`` do the same visibly (the summary says so).
-    return ["help", "review", "full-review", "pause", "resume", "summary", "dismiss"]
+    return ["help", "review", "full-review", "pause", "resume", "summary", "dismiss", "ask"]
 
 
 class _Spec(BaseModel):
@@ -136,6 +136,44 @@ class RelatedContext(_Spec):
     max_tokens_per_review: int = Field(
         default=16000, ge=0, le=2_000_000, description="Most tokens of related code in one review"
     )
+
+
+class AgentMode(_Spec):
+    """Agent mode: the model may call read-only tools over the repository at the reviewed head before it
+    answers (read a file range, search, find definitions and references, list a directory), within bounds
+    per review. Off by default: it multiplies the tokens of a review (each round resends the conversation),
+    while the related-code prompt already shows the definitions and callers most cross-file bugs need."""
+
+    enabled: bool = Field(default=False, description="Let the model call read-only tools over the repository")
+    max_rounds: int = Field(default=8, ge=1, le=100, description="Most rounds of tool calls in one review")
+    max_tool_calls: int = Field(default=40, ge=1, le=1000, description="Most tool calls in one review")
+    max_tokens: int = Field(
+        default=200_000, ge=1000, le=10_000_000, description="Most LLM tokens of agent calls in one review"
+    )
+    max_seconds: int = Field(
+        default=180, ge=5, le=3600, description="Most seconds of agent work in one review"
+    )
+
+
+class Verification(_Spec):
+    """Each candidate finding of the model checked by one more LLM call (keep or drop, with a reason) before
+    it is posted; analyzer findings are not verified."""
+
+    mode: Literal["off", "same-model", "other-model"] = Field(
+        default="off", description="off, same-model (the review's model) or other-model (verification.model)"
+    )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Model of the configured provider that verifies, with mode other-model",
+    )
+
+    @model_validator(mode="after")
+    def _model_with_other(self) -> Self:
+        if self.mode == "other-model" and not self.model:
+            raise ValueError("verification.model: required with mode other-model")
+        return self
 
 
 def _severity(name: str) -> Any:
@@ -261,6 +299,13 @@ class PolicySpec(_Spec):
     related_context: RelatedContext = Field(
         default_factory=RelatedContext, description="Related unchanged code shown beside the change"
     )
+    agent: AgentMode = Field(
+        default_factory=AgentMode,
+        description="Read-only tools the model may call (agent mode), and their bounds",
+    )
+    verification: Verification = Field(
+        default_factory=Verification, description="A second LLM call that keeps or drops each finding"
+    )
     instructions: str = Field(default="", max_length=8000, description="Review instructions for every file")
     path_instructions: list[PathInstruction] = Field(
         default_factory=list,
@@ -286,12 +331,18 @@ class PolicySpec(_Spec):
     )
     commands: list[Command] = Field(
         default_factory=_default_commands,
-        max_length=8,
+        max_length=9,
         description=(
             "Comment commands that are enabled (default: help, review, full-review, pause, resume, summary, "
-            "dismiss)"
+            "dismiss, ask; ask also enables questions in threads on ArgoAI's comments)"
         ),
         json_schema_extra=_SET,
+    )
+    questions_per_hour: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="Questions (ask, and mentions in ArgoAI's threads) answered per pull request per hour",
     )
     check_fail_on: Severity | None = Field(
         default=Severity.CRITICAL,

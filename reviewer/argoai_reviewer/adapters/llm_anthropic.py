@@ -1,7 +1,8 @@
 """Review model over Anthropic's Messages API: the answer is the input of one forced tool call.
 
-The tool's ``input_schema`` is the same JSON schema as OpenAI's structured output (built from
-:class:`ReviewOutput`), ``tool_choice`` forces that tool, and the tool input is validated with the pydantic
+The tool's ``input_schema`` is the same JSON schema as OpenAI's structured output (built from the pydantic
+type asked for, :class:`ReviewOutput` for a review: the ``submit_review`` tool), ``tool_choice`` forces that
+tool, and the tool input is validated with the pydantic
 model. A rejected call is answered with a ``tool_result`` marked ``is_error`` that says what was wrong, which
 is how the Messages API expects a tool failure to be reported.
 
@@ -11,6 +12,11 @@ answer's input (the SDK's own accumulator parses partial JSON leniently, so it i
 fail validation, never be completed). :mod:`argoai_reviewer.llm.streaming` applies the idle timeout, the
 overall cap and the time-to-first-token metric. :func:`_map_error` is the one place SDK and transport
 exceptions become the ArgoAI error tree.
+
+**Tools (agent mode).** The read tools are offered beside the answer tool with ``tool_choice: any`` (the
+model must call one of them: a read tool, or the answer tool to finish); each ``tool_use`` of a read tool is
+answered by a ``tool_result`` (``is_error`` for a refused call) in the next user turn. Once the budget is
+spent, ``tool_choice`` forces the answer tool again.
 """
 
 from __future__ import annotations
@@ -21,17 +27,24 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import Message, MessageParam, RawMessageStreamEvent, TextBlockParam, ToolParam
+from anthropic.types import (
+    Message,
+    MessageParam,
+    RawMessageStreamEvent,
+    TextBlockParam,
+    ToolChoiceParam,
+    ToolParam,
+)
 from opentelemetry.trace import Tracer
 
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
-from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
+from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
-from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.schema import OutputSpec
 from argoai_reviewer.llm.streaming import CallLimits, FirstToken
-from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, T, parse_json_reply
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 # Error types Anthropic sends inside a stream that started well: transient, like their HTTP counterparts.
@@ -41,7 +54,34 @@ _TRANSIENT_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error
 @dataclass
 class _Conversation:
     system: str
+    spec: OutputSpec[Any]
     messages: list[MessageParam] = field(default_factory=list)
+    tools: list[ToolSpec] | None = None
+    tools_offered: bool = False
+
+    def tool_params(self) -> list[ToolParam]:
+        """The answer tool, and the read tools when agent mode offers them."""
+        extra: list[ToolParam] = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+            for tool in self.tools or []
+        ]
+        return [self.tool(), *extra]
+
+    def tool_choice(self) -> ToolChoiceParam:
+        """Any tool while the read tools are offered (the answer tool ends the turn), else the answer tool."""
+        if self.tools and self.tools_offered:
+            return {"type": "any"}
+        return {"type": "tool", "name": self.spec.name}
+
+    def tool(self) -> ToolParam:
+        """The tool whose input is the answer."""
+        # Not ``strict``: strict tools reject the schema's numeric and array bounds; the pydantic validation
+        # enforces every bound instead and a violating answer is asked again.
+        return {
+            "name": self.spec.name,
+            "description": self.spec.description,
+            "input_schema": self.spec.schema(),
+        }
 
 
 @dataclass
@@ -173,21 +213,52 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             timeout=self._limits.client_timeout,
             max_retries=0,  # retries are ours (see llm/structured.py)
         )
-        # Not ``strict``: strict tools reject the schema's numeric and array bounds; the pydantic validation
-        # enforces every bound instead and a violating answer is asked again.
-        self._tool: ToolParam = {
-            "name": SCHEMA_NAME,
-            "description": SCHEMA_DESCRIPTION,
-            "input_schema": review_schema(),
-        }
         self._max_tokens = settings.max_output_tokens
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    def _begin(self, system: str, prompt: str) -> _Conversation:
-        return _Conversation(system=system, messages=[{"role": "user", "content": prompt}])
+    def _begin(
+        self, system: str, prompt: str, spec: OutputSpec[Any], tools: list[ToolSpec] | None
+    ) -> _Conversation:
+        return _Conversation(
+            system=system,
+            spec=spec,
+            messages=[{"role": "user", "content": prompt}],
+            tools=tools,
+            tools_offered=bool(tools),
+        )
+
+    def _offer_tools(self, conversation: _Conversation, offered: bool) -> None:
+        conversation.tools_offered = offered
+
+    def _tool_calls(self, answer: Answer, spec: OutputSpec[Any]) -> list[ToolCall]:
+        turn: _Turn = answer.reply
+        uses = [block for block in turn.blocks if block.type == "tool_use"]
+        if any(block.name == spec.name for block in uses):
+            return []  # the final answer is there: read calls beside it are not run
+        return [ToolCall(block.id, block.name, "".join(block.text)) for block in uses]
+
+    def _answer_tools(self, conversation: _Conversation, answer: Answer, results: list[ToolResult]) -> None:
+        turn: _Turn = answer.reply
+        content: Any = [block.param() for block in turn.blocks if block.type in ("text", "tool_use")]
+        content = [b for b in content if b["type"] != "text" or b["text"]]
+        conversation.messages.append({"role": "assistant", "content": content})
+        conversation.messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": result.call_id,
+                        "is_error": result.is_error,
+                        "content": result.text,
+                    }
+                    for result in results
+                ],
+            }
+        )
 
     async def _send(self, model: str, conversation: _Conversation) -> Answer:
         try:
@@ -206,8 +277,8 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
                 max_tokens=self._max_tokens,
                 system=_cached_system(conversation.system),
                 messages=conversation.messages,
-                tools=[self._tool],
-                tool_choice={"type": "tool", "name": SCHEMA_NAME},
+                tools=conversation.tool_params(),
+                tool_choice=conversation.tool_choice(),
                 stream=True,
             )
         )
@@ -225,8 +296,8 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             max_tokens=self._max_tokens,
             system=_cached_system(conversation.system),
             messages=conversation.messages,
-            tools=[self._tool],
-            tool_choice={"type": "tool", "name": SCHEMA_NAME},
+            tools=conversation.tool_params(),
+            tool_choice=conversation.tool_choice(),
         )
         usage = message.usage
         # Cached prompt tokens are still prompt tokens; they are reported apart from ``input_tokens``.
@@ -243,16 +314,16 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             cached_tokens=usage.cache_read_input_tokens or 0,
         )
 
-    def _validate(self, answer: Answer) -> ReviewOutput:
+    def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
         turn: _Turn = answer.reply
         if turn.stop_reason == "max_tokens":
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
         if turn.stop_reason == "refusal":
             raise InvalidReply("the model refused to answer")
-        calls = [block for block in turn.blocks if block.type == "tool_use" and block.name == SCHEMA_NAME]
+        calls = [block for block in turn.blocks if block.type == "tool_use" and block.name == spec.name]
         if not calls:
-            raise InvalidReply(f"there was no call of the {SCHEMA_NAME} tool")
-        return parse_json_reply("".join(calls[0].text))
+            raise InvalidReply(f"there was no call of the {spec.name} tool")
+        return parse_json_reply("".join(calls[0].text), spec.output)
 
     def _ask_again(self, conversation: _Conversation, answer: Answer, problem: str) -> None:
         turn: _Turn = answer.reply

@@ -2,14 +2,15 @@
 (``llama-server`` and llama-cpp-python), LiteLLM.
 
 **Structured output.** The answer is requested as strict structured output (``response_format``
-``json_schema``) built from :class:`ReviewOutput`. A server that refuses it is recognised by what its error
-says (it names ``response_format`` or ``json_schema``), whatever the status: llama-cpp-python answers such a
-request with HTTP 500. The refusal is never retried as an outage; the request is sent again at once one step
-down: ``json_object`` carrying the schema (llama.cpp servers turn it into a grammar that constrains the
-output; other servers ignore the extra field), then plain ``json_object``, then no ``response_format`` at all.
-From ``json_object`` down, the schema is also in the instructions. The step a server needed is remembered
-per base URL for the life of the process, as is any optional parameter it refused (``stream_options``, one
-of the two output-limit parameters). Whatever the step, the reply is validated against the pydantic model.
+``json_schema``) built from the pydantic type asked for (:class:`ReviewOutput` for a review). A server that
+refuses it is recognised by what its error says (it names ``response_format`` or ``json_schema``), whatever
+the status: llama-cpp-python answers such a request with HTTP 500. The refusal is never retried as an
+outage; the request is sent again at once one step down: ``json_object`` carrying the schema (llama.cpp
+servers turn it into a grammar that constrains the output; other servers ignore the extra field), then plain
+``json_object``, then no ``response_format`` at all. From ``json_object`` down, the schema is also in the
+instructions. The step a server needed is remembered per base URL for the life of the process, as is any
+optional parameter it refused (``stream_options``, one of the two output-limit parameters). Whatever the
+step, the reply is validated against the pydantic model.
 
 **Output limit.** ``max_completion_tokens`` is what OpenAI documents, but llama-cpp-python and Ollama ignore
 it and read ``max_tokens`` only; OpenAI's reasoning models refuse ``max_tokens``. So ``max_tokens`` is sent
@@ -19,6 +20,13 @@ as well to every server except OpenAI's and Azure's.
 for the token counts in the last chunk) and is assembled before it is validated, exactly like a whole one;
 :mod:`argoai_reviewer.llm.streaming` applies the idle timeout, the overall cap and the time-to-first-token
 metric. :func:`_map_error` is the one place SDK and transport exceptions become the ArgoAI error tree.
+
+**Tools (agent mode).** The read tools go in ``tools`` (functions, not strict: their arguments are checked by
+the tools themselves) with ``tool_choice: auto`` beside the structured-output request; once the budget is
+spent ``tool_choice: none`` asks for the final answer. Streamed ``tool_calls`` deltas are joined per index.
+A server whose error names tools (vLLM without ``--enable-auto-tool-choice``, llama.cpp without ``--jinja``,
+an Ollama model without tool support) is remembered per base URL as having none, logged once
+(``llm_tools_unsupported``), and the call raises :class:`ToolsUnsupportedError` so the review falls back.
 """
 
 from __future__ import annotations
@@ -44,13 +52,14 @@ from argoai_core.errors import (
     UnavailableError,
 )
 from argoai_core.logs import get_logger
-from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
+from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
+from argoai_reviewer.analysis.model import ToolsUnsupportedError
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
-from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.schema import OutputSpec
 from argoai_reviewer.llm.streaming import CallLimits, FirstToken
-from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, T, parse_json_reply
 
 OPENAI_URL = "https://api.openai.com/v1"
 _AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
@@ -80,6 +89,7 @@ class ServerQuirks:
 
     structured: Structured = Structured.JSON_SCHEMA
     refused: set[str] = field(default_factory=set)
+    tools: bool = True
 
 
 # Process-wide, because it is a property of the server, and every client of it (one per worker) should skip
@@ -106,7 +116,10 @@ def is_openai_or_azure(base_url: str, *, azure: bool) -> bool:
 @dataclass
 class _Chat:
     system: str
+    spec: OutputSpec[Any]
     messages: list[ChatCompletionMessageParam] = field(default_factory=list)
+    tools: list[ToolSpec] | None = None
+    tools_offered: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,7 @@ class _Reply:
     content: str | None
     refusal: str | None
     finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass
@@ -126,6 +140,14 @@ class _Request:
     extra_body: dict[str, Any]
     limits: dict[str, int]
     stream_options: bool
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | None = None
+
+    def tool_arguments(self) -> dict[str, Any]:
+        """``tools`` and ``tool_choice`` when tools are offered (nothing otherwise)."""
+        if not self.tools:
+            return {}
+        return {"tools": self.tools, "tool_choice": self.tool_choice}
 
     @property
     def optional(self) -> set[str]:
@@ -179,8 +201,44 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    def _begin(self, system: str, prompt: str) -> _Chat:
-        return _Chat(system=system, messages=[{"role": "user", "content": prompt}])
+    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any], tools: list[ToolSpec] | None) -> _Chat:
+        return _Chat(
+            system=system,
+            spec=spec,
+            messages=[{"role": "user", "content": prompt}],
+            tools=tools,
+            tools_offered=bool(tools),
+        )
+
+    def _supports_tools(self) -> bool:
+        return server_quirks(self._base_url).tools
+
+    def _offer_tools(self, conversation: _Chat, offered: bool) -> None:
+        conversation.tools_offered = offered
+
+    def _tool_calls(self, answer: Answer, spec: OutputSpec[Any]) -> list[ToolCall]:
+        reply: _Reply = answer.reply
+        return list(reply.tool_calls)
+
+    def _answer_tools(self, conversation: _Chat, answer: Answer, results: list[ToolResult]) -> None:
+        reply: _Reply = answer.reply
+        conversation.messages.append(
+            {
+                "role": "assistant",
+                "content": reply.content,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in reply.tool_calls
+                ],
+            }
+        )
+        for result in results:
+            text = f"ERROR: {result.text}" if result.is_error else result.text
+            conversation.messages.append({"role": "tool", "tool_call_id": result.call_id, "content": text})
 
     async def _send(self, model: str, conversation: _Chat) -> Answer:
         quirks = server_quirks(self._base_url)
@@ -193,6 +251,17 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                         return await self._streamed(request)
                     return await self._whole(request)
             except openai.APIStatusError as exc:
+                if request.tools and _refuses_tools(exc):
+                    quirks.tools = False
+                    log.warning(
+                        "llm_tools_unsupported",
+                        base_url=self._base_url,
+                        status=exc.status_code,
+                        message=str(exc.message)[:300],
+                        now="agent mode falls back to the related-code prompt for this server",
+                    )
+                    # Said in the summary: neither the server's words nor its address (both logged above).
+                    raise ToolsUnsupportedError("the LLM server has no tool calling") from exc
                 refused = _refused_parameter(exc, request)
                 if refused is None or not self._give_up(quirks, refused):
                     raise _map_error(exc, self._limits) from exc
@@ -231,7 +300,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         return True
 
     def _request(self, model: str, conversation: _Chat, quirks: ServerQuirks) -> _Request:
-        schema = review_schema()
+        spec = conversation.spec
+        schema = spec.schema()
         system = conversation.system
         extra: dict[str, Any] = {}
         response_format: ResponseFormat | None = None
@@ -239,8 +309,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             response_format = {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": SCHEMA_NAME,
-                    "description": SCHEMA_DESCRIPTION,
+                    "name": spec.name,
+                    "description": spec.description,
                     "schema": schema,
                     "strict": True,
                 },
@@ -253,7 +323,22 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             elif quirks.structured is Structured.JSON_OBJECT:
                 response_format = {"type": "json_object"}
         names = ["max_completion_tokens"] if self._openai_like else ["max_completion_tokens", "max_tokens"]
+        tools = None
+        if conversation.tools:
+            tools = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    },
+                }
+                for tool in conversation.tools
+            ]
         return _Request(
+            tools=tools,
+            tool_choice=("auto" if conversation.tools_offered else "none") if tools else None,
             model=model,
             messages=[{"role": "system", "content": system}, *conversation.messages],
             response_format=response_format,
@@ -273,6 +358,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                 max_tokens=request.limits.get("max_tokens", openai.omit),
                 stream=True,
                 stream_options={"include_usage": True} if request.stream_options else openai.omit,
+                **request.tool_arguments(),
                 extra_body=request.extra_body or None,
             )
         )
@@ -292,6 +378,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             max_completion_tokens=request.limits.get("max_completion_tokens", openai.omit),
             max_tokens=request.limits.get("max_tokens", openai.omit),
             stream=False,
+            **request.tool_arguments(),
             extra_body=request.extra_body or None,
         )
         if not completion.choices:
@@ -303,6 +390,11 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                 content=choice.message.content,
                 refusal=choice.message.refusal,
                 finish_reason=choice.finish_reason,
+                tool_calls=tuple(
+                    ToolCall(call.id, call.function.name, call.function.arguments)
+                    for call in choice.message.tool_calls or []
+                    if call.type == "function"
+                ),
             ),
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
@@ -310,7 +402,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             cached_tokens=_cached(usage),
         )
 
-    def _validate(self, answer: Answer) -> ReviewOutput:
+    def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
         reply: _Reply = answer.reply
         if reply.refusal:
             raise InvalidReply(f"the model refused: {reply.refusal[:500]}")
@@ -318,7 +410,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
         if reply.finish_reason == "content_filter":
             raise InvalidReply("the answer was stopped by the content filter")
-        return parse_json_reply(reply.content)
+        return parse_json_reply(reply.content, spec.output)
 
     def _ask_again(self, conversation: _Chat, answer: Answer, problem: str) -> None:
         reply: _Reply = answer.reply
@@ -344,6 +436,8 @@ class _Assembly:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    # Streamed tool calls by index: [id, name, argument fragments].
+    calls: dict[int, list[Any]] = field(default_factory=dict)
 
     def add(self, chunk: ChatCompletionChunk) -> bool:
         """Take one chunk; True when it carried output (text or refusal)."""
@@ -363,6 +457,14 @@ class _Assembly:
             if choice.delta.refusal:
                 self.refusal.append(choice.delta.refusal)
                 carried = True
+            for call in choice.delta.tool_calls or []:
+                entry = self.calls.setdefault(call.index, ["", "", []])
+                entry[0] = call.id or entry[0]
+                if call.function is not None:
+                    entry[1] = call.function.name or entry[1]
+                    if call.function.arguments:
+                        entry[2].append(call.function.arguments)
+                carried = True
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
         return carried
@@ -374,12 +476,30 @@ class _Assembly:
                 content="".join(self.content) if self.content else None,
                 refusal="".join(self.refusal) or None,
                 finish_reason=self.finish_reason,
+                tool_calls=tuple(
+                    ToolCall(entry[0] or f"call_{index}", entry[1], "".join(entry[2]))
+                    for index, entry in sorted(self.calls.items())
+                ),
             ),
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             model=self.model,
             cached_tokens=self.cached_tokens,
         )
+
+
+def _refuses_tools(exc: openai.APIStatusError) -> bool:
+    """Whether an error says the server (or model) cannot do tool calling, judged by what it says."""
+    if exc.status_code in (401, 403, 404, 408, 409, 429):
+        return False
+    text = _error_text(exc)
+    return "tool" in text and (
+        any(word in text for word in _UNSUPPORTED)
+        or "does not support" in text
+        or "requires" in text
+        or "--jinja" in text
+        or "enable-auto-tool-choice" in text
+    )
 
 
 def _error_text(exc: openai.APIError) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import jinja2
 
+from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
 from argoai_core.redact import redact, redact_keeping_lines
 from argoai_reviewer.analysis.context import Batch
@@ -54,11 +55,14 @@ def derived_tokens(*seed: str) -> Callable[[], str]:
     return token
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+@lru_cache(maxsize=8)
+def _environment(directory: Path | None = None) -> jinja2.Environment:
+    # A prompt directory (``argoai eval --variant …,prompts=DIR``) overrides the templates it holds; the
+    # others come from the built-in ones.
+    search = [directory, TEMPLATES] if directory is not None else [TEMPLATES]
     # Autoescape off: the output is a prompt, not HTML; untrusted text is fenced instead of escaped.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701
         keep_trailing_newline=True,
@@ -91,9 +95,19 @@ def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tupl
     ]
 
 
-def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS) -> str:
-    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format."""
-    return _environment().get_template("system.j2").render(max_findings=max_findings)
+def render_system(
+    *, max_findings: int = DEFAULT_MAX_FINDINGS, prompts: Path | None = None, agent: bool = False
+) -> str:
+    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format; in agent
+    mode also the tools and their rules (``agent.j2``).
+
+    ``prompts``: a directory whose templates replace the built-in ones of the same name.
+    """
+    environment = _environment(prompts)
+    text = environment.get_template("system.j2").render(max_findings=max_findings)
+    if agent:
+        text = f"{text.rstrip()}\n\n{environment.get_template('agent.j2').render()}"
+    return text
 
 
 def render_batch_prompt(
@@ -104,11 +118,13 @@ def render_batch_prompt(
     calls: int = 1,
     related: str = "",
     token: Callable[[], str] | None = None,
+    prompts: Path | None = None,
 ) -> str:
     """The user prompt of one LLM call: the pull request, the policy's instructions, the related unchanged
     code chosen for it (already redacted and trimmed) and the batch's files; ``token`` overrides the
     boundary candidates (derived from the pull request's text by default)."""
     return _render(
+        prompts=prompts,
         pr=pr,
         policy=policy,
         files=batch.text,
@@ -120,13 +136,21 @@ def render_batch_prompt(
     )
 
 
-def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpec, max_findings: int) -> int:
+def prompt_overhead(
+    counter: TokenCounter,
+    *,
+    pr: PullRequest,
+    policy: PolicySpec,
+    max_findings: int,
+    prompts: Path | None = None,
+) -> int:
     """Tokens of the system prompt plus a user prompt without files (every path instruction counted).
 
     The room left for files in one call is the call's input budget minus this.
     """
     boundary = _token()
     user = _render(
+        prompts=prompts,
         pr=pr,
         policy=policy,
         files="",
@@ -139,11 +163,13 @@ def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpe
     # Random boundaries tokenize differently from prompt to prompt: charge each one its worst case, a
     # token per character, on top of this rendering's count.
     margin = user.count(boundary) * len(boundary)
-    return counter.count(render_system(max_findings=max_findings)) + counter.count(user) + margin
+    system = render_system(max_findings=max_findings, prompts=prompts)
+    return counter.count(system) + counter.count(user) + margin
 
 
 def _render(
     *,
+    prompts: Path | None,
     pr: PullRequest,
     policy: PolicySpec,
     files: str,
@@ -161,7 +187,7 @@ def _render(
     files = redact_keeping_lines(files)
     related = redact_keeping_lines(related)
     return (
-        _environment()
+        _environment(prompts)
         .get_template("batch.j2")
         .render(
             number=pr.number,
@@ -174,5 +200,35 @@ def _render(
             related=related,
             instructions=policy.instructions.strip(),
             path_instructions=path_instructions,
+        )
+    )
+
+
+def render_verify_system() -> str:
+    """The system prompt of a verification call (keep or drop one finding)."""
+    return _environment().get_template("verify_system.j2").render()
+
+
+def render_verify_prompt(
+    *, finding: Finding, code: str, related: str, token: Callable[[], str] = _token
+) -> str:
+    """The prompt of one verification call: the finding (the model's text, untrusted too), the code at its
+    anchor and its related code, each redacted and fenced."""
+    title, body = redact(finding.title), redact(finding.body)
+    code, related = redact_keeping_lines(code), redact_keeping_lines(related)
+    return (
+        _environment()
+        .get_template("verify.j2")
+        .render(
+            boundary=new_boundary([title, body, code, related, finding.path], token),
+            severity=finding.severity.value,
+            category=finding.category.value,
+            path=redact(finding.path),
+            start=finding.start_line,
+            end=finding.end_line,
+            title=title,
+            body=body,
+            code=code,
+            related=related,
         )
     )

@@ -34,7 +34,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -59,7 +59,10 @@ from argoai_reviewer.conversation.accounting import (
     count_review,
     llm_within_budget,
     review_record,
+    review_usage,
 )
+from argoai_reviewer.conversation.answers.answering import AnswerOptions, Answers
+from argoai_reviewer.conversation.answers.model import AnswerModel
 from argoai_reviewer.conversation.checks_run import CheckRuns
 from argoai_reviewer.conversation.commands.runner import CommandRunner
 from argoai_reviewer.conversation.commands.trust import Trust
@@ -155,6 +158,7 @@ class ReviewPipeline:
         options: PipelineOptions,
         stores: ConversationStores,
         failures: FailureComment | None = None,
+        answer_model: AnswerModel | None = None,
     ) -> None:
         self._github = github
         self._failures = failures
@@ -193,6 +197,14 @@ class ReviewPipeline:
             state=state,
             keys=stores.keys,
             review=self.run,
+            answers=Answers(
+                model=answer_model,
+                budget=budget,
+                keys=stores.keys,
+                replies=replies,
+                conversation=self._conversation,
+                options=AnswerOptions(llm=options.llm, sources=options.sources),
+            ),
         )
         self._lifecycle = Lifecycle(
             github=github,
@@ -208,6 +220,8 @@ class ReviewPipeline:
             return await self._commands.run(job, heartbeat)
         if isinstance(job, PullRequestClosedJob):
             return await self._lifecycle.closed(job)
+        if job.replay_id is not None:
+            job = await self._at_current_head(job)
         policy = self._policies.policy_for(job.repo)
         # A review a trusted command (or a re-run of the check) asked for skips the event rules.
         forced = job.forced
@@ -239,6 +253,15 @@ class ReviewPipeline:
                     return await self._review(job, policy, heartbeat, token, notes)
         finally:
             await self._release(job.key, token)
+
+    async def _at_current_head(self, job: ReviewJob) -> ReviewJob:
+        """A replayed dead letter is reviewed at the pull request's current head (it may have moved on
+        while the job waited in the dead-letter stream); a closed one is left as it is (then superseded)."""
+        pr = await self._github.installation(job.installation_id).pull_request(job.repo, job.number)
+        if pr.state != "open" or pr.head_sha == job.head_sha:
+            return job
+        log.info("replayed job reviewed at the current head", key=job.key, head=pr.head_sha[:12])
+        return job.model_copy(update={"head_sha": pr.head_sha, "base_sha": pr.base_sha, "before_sha": None})
 
     async def _release(self, key: str, token: str) -> None:
         """Release the head's lock; if Redis does not answer, its TTL frees it, and the outcome stands."""
@@ -403,9 +426,10 @@ class ReviewPipeline:
                 )
             )
         if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
-            await self._record(
+            cost = await self._record(
                 job, analysis, published.review_id, published.comments, time.monotonic() - started
             )
+            return replace(published.outcome, usage=review_usage(analysis, published.review_id, cost))
         return published.outcome
 
     @staticmethod
@@ -491,7 +515,7 @@ class ReviewPipeline:
 
     async def _record(
         self, job: ReviewJob, analysis: Analysis, review_id: int | None, comments: int, seconds: float
-    ) -> None:
+    ) -> float:
         cost = self._options.llm.estimate_cost(analysis.input_tokens, analysis.output_tokens)
         count_review(analysis)
         await self._history.record(review_record(job, analysis, review_id, seconds, cost))
@@ -502,6 +526,7 @@ class ReviewPipeline:
             comments=comments,
             seconds=round(seconds, 3),
         )
+        return cost
 
 
 async def _uninterrupted(publishing: Coroutine[Any, Any, T]) -> T:

@@ -6,7 +6,11 @@ the same Protocol, outside the adapters' retry and validation loop) and keeps ea
 
 * the provider, the base URL and the model asked for (two deployments of one model are different models);
 * the exact system and user prompts;
-* :data:`SCHEMA_VERSION`, a hash of the JSON schema the model answers with (a changed schema is a new key).
+* :func:`schema_version`, a hash of the JSON schema the model answers with (a review, a verification
+  verdict…; a changed schema is a new key).
+
+Calls with tools (agent mode) are passed through uncached: their answer also depends on what the tools
+read.
 
 Keys are scoped to the installation (GitHub host and installation id): an answer about one customer's code is
 never served to another, even for byte-identical prompts. A hit costs no tokens and is reported as
@@ -22,9 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,17 +37,19 @@ from argoai_core.errors import UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel, Toolbox
 from argoai_reviewer.llm.schema import review_schema
 from argoai_reviewer.metrics import LLM_CACHE, LLM_CACHE_SAVED_TOKENS
 
 log = get_logger(__name__)
+T = TypeVar("T", bound=BaseModel)
 
 
 @cache
-def schema_version() -> str:
-    """A short hash of the answer's JSON schema: part of every key, so a schema change starts afresh."""
-    text = json.dumps(review_schema(), sort_keys=True, separators=(",", ":"))
+def schema_version(output: type[BaseModel] = ReviewOutput) -> str:
+    """A short hash of an answer type's JSON schema: part of every key, so a schema change starts afresh."""
+    schema = review_schema() if output is ReviewOutput else output.model_json_schema()
+    text = json.dumps([output.__name__, schema], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -61,8 +68,8 @@ class ReplyStore(Protocol):
 class CachedReply(BaseModel):
     """One cached answer as stored (versioned: an entry of another version is a miss)."""
 
-    version: Literal[1] = 1
-    output: ReviewOutput
+    version: Literal[2] = 2
+    output: dict[str, Any]
     model: str
     input_tokens: int
     output_tokens: int
@@ -76,15 +83,18 @@ class ReplyKey:
     base_url: str
     model: str
 
-    def digest(self, system: str, prompt: str) -> str:
-        """The cache key: a SHA-256 of the provider, base URL, model, schema version and both prompts."""
-        parts = [self.provider, self.base_url, self.model, schema_version(), system, prompt]
+    def digest(self, system: str, prompt: str, output: type[BaseModel] = ReviewOutput) -> str:
+        """The cache key: a SHA-256 of the provider, base URL, model, answer schema and both prompts."""
+        parts = [self.provider, self.base_url, self.model, schema_version(output), system, prompt]
         text = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 class CachedReviewModel:
-    """A :class:`ReviewModel` answering identical questions from ``store`` for ``ttl_seconds``."""
+    """A :class:`ReviewModel` answering identical questions from ``store`` for ``ttl_seconds``.
+
+    Calls with ``tools`` (agent mode) are not cached: their answer also depends on what the tools read.
+    """
 
     def __init__(
         self,
@@ -103,17 +113,35 @@ class CachedReviewModel:
         self._scope = scope
         self._ttl = ttl_seconds
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: Toolbox | None = None
+    ) -> ModelReply:
         """The cached answer to this exact question, else the wrapped model's (then stored)."""
+        if tools is not None:
+            return await self._inner.review(system=system, prompt=prompt, model=model, tools=tools)
+
+        async def ask() -> ModelReply:
+            return await self._inner.review(system=system, prompt=prompt, model=model)
+
+        return await self._cached(system, prompt, model, ReviewOutput, ask)
+
+    async def _cached(
+        self,
+        system: str,
+        prompt: str,
+        model: str | None,
+        output: type[T],
+        call: Callable[[], Awaitable[Reply[T]]],
+    ) -> Reply[T]:
         chosen = model or self._default_model
-        key = ReplyKey(self._provider, self._base_url, chosen).digest(system, prompt)
-        cached = await self._lookup(key, chosen)
+        key = ReplyKey(self._provider, self._base_url, chosen).digest(system, prompt, output)
+        cached = await self._lookup(key, chosen, output)
         if cached is not None:
             return cached
-        reply = await self._inner.review(system=system, prompt=prompt, model=model)
+        reply = await call()
         LLM_CACHE.labels(model=chosen, result="miss").inc()
         entry = CachedReply(
-            output=reply.output,
+            output=reply.output.model_dump(mode="json"),
             model=reply.model,
             input_tokens=reply.input_tokens,
             output_tokens=reply.output_tokens,
@@ -125,7 +153,7 @@ class CachedReviewModel:
             log.warning("could not store an LLM answer in the cache", error=str(exc))
         return reply
 
-    async def _lookup(self, key: str, chosen: str) -> ModelReply | None:
+    async def _lookup(self, key: str, chosen: str, output: type[T]) -> Reply[T] | None:
         try:
             text = await self._store.get(self._scope, key)
         except UnavailableError as exc:
@@ -136,13 +164,47 @@ class CachedReviewModel:
             return None
         try:
             entry = CachedReply.model_validate_json(text)
+            value = output.model_validate(entry.output)
         except ValidationError:
             # Written by another version of ArgoAI: ask again (the new answer replaces it).
             return None
         LLM_CACHE.labels(model=chosen, result="hit").inc()
         LLM_CACHE_SAVED_TOKENS.labels(model=chosen, direction="input").inc(entry.input_tokens)
         LLM_CACHE_SAVED_TOKENS.labels(model=chosen, direction="output").inc(entry.output_tokens)
-        return ModelReply(output=entry.output, model=entry.model, input_tokens=0, output_tokens=0)
+        return Reply(output=value, model=entry.model, input_tokens=0, output_tokens=0)
+
+
+class CachedStructuredModel(CachedReviewModel):
+    """:class:`CachedReviewModel` around a model that also answers any output type (``ask``): verification
+    verdicts and other answers are cached the same way, keyed by their output type's schema."""
+
+    def __init__(self, inner: _Both, store: ReplyStore, **options: Any) -> None:
+        super().__init__(inner, store, **options)
+        self._structured = inner
+
+    async def ask(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        output: type[T],
+        model: str | None = None,
+        tools: Toolbox | None = None,
+    ) -> Reply[T]:
+        """The cached answer of type ``output`` to this exact question, else the wrapped model's."""
+        if tools is not None:
+            return await self._structured.ask(
+                system=system, prompt=prompt, output=output, model=model, tools=tools
+            )
+
+        async def ask() -> Reply[T]:
+            return await self._structured.ask(system=system, prompt=prompt, output=output, model=model)
+
+        return await self._cached(system, prompt, model, output, ask)
+
+
+class _Both(ReviewModel, StructuredModel, Protocol):
+    """A model that reviews and answers any structured output."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +218,7 @@ class ReplyCache:
         """``model`` answering from the cache of ``scope``; ``model`` itself when ``ttl_seconds`` is 0."""
         if ttl_seconds <= 0:
             return model
-        return CachedReviewModel(
-            model, self.store, settings=self.settings, scope=scope, ttl_seconds=ttl_seconds
-        )
+        options: dict[str, Any] = {"settings": self.settings, "scope": scope, "ttl_seconds": ttl_seconds}
+        if isinstance(model, StructuredModel):
+            return CachedStructuredModel(cast(_Both, model), self.store, **options)
+        return CachedReviewModel(model, self.store, **options)

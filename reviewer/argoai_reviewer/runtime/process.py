@@ -23,6 +23,7 @@ from argoai_core.logs import get_logger
 from argoai_reviewer.runtime.consumer import ConsumerLoop
 from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
 from argoai_reviewer.runtime.health import HealthServer
+from argoai_reviewer.runtime.history import HistoryRecorder
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
 from argoai_reviewer.runtime.worker import FailureNotifier, ReviewRunner, ReviewWorker
 from argoai_reviewer.settings import ReviewerConfig
@@ -40,6 +41,8 @@ class Assembly:
     runner: ReviewRunner
     # Whether the queue's connection is up now (readiness).
     connected: Callable[[], bool]
+    # Where the audit history goes (None: not recorded, e.g. tests of other parts).
+    history: HistoryRecorder | None = None
 
 
 # Connects the dependencies and builds the pipeline; entered once at start-up, exited at shutdown.
@@ -88,10 +91,11 @@ class Reviewer:
                 github_host=self._config.github.host,
                 bot_name=self._config.common.bot_name,
                 max_deliver=settings.max_deliver,
+                history=assembly.history,
             )
             # The production pipeline also reports final failures on the pull request; a bare runner does not.
             notifier = runner if isinstance(runner, FailureNotifier) else None
-            review = ReviewWorker(runner, queue, settings, notifier)
+            review = ReviewWorker(runner, queue, settings, notifier, history=assembly.history)
             sources = await self._unless_stopped(self._open_sources(stack, queue))
             if sources is None:
                 log.info("reviewer stopped before it was ready")
