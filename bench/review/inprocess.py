@@ -188,22 +188,26 @@ class Bench:
         if outcome.kind is not OutcomeKind.POSTED:
             raise RuntimeError(f"review of {job.key} was not posted: {outcome}")
         calls = list(self.model.calls)
-        reviews = self.fake.call("reviews_posted", owner=OWNER, repo=REPO, number=job.number)
+        # The coverage line is in the living summary comment (edited in place), not in the review body.
+        comments = self.fake.call("comments_posted", owner=OWNER, repo=REPO, number=job.number)
+        summaries = [c for c in comments if "<!-- argoai:summary" in c["body"]]
+        if not summaries:
+            raise RuntimeError(f"review of {job.key} left no summary comment")
         return ReviewRun(
             wall=wall,
             llm=busy_seconds([(c.started, c.ended) for c in calls]),
             calls=len(calls),
             input_tokens=sum(c.input_tokens for c in calls),
             counted_tokens=sum(self.counter.count(c.prompt) + self.counter.count(c.system) for c in calls),
-            body=reviews[-1]["body"],
+            body=summaries[-1]["body"],
         )
 
 
 def coverage_of(body: str) -> dict[str, Any]:
-    """Changed lines sent / total, and whether anything was reported skipped, from a review body."""
+    """Changed lines sent / total, and whether anything was reported skipped, from the summary comment."""
     found = COVERAGE.search(body)
     if found is None:
-        raise RuntimeError("no coverage line in the review body")
+        raise RuntimeError("no coverage line in the summary comment")
     sent, total = (int(group.replace(",", "")) for group in found.groups())
     return {
         "lines_sent": sent,

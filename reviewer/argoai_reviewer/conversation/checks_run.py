@@ -4,9 +4,10 @@
   and GitHub is asked for an unfinished ``ArgoAI`` run of ours on that commit when Redis has none);
 * completed at the end with the policy's conclusion: ``failure`` when an open finding of the pull request is
   at or above ``checkFailOn``, else ``checkPassConclusion`` (``success`` or ``neutral``);
-* the findings of the review as annotations, at most 50 per request (GitHub's limit): the run is updated in as
-  many requests as it takes, the conclusion coming with the last one; a retried job does not send a chunk
-  twice;
+* the 50 most severe findings of the review as annotations (GitHub takes at most 50 per request), the summary
+  saying how many more are in the review: one request, because every write of an installation is paced a
+  second apart (ten requests for 500 annotations kept each review ten seconds longer); a retried job does not
+  send a chunk twice;
 * a review superseded by a newer commit completes its run as ``skipped``; one that failed for good as
   ``neutral``, with one line saying why (the re-run button, ``check_run`` ``rerequested``, reviews it again).
 
@@ -34,7 +35,7 @@ log = get_logger(__name__)
 
 CHECK_NAME = "ArgoAI"
 ANNOTATIONS_PER_REQUEST = 50
-MAX_ANNOTATIONS = 500
+MAX_ANNOTATIONS = ANNOTATIONS_PER_REQUEST
 MESSAGE_MAX = 4_000
 LEVELS = {
     Severity.CRITICAL: "failure",
@@ -59,15 +60,16 @@ def conclusion_for(policy: PolicySpec, record: PullRequestRecord) -> str:
 
 def annotations_for(
     placements: Sequence[Placement], policy: PolicySpec, *, bot_handle: str
-) -> list[Annotation]:
-    """The review's anchored findings at or above the policy's minimum severity, most severe first."""
+) -> tuple[list[Annotation], int]:
+    """The review's anchored findings at or above the policy's minimum severity, most severe first, at most
+    :data:`MAX_ANNOTATIONS`; and how many more there were."""
     anchored = [
         p
         for p in placements
         if isinstance(p, Anchored) and p.finding.severity.rank <= policy.min_severity.rank
     ]
     anchored.sort(key=lambda p: (p.finding.severity.rank, p.path, p.start))
-    return [
+    annotations = [
         Annotation(
             path=p.path,
             start_line=p.start,
@@ -79,12 +81,13 @@ def annotations_for(
         )
         for p in anchored[:MAX_ANNOTATIONS]
     ]
+    return annotations, len(anchored) - len(annotations)
 
 
 def result_output(
-    record: PullRequestRecord, policy: PolicySpec, head_sha: str, conclusion: str
+    record: PullRequestRecord, policy: PolicySpec, head_sha: str, conclusion: str, *, not_annotated: int = 0
 ) -> CheckRunOutput:
-    """The completed run's title and summary."""
+    """The completed run's title and summary (``not_annotated``: findings left out of the annotations)."""
     open_findings = record.open_findings()
     failing = (
         [f for f in open_findings if _at_or_above(f.severity, policy.check_fail_on)]
@@ -103,6 +106,12 @@ def result_output(
             f"The check fails while a finding at or above {policy.check_fail_on.value} is open."
             if policy.check_fail_on is not None
             else "The policy never fails this check."
+        )
+        + (
+            f" The {MAX_ANNOTATIONS} most severe findings of this review are annotated; "
+            f"{not_annotated} more are in the review."
+            if not_annotated
+            else ""
         )
     )
     return CheckRunOutput(title=title, summary=summary)

@@ -206,17 +206,18 @@ class Publisher:
             conclusion = conclusion_for(policy, record)
             if check_id is not None:
                 record.check_run_id = check_id
+                annotations, not_annotated = annotations_for(
+                    [p for p in analysis.placements if not _rejected(record, fingerprint_of(p))],
+                    policy,
+                    bot_handle=self._bot,
+                )
                 await self._checks.complete(
                     gh,
                     repo,
                     check_id,
-                    result_output(record, policy, head, conclusion),
+                    result_output(record, policy, head, conclusion, not_annotated=not_annotated),
                     conclusion,
-                    annotations_for(
-                        [p for p in analysis.placements if not _rejected(record, fingerprint_of(p))],
-                        policy,
-                        bot_handle=self._bot,
-                    ),
+                    annotations,
                 )
             await self._conversation.save(job.pr_key, record)
         await self._state.mark_reviewed(job.pr_key, head, review_id or 0)

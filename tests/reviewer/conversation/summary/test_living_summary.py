@@ -148,11 +148,11 @@ async def test_a_neutral_policy_and_no_failure_level(fake: FakeGitHub, redis_set
         assert run.conclusion == "neutral"
 
 
-async def test_more_than_fifty_annotations_take_several_requests(
+async def test_more_than_fifty_findings_complete_the_check_in_one_request(
     fake: FakeGitHub, redis_settings: RedisSettings
 ) -> None:
-    """120 findings reach the check run 50 at a time (GitHub's limit; the fake refuses more), the
-    conclusion with the last request."""
+    """Of 120 findings the 50 most severe are annotated, in the one request that completes the run (each write
+    of an installation costs a paced second); the run's summary says how many more are in the review."""
     conflicts = "".join(
         f"a{n} = 1\n<<<<<<< ours-{n}\nb = 2\n=======\nb = 3\n>>>>>>> theirs\n" for n in range(120)
     )
@@ -160,9 +160,13 @@ async def test_more_than_fifty_annotations_take_several_requests(
         head = world.open({"many.py": conflicts})
         await world.run(world.job(head, action="opened"))
         [run] = world.check_runs(head)
-        assert len(run.annotations) == 120
-        assert run.requests == 4  # create, then 50 + 50 + 20
+        assert len(run.annotations) == 50
+        assert run.requests == 2  # create, then complete with 50 annotations
         assert run.history[-2:] == [("in_progress", None), ("completed", "failure")]
+        assert (
+            "The 50 most severe findings of this review are annotated; 70 more are in the review."
+            in (run.output["summary"])
+        )
         assert len(world.reviews()[0].comments) == 20  # the policy's cap; the rest are in the summary
         assert "100 more findings in the summary comment" in world.reviews()[0].body
 
