@@ -19,6 +19,8 @@ class ModelReply:
     model: str
     input_tokens: int
     output_tokens: int
+    # Said in the review's summary, e.g. that a fallback model answered because the configured one was down.
+    note: str = ""
 
 
 class ReviewModel(Protocol):

@@ -299,6 +299,9 @@ async def _review(
             analysis.output_tokens += reply.output_tokens
             analysis.calls += 1
         answered = [reply for reply in replies if isinstance(reply, ModelReply)]
+        said = tuple(dict.fromkeys(reply.note for reply in answered if reply.note))
+        if said:
+            analysis.coverage = replace(analysis.coverage, notes=(*analysis.coverage.notes, *said))
         findings = [f for reply in answered for f in reply.output.findings]
     analysis.analyzers = await analyzing
     checked = analysis.analyzers.checked

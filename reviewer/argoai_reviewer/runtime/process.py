@@ -24,7 +24,7 @@ from argoai_reviewer.runtime.consumer import ConsumerLoop
 from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
 from argoai_reviewer.runtime.health import HealthServer
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
-from argoai_reviewer.runtime.worker import FailureNotifier, ReviewRunner, ReviewWorker
+from argoai_reviewer.runtime.worker import FailureNotifier, OutageWaiter, ReviewRunner, ReviewWorker
 from argoai_reviewer.settings import ReviewerConfig
 
 log = get_logger(__name__)
@@ -40,6 +40,8 @@ class Assembly:
     runner: ReviewRunner
     # Whether the queue's connection is up now (readiness).
     connected: Callable[[], bool]
+    # Where reviews stopped by an open circuit breaker wait (None: they are retried like any failure).
+    outages: OutageWaiter | None = None
 
 
 # Connects the dependencies and builds the pipeline; entered once at start-up, exited at shutdown.
@@ -91,7 +93,7 @@ class Reviewer:
             )
             # The production pipeline also reports final failures on the pull request; a bare runner does not.
             notifier = runner if isinstance(runner, FailureNotifier) else None
-            review = ReviewWorker(runner, queue, settings, notifier)
+            review = ReviewWorker(runner, queue, settings, notifier, assembly.outages)
             sources = await self._unless_stopped(self._open_sources(stack, queue))
             if sources is None:
                 log.info("reviewer stopped before it was ready")
