@@ -97,7 +97,8 @@ def test_llm_down_for_minutes_under_load_every_pr_reviewed_once_when_it_returns(
     argo: ArgoSystem, tally: Tally
 ) -> None:
     """The LLM answers 529 overloaded to everything for the outage while pull requests keep coming: the
-    breaker opens, no job is dead-lettered, no failure comment is posted, and every pull request is reviewed once within a minute of the LLM's return."""
+    breaker opens, no job is dead-lettered, no failure comment is posted, and every pull request is reviewed
+    once within a minute of the LLM's return."""
     circuit = f"llm:openai:{argo.fake_llm.openai_base_url}"
     argo.fake_llm.outage = Reply.overloaded()
     argo.start_gateway()
