@@ -18,7 +18,7 @@ import pytest
 
 from argoai_cli.local_services import LocalProcess
 from argoai_reviewer.conversation.markers import find_reply_marker, find_summary_meta
-from argoai_reviewer.conversation.repo_config import CONFIG_PATH
+from argoai_reviewer.conversation.repo_config.model import CONFIG_PATH
 from support.fake_github.server import FakeGitHub
 from support.fake_llm import FakeLLM
 from support.system import OWNER, REPO, ArgoSystem, argo_system, pull_request_payload, wait_until

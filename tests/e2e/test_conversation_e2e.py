@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from argoai_cli.local_services import LocalProcess
-from argoai_reviewer.conversation.commands import REFUSAL
+from argoai_reviewer.conversation.commands.grammar import REFUSAL
 from argoai_reviewer.conversation.markers import find_reply_marker, find_summary_meta
 from e2e.helpers import (
     bot_comments,

@@ -63,7 +63,7 @@ async def run(
 ) -> tuple[list[str], int]:
     """What to print, and the exit status."""
     from argoai_reviewer.adapters.redis_state import RedisConnection, RedisRepositoryFeedback
-    from argoai_reviewer.conversation.feedback import rejection_lines
+    from argoai_reviewer.conversation.feedback.rejections import rejection_lines
 
     connection = RedisConnection.from_settings(redis)
     store = RedisRepositoryFeedback(connection)

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SHA = Field(pattern=r"^[0-9a-f]{40}$")
-# The commands a comment can give (see argoai_reviewer.conversation.commands); none takes an argument.
+# The commands a comment can give (see argoai_reviewer.conversation.commands.grammar); none takes an argument.
 JobCommand = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
 # Where a command was written: a pull request (issue) comment, or a review comment (in a diff thread).
 CommentKind = Literal["issue", "review"]

@@ -2,7 +2,8 @@
 
 GitHub sends no webhook for reactions, so the reactions on the bot's comments are read once more when the
 pull request is closed (``pull_request`` ``closed``, merged or not): 👍 and 👎 are counted, a trusted 👎
-rejects its finding for the repository (:mod:`~argoai_reviewer.conversation.feedback`). The pull request's
+rejects its finding for the repository (:mod:`~argoai_reviewer.conversation.feedback.rejections`).
+The pull request's
 state in Redis then expires after ``closed_ttl_seconds`` (a pull request reopened within it carries on where
 it was; after it, it is reviewed afresh and its summary comment found again on GitHub).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from argoai_core.logs import get_logger
 from argoai_core.models.job import PullRequestClosedJob
-from argoai_reviewer.conversation.feedback import Feedback
+from argoai_reviewer.conversation.feedback.rejections import Feedback
 from argoai_reviewer.conversation.ports import GitHubApp, PolicyProvider
 from argoai_reviewer.conversation.state import Conversation
 from argoai_reviewer.outcome import ReviewOutcome

@@ -3,7 +3,7 @@
 Order of a review and why:
 1. policy and cheap skips (action, ``ignore`` command, already reviewed) before any GitHub call; then the
    repository's ``.github/argoai.yaml`` from its default branch (cached,
-   :mod:`~argoai_reviewer.conversation.repo_config`) merged into the policy, and the draft rule;
+   :mod:`~argoai_reviewer.conversation.repo_config.model`) merged into the policy, and the draft rule;
 2. a lock per (PR, head) with an owner token, so two pods never review the same head at once; renewed while
    the review runs, so a long review keeps it and a dead pod's lock expires within one TTL;
 3. the pull request as it is now: closed or moved on → superseded, nothing posted;
@@ -21,7 +21,7 @@ pull request's turn; the check run is started (``in_progress``) once the lock is
 still has this head, and completed as ``skipped`` when the review is superseded.
 
 A :class:`~argoai_core.models.job.CommandJob` (a comment command) is carried out by
-:mod:`~argoai_reviewer.conversation.command_runner`; a ``review`` command comes back here as a forced review
+:mod:`~argoai_reviewer.conversation.commands.runner`; a ``review`` command comes back here as a forced review
 of the current head (the event rules do not apply: action, ignore, pause, draft, already reviewed), and so
 does a re-run of the check (``check_run`` ``rerequested``). A forced review's body carries the comment id in a
 second marker, so a retried command finds the review it posted instead of posting another. A
@@ -61,9 +61,10 @@ from argoai_reviewer.conversation.accounting import (
     review_record,
 )
 from argoai_reviewer.conversation.checks_run import CheckRuns
-from argoai_reviewer.conversation.command_runner import CommandRunner
+from argoai_reviewer.conversation.commands.runner import CommandRunner
+from argoai_reviewer.conversation.commands.trust import Trust
 from argoai_reviewer.conversation.failures import FailureComment
-from argoai_reviewer.conversation.feedback import Feedback
+from argoai_reviewer.conversation.feedback.rejections import Feedback
 from argoai_reviewer.conversation.lifecycle import Lifecycle
 from argoai_reviewer.conversation.markers import find_command_marker, find_marker
 from argoai_reviewer.conversation.ports import (
@@ -81,12 +82,11 @@ from argoai_reviewer.conversation.ports import (
 from argoai_reviewer.conversation.publish import Publisher, ReviewScope
 from argoai_reviewer.conversation.record import PullRequestRecord
 from argoai_reviewer.conversation.replies import Replies
-from argoai_reviewer.conversation.repo_config import apply_repo_config
-from argoai_reviewer.conversation.repo_config_cache import RepoConfigCache
+from argoai_reviewer.conversation.repo_config.cache import RepoConfigCache
+from argoai_reviewer.conversation.repo_config.model import apply_repo_config
 from argoai_reviewer.conversation.sources import ReviewSources, SourceOptions, review_sources
 from argoai_reviewer.conversation.state import Conversation, TurnOptions
-from argoai_reviewer.conversation.summary import SummaryComments
-from argoai_reviewer.conversation.trust import Trust
+from argoai_reviewer.conversation.summary.comment import SummaryComments
 from argoai_reviewer.domain import ChangedFile, FileStatus, PullRequest
 from argoai_reviewer.outcome import Heartbeat, OutcomeKind, ReviewOutcome
 

@@ -29,9 +29,9 @@ from argoai_core.sanitize import sanitize_markdown
 from argoai_reviewer.analysis.anchoring import Anchored, Placement, Unanchored, normalize_block
 from argoai_reviewer.analysis.fingerprint import fingerprint_of
 from argoai_reviewer.analysis.review import Analysis
-from argoai_reviewer.conversation.addressed import announce, find_addressed
 from argoai_reviewer.conversation.checks_run import CheckRuns, annotations_for, conclusion_for, result_output
-from argoai_reviewer.conversation.feedback import Feedback, Suppressor, count
+from argoai_reviewer.conversation.feedback.addressed import announce, find_addressed
+from argoai_reviewer.conversation.feedback.rejections import Feedback, Suppressor, count
 from argoai_reviewer.conversation.markers import marker, with_command_marker
 from argoai_reviewer.conversation.ports import GitHubInstallation, ReviewState
 from argoai_reviewer.conversation.record import (

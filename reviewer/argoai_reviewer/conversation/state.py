@@ -23,7 +23,7 @@ from argoai_core.logs import get_logger
 from argoai_core.models.job import RepoRef
 from argoai_reviewer.conversation.ports import ConversationGitHub, PullRequestRecords, ReviewLock
 from argoai_reviewer.conversation.record import PullRequestRecord, load_record, save_record
-from argoai_reviewer.conversation.summary import (
+from argoai_reviewer.conversation.summary.comment import (
     SummaryComments,
     SummaryInputs,
     record_from_comment,

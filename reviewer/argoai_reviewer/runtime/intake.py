@@ -13,7 +13,8 @@ event (action)                    job
 
 Comments from bots (ours included) never become jobs. A command from someone GitHub does not call a member
 becomes a job carrying their ``author_association``: whether they hold write permission is asked of GitHub
-by the pipeline, which refuses with one short reply (see :mod:`~argoai_reviewer.conversation.command_runner`).
+by the pipeline, which refuses with one short reply
+(see :mod:`~argoai_reviewer.conversation.commands.runner`).
 
 Pure: no I/O. A payload that is not what GitHub sends raises :class:`InvalidInputError`, which the intake
 consumer turns into a terminated delivery (never an endless redelivery).
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from argoai_core.errors import InvalidInputError
 from argoai_core.models.job import CommandJob, CommentKind, PullRequestClosedJob, RepoRef, ReviewJob
 from argoai_reviewer.conversation.checks_run import CHECK_NAME
-from argoai_reviewer.conversation.commands import Untrusted, parse_command, untrusted
+from argoai_reviewer.conversation.commands.grammar import Untrusted, parse_command, untrusted
 
 # Webhook events the intake reads (the others it is never given: its consumer filters on these).
 INTAKE_EVENTS = ("pull_request", "issue_comment", "pull_request_review_comment", "check_run")

@@ -7,7 +7,7 @@ from argoai_core.models.findings import Category, Finding, Severity, ToolFinding
 from argoai_core.models.policy import AnalyzerSeverities, AnalyzersPolicy, PolicySpec
 from argoai_reviewer.analysis.anchoring import Anchored, How
 from argoai_reviewer.conversation.render import compose_review, select
-from argoai_reviewer.conversation.repo_config import apply_repo_config, parse_repo_config
+from argoai_reviewer.conversation.repo_config.model import apply_repo_config, parse_repo_config
 
 
 def _apply(policy: PolicySpec, text: str) -> tuple[PolicySpec, list[str]]:

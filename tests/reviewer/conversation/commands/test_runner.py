@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
-from argoai_reviewer.conversation.commands import REFUSAL
+from argoai_reviewer.conversation.commands.grammar import REFUSAL
 from argoai_reviewer.conversation.markers import find_reply_marker, find_summary_meta
 from argoai_reviewer.outcome import OutcomeKind
 from reviewer.conversation.world import NUMBER, OWNER, REPO, make_world

@@ -10,7 +10,7 @@ import sys
 from argoai_core.models.job import RepoRef
 from argoai_core.settings import RedisSettings
 from argoai_reviewer.adapters.redis_state import RedisConnection, RedisRepositoryFeedback
-from argoai_reviewer.conversation.feedback import Rejection
+from argoai_reviewer.conversation.feedback.rejections import Rejection
 
 HOST = "ghe.example.com"
 

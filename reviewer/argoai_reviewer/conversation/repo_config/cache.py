@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from argoai_core.models.job import RepoRef
 from argoai_reviewer.conversation.ports import PullRequestReader
-from argoai_reviewer.conversation.repo_config import CONFIG_PATH, ParsedConfig, parse_repo_config
+from argoai_reviewer.conversation.repo_config.model import CONFIG_PATH, ParsedConfig, parse_repo_config
 
 _Key = tuple[str, int, str, str, str]
 

@@ -1,7 +1,7 @@
 """In-repository configuration (``.github/argoai.yaml``): the safe subset a repository may set, and the merge.
 
 The file is read from the repository's DEFAULT branch, never from the pull request's head (the caller's
-business, see :mod:`~argoai_reviewer.conversation.repo_config_cache`): a pull request cannot change its
+business, see :mod:`~argoai_reviewer.conversation.repo_config.cache`): a pull request cannot change its
 own review rules.
 
 What a repository may set, and how it combines with the effective cluster policy:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from argoai_core.models.findings import Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
-from argoai_reviewer.conversation.addressed import quote_present
-from argoai_reviewer.conversation.feedback import Rejection, Suppressor, similar
+from argoai_reviewer.conversation.feedback.addressed import quote_present
+from argoai_reviewer.conversation.feedback.rejections import Rejection, Suppressor, similar
 from argoai_reviewer.conversation.markers import find_reply_marker
 from argoai_reviewer.outcome import OutcomeKind
 from reviewer.conversation.world import NUMBER, OWNER, REPO, make_world

@@ -13,8 +13,8 @@ from argoai_core.models.job import RepoRef
 from argoai_core.settings import GitHubSettings, RedisSettings
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.redis_state import RedisConnection, RedisReviewState
-from argoai_reviewer.conversation.repo_config import CONFIG_PATH
-from argoai_reviewer.conversation.repo_config_cache import RepoConfigCache
+from argoai_reviewer.conversation.repo_config.cache import RepoConfigCache
+from argoai_reviewer.conversation.repo_config.model import CONFIG_PATH
 from support.fake_github import AppCredentials, FakeGitHub
 from support.keys import app_key
 

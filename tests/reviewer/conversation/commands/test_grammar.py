@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from argoai_reviewer.conversation.commands import Untrusted, help_text, parse_command, untrusted
+from argoai_reviewer.conversation.commands.grammar import Untrusted, help_text, parse_command, untrusted
 from argoai_reviewer.conversation.markers import find_command_marker, marker, with_command_marker
 
 BOT = "argoai"

@@ -1,6 +1,7 @@
 """The living summary comment: one conversation comment per pull request, edited in place, never reposted.
 
-It carries the walkthrough (:mod:`~argoai_reviewer.conversation.walkthrough`), the effort and risk estimates,
+It carries the walkthrough (:mod:`~argoai_reviewer.conversation.summary.walkthrough`),
+the effort and risk estimates,
 the findings (open, addressed, dismissed, suppressed by the team's feedback, and those not attached to a
 line), what the last review covered, the reviewed commits and whether reviews are paused. Its hidden metadata
 (the reviewed heads and the pause) lets a reviewer that lost its Redis state carry on
@@ -26,7 +27,7 @@ from argoai_reviewer.conversation.markers import find_summary_meta, summary_mark
 from argoai_reviewer.conversation.ports import ConversationGitHub
 from argoai_reviewer.conversation.record import PullRequestRecord, TrackedFinding
 from argoai_reviewer.conversation.render import BADGES
-from argoai_reviewer.conversation.walkthrough import Row, effort, risk, rows
+from argoai_reviewer.conversation.summary.walkthrough import Row, effort, risk, rows
 from argoai_reviewer.domain import ChangedFile, IssueComment
 
 log = get_logger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from argoai_core.logs import get_logger
 from argoai_core.models.job import RepoRef
-from argoai_reviewer.conversation.commands import WRITE_ROLES, Untrusted, untrusted
+from argoai_reviewer.conversation.commands.grammar import WRITE_ROLES, Untrusted, untrusted
 from argoai_reviewer.conversation.ports import ConversationKeys, ConversationReader
 
 log = get_logger(__name__)

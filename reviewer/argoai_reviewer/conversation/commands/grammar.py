@@ -12,7 +12,7 @@ A comment body is untrusted text, so the grammar is deliberately tiny:
 Who may give commands: people GitHub reports as the repository's ``OWNER``, ``MEMBER`` (of its organization)
 or ``COLLABORATOR`` in the comment's ``author_association``, or who have at least write permission on the
 repository (GitHub's collaborator-permission endpoint, checked by
-:mod:`~argoai_reviewer.conversation.trust`: members whose membership is private show as ``CONTRIBUTOR``).
+:mod:`.trust`: members whose membership is private show as ``CONTRIBUTOR``).
 Bots never can (our own comments included). Whether a command is enabled is the effective policy's business
 (``PolicySpec.commands``), checked where the policy is known.
 

@@ -5,8 +5,9 @@ comments, with their reaction counts) whenever the pull request is reviewed agai
 
 * 👍 and 👎 on ArgoAI's inline comments are counted once each (per repository: the Prometheus counter
   ``argoai_feedback_total`` and counters in Redis that ``argoai feedback`` shows);
-* a 👎 from someone who may give commands (:class:`~argoai_reviewer.conversation.trust.Trust`; anybody's thumb
-  is counted, only a trusted one rejects), or the ``dismiss`` command in the thread, rejects the finding: it
+* a 👎 from someone who may give commands
+  (:class:`~argoai_reviewer.conversation.commands.trust.Trust`; anybody's thumb is counted, only a trusted
+  one rejects), or the ``dismiss`` command in the thread, rejects the finding: it
   is no longer open, and it is remembered for the repository.
 
 A later finding is not posted in that repository when it has the fingerprint of a rejected one (same file,
@@ -29,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import RepoRef
 from argoai_reviewer import metrics
+from argoai_reviewer.conversation.commands.trust import Trust
 from argoai_reviewer.conversation.markers import find_finding_marker, find_reply_marker
 from argoai_reviewer.conversation.ports import ConversationReader, RepositoryFeedback
 from argoai_reviewer.conversation.record import PullRequestRecord, TrackedFinding
-from argoai_reviewer.conversation.trust import Trust
 from argoai_reviewer.domain import ReviewComment
 
 log = get_logger(__name__)

@@ -13,7 +13,7 @@ from argoai_core.models.findings import Severity
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import RedisSettings
 from argoai_reviewer.conversation.markers import find_summary_meta
-from argoai_reviewer.conversation.summary import SummaryInputs, record_from_comment, render_summary
+from argoai_reviewer.conversation.summary.comment import SummaryInputs, record_from_comment, render_summary
 from argoai_reviewer.outcome import OutcomeKind
 from reviewer.conversation.world import OWNER, REPO, llm_model, make_world, sha
 from support.fake_github import FakeGitHub

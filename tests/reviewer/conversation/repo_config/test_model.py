@@ -6,7 +6,7 @@ import pytest
 
 from argoai_core.models.findings import Severity
 from argoai_core.models.policy import PathInstruction, PolicySpec
-from argoai_reviewer.conversation.repo_config import (
+from argoai_reviewer.conversation.repo_config.model import (
     CONFIG_PATH,
     MAX_CONFIG_CHARS,
     RepoConfig,

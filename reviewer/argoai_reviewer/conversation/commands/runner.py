@@ -1,7 +1,7 @@
 """Carrying out a comment command: policy, trust, 👀, the command, then its answer or a one-line confirmation.
 
 1. The policy must enable the command (``PolicySpec.commands``); otherwise nothing happens (no GitHub call).
-2. The commenter must be trusted (:class:`~argoai_reviewer.conversation.trust.Trust`); otherwise one short
+2. The commenter must be trusted (:class:`~.trust.Trust`); otherwise one short
    reply says who may use commands, once per comment and at most :data:`REFUSALS_PER_HOUR` per pull request
    (anyone can comment, so refusals must not become a way to make the bot write without end).
 3. A 👀 reaction acknowledges the command on receipt.
@@ -24,8 +24,9 @@ from argoai_core.models.job import CommandJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer import metrics
 from argoai_reviewer.conversation.checks_run import CheckRuns, conclusion_for, result_output
-from argoai_reviewer.conversation.commands import REFUSAL, help_text
-from argoai_reviewer.conversation.feedback import Feedback
+from argoai_reviewer.conversation.commands.grammar import REFUSAL, help_text
+from argoai_reviewer.conversation.commands.trust import Trust
+from argoai_reviewer.conversation.feedback.rejections import Feedback
 from argoai_reviewer.conversation.markers import find_finding_marker
 from argoai_reviewer.conversation.ports import (
     ConversationKeys,
@@ -37,7 +38,6 @@ from argoai_reviewer.conversation.ports import (
 from argoai_reviewer.conversation.record import PullRequestRecord, TrackedFinding
 from argoai_reviewer.conversation.replies import Replies
 from argoai_reviewer.conversation.state import Conversation
-from argoai_reviewer.conversation.trust import Trust
 from argoai_reviewer.outcome import Heartbeat, OutcomeKind, ReviewOutcome
 
 log = get_logger(__name__)

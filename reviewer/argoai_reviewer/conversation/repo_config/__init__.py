@@ -1,0 +1,3 @@
+"""In-repository configuration (``.github/argoai.yaml``): the safe subset (``model``)
+and reading it (``cache``).
+"""

@@ -1,0 +1,1 @@
+"""The living summary comment: the walkthrough and its estimates (pure), and the comment edited in place."""
