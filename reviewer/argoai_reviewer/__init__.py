@@ -11,8 +11,10 @@ declared in pyproject.toml's import-linter ``layers`` contract, so ``make import
                                the webhook redelivery job
 ``conversation`` | ``llm``     one pull request's review on GitHub | the provider-agnostic LLM loop
 ``analysis``                   what the model sees and how its findings are placed on the diff
-``index`` | ``workspace``      definitions and references across a repository (tree-sitter) |
-                               the repository's files at the reviewed head (safe snapshots, LRU cache)
+``index`` | ``workspace`` | ``resilience``
+                               definitions and references across a repository (tree-sitter) |
+                               the repository's files at the reviewed head (safe snapshots, LRU cache) |
+                               circuit breakers of the LLM and GitHub, shared through Redis
 ``domain``, ``outcome``, ``metrics``, ``settings``
                                plain data, results, Prometheus metrics and settings every stage shares
 """
