@@ -4,7 +4,9 @@ once, with nothing dead-lettered and no failure comment; with a fallback LLM the
 
 The outage lasts ``ARGOAI_FAULTS_OUTAGE_SECONDS`` (default 180 s for the LLM, 60 s for GitHub: ``make
 faults-long`` runs the LLM outage for 30 minutes). Settings are lowered (max_deliver 3, probes every 5 s) so
-that without the breakers every job would be dead-lettered well within the outage.
+that without the breakers every job would be dead-lettered well within the outage. The LLM and GitHub outages
+run at the same time on two separate installations (their own fakes, NATS prefixes and Redis prefixes), so
+that the suite's time is the longer outage, not the sum.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from argoai_cli.local_services import LocalProcess
+from faults.conftest import REPORT_KEY
 from faults.helpers import (
     FAST,
     FULL_NAME,
@@ -28,8 +35,9 @@ from faults.helpers import (
     settle,
 )
 from faults.report import Tally
+from support.fake_github.server import FakeGitHub
 from support.fake_llm import FakeLLM, MarkerResponder, Reply
-from support.system import OWNER, REPO, ArgoSystem, wait_until
+from support.system import LLM_KEY, OWNER, REPO, ArgoSystem, argo_system, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -93,9 +101,7 @@ def _check_after(argo: ArgoSystem, tally: Tally, circuit: str) -> None:
     assert argo.processes["reviewer"].poll() is None
 
 
-def test_llm_down_for_minutes_under_load_every_pr_reviewed_once_when_it_returns(
-    argo: ArgoSystem, tally: Tally
-) -> None:
+def llm_outage(argo: ArgoSystem, tally: Tally) -> None:
     """The LLM answers 529 overloaded to everything for the outage while pull requests keep coming: the
     breaker opens, no job is dead-lettered, no failure comment is posted, and every pull request is reviewed
     once within a minute of the LLM's return."""
@@ -150,9 +156,7 @@ def test_fallback_llm_reviews_during_the_outage_and_the_summary_says_so(
         argo.fake_llm.outage = None
 
 
-def test_github_502_for_a_minute_reviews_wait_and_every_pr_is_reviewed_once(
-    argo: ArgoSystem, tally: Tally
-) -> None:
+def github_outage(argo: ArgoSystem, tally: Tally) -> None:
     """GitHub answers 502 to every request for the outage while pull requests keep coming: the GitHub
     breaker opens, nothing is dead-lettered, and every pull request is reviewed once after GitHub returns."""
     circuit = f"github:{argo.fake_github.url.split('://', 1)[1]}"
@@ -178,3 +182,29 @@ def test_github_502_for_a_minute_reviews_wait_and_every_pr_is_reviewed_once(
     tally.measured["outage_seconds"] = GITHUB_OUTAGE
     tally.measured["all_reviewed_seconds_after_return"] = round(time.monotonic() - back, 1)
     _check_after(argo, tally, circuit)
+
+
+@pytest.fixture
+def other_argo(nats_server: LocalProcess, redis_server: str, tmp_path: Path) -> Iterator[ArgoSystem]:
+    """A second installation on the same NATS and Redis, with fakes of its own (nothing started yet)."""
+    workdir = tmp_path / "other"
+    workdir.mkdir()
+    with (
+        FakeGitHub().serving() as github,
+        FakeLLM(api_key=LLM_KEY, responder=MarkerResponder()) as llm,
+        argo_system(github, llm, f"nats://127.0.0.1:{nats_server.port}", redis_server, workdir) as system,
+    ):
+        yield system
+
+
+def test_llm_down_for_minutes_and_github_502_for_a_minute_every_pr_reviewed_once_when_they_return(
+    argo: ArgoSystem, other_argo: ArgoSystem, tally: Tally, request: pytest.FixtureRequest
+) -> None:
+    """Under load, the LLM down for minutes (one installation) and GitHub answering 502 for a minute (another,
+    at the same time): no dead letter, no failure comment, every PR reviewed once within a minute of the
+    dependency's return (see :func:`llm_outage` and :func:`github_outage`)."""
+    github_tally = request.config.stash[REPORT_KEY].tally(f"{request.node.name}[github]")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        llm = pool.submit(llm_outage, argo, tally)
+        github_outage(other_argo, github_tally)
+        llm.result()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from argoai_core.errors import CircuitOpenError, PermanentError, UnavailableError
+from argoai_core.errors import CircuitOpenError, ConfigError, PermanentError, UnavailableError
 from argoai_core.models.findings import ReviewOutput
-from argoai_core.settings import RedisSettings
+from argoai_core.settings import FallbackLLMSettings, RedisSettings, load
 from argoai_reviewer.adapters.circuit_redis import RedisBreakerStore
 from argoai_reviewer.adapters.redis_state import RedisConnection
 from argoai_reviewer.analysis.model import ModelReply
@@ -225,3 +226,22 @@ async def test_the_fallback_answers_while_the_primary_is_open_and_says_so(redis:
         await ask(model)
     assert raised.value.circuit == LLM
     assert primary.calls == 1
+
+
+def test_fallback_settings_name_their_own_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ARGOAI_FALLBACK_LLM_* are read like ARGOAI_LLM_* (the key from its file), and an error names the
+    fallback's variable."""
+    key = tmp_path / "key"
+    key.write_text("sk-fallback-0123456789\n")
+    monkeypatch.setenv("ARGOAI_FALLBACK_LLM_PROVIDER", "anthropic")
+    monkeypatch.setenv("ARGOAI_FALLBACK_LLM_MODEL", "claude-x")
+    monkeypatch.setenv("ARGOAI_FALLBACK_LLM_API_KEY_FILE", str(key))
+    settings = load(FallbackLLMSettings)
+    assert settings.configured
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "sk-fallback-0123456789"
+    monkeypatch.delenv("ARGOAI_FALLBACK_LLM_MODEL")
+    with pytest.raises(
+        ConfigError, match="ARGOAI_FALLBACK_LLM_MODEL: required when ARGOAI_FALLBACK_LLM_PROVIDER"
+    ):
+        load(FallbackLLMSettings)
