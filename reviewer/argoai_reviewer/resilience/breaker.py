@@ -107,8 +107,9 @@ class BreakerOptions:
 
     @property
     def probe_lease(self) -> float:
-        """How long a probe may take before another caller may probe (a probe that hangs is not waited on)."""
-        return max(60.0, 4 * self.probe)
+        """How long one caller holds the probe: a probe that hangs, or a probing review that ends without
+        calling the dependency (its pull request closed meanwhile), delays the next probe by at most this."""
+        return max(30.0, 2 * self.probe)
 
 
 def counts_as_outage(error: BaseException) -> bool:
