@@ -14,14 +14,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from argoai_cli.local_services import LocalProcess
-from faults.conftest import REPORT_KEY
 from faults.helpers import (
     FAST,
     FULL_NAME,
@@ -198,12 +197,12 @@ def other_argo(nats_server: LocalProcess, redis_server: str, tmp_path: Path) -> 
 
 
 def test_llm_down_for_minutes_and_github_502_for_a_minute_every_pr_reviewed_once_when_they_return(
-    argo: ArgoSystem, other_argo: ArgoSystem, tally: Tally, request: pytest.FixtureRequest
+    argo: ArgoSystem, other_argo: ArgoSystem, tally: Tally, more_tallies: Callable[[str], Tally]
 ) -> None:
     """Under load, the LLM down for minutes (one installation) and GitHub answering 502 for a minute (another,
     at the same time): no dead letter, no failure comment, every PR reviewed once within a minute of the
     dependency's return (see :func:`llm_outage` and :func:`github_outage`)."""
-    github_tally = request.config.stash[REPORT_KEY].tally(f"{request.node.name}[github]")
+    github_tally = more_tallies("github")
     with ThreadPoolExecutor(max_workers=1) as pool:
         llm = pool.submit(llm_outage, argo, tally)
         github_outage(other_argo, github_tally)
