@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer operator/argoai_operator cli/argoai_cli
 
-.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers compat fmt clean
+.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers bench-answers bench-eval compat fmt clean
 
 # The stamp is touched as soon as the Python packages are in: a later failure (or a retry) does not
 # reinstall them. A half-made venv (no pip: python3-venv missing) is made again.
@@ -62,7 +62,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-gateway bench-review bench-context bench-analyzers
+bench: bench-gateway bench-review bench-context bench-analyzers bench-answers bench-eval
 
 bench-gateway: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
@@ -76,6 +76,12 @@ bench-context: install
 
 bench-analyzers: install
 	$(BIN)/python bench/analyzers/run.py
+
+bench-answers: install
+	$(BIN)/python bench/answers/run.py
+
+bench-eval: install
+	$(BIN)/python bench/eval/run.py
 
 ## compat: `argoai review` against a real llama.cpp server and a tiny model from PyPI (opt-in, not in CI;
 ## the first run builds llama.cpp from source: 30-60 minutes on 2 cores)

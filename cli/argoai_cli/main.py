@@ -14,7 +14,7 @@ import typer
 # typer 0.29 vendors click as typer._click (pinned exactly): its exceptions are not re-exported.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from argoai_cli.commands import dev, feedback, gateway, operator, redeliver, review, reviewer
+from argoai_cli.commands import dev, evaluate, feedback, gateway, operator, redeliver, review, reviewer
 
 app = typer.Typer(
     name="argoai",
@@ -29,6 +29,7 @@ app.command("gateway")(gateway.command)
 app.command("reviewer")(reviewer.command)
 app.command("dev")(dev.command)
 app.command("review")(review.command)
+app.command("eval")(evaluate.command)
 app.command("operator")(operator.command)
 app.command("redeliver")(redeliver.command)
 app.command("feedback")(feedback.command)

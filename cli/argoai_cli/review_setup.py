@@ -31,7 +31,8 @@ class LocalResult:
     llm: str | None  # "provider/model", or None when only the built-in checks ran
 
 
-def _progress(message: str) -> None:
+def progress_line(message: str) -> None:
+    """One line of progress on stderr (sanitised; grey on a terminal)."""
     # Progress goes to stderr: stdout carries the report alone.
     message = clean(message)
     if sys.stderr.isatty():
@@ -47,6 +48,16 @@ def _policy(common: CommonSettings, repo: Path) -> PolicySpec:
     return load_policy_file(common.policy_file).resolve("local", repo.resolve().name)
 
 
+def analysis_options(common: CommonSettings, reviewer: ReviewerSettings) -> AnalysisOptions:
+    """How a local review runs (shared by ``argoai review`` and ``argoai eval``, so both review alike)."""
+    return AnalysisOptions(
+        input_tokens_per_call=reviewer.max_input_tokens_per_call,
+        llm_concurrency=reviewer.llm_concurrency,
+        bot_name=common.bot_name,
+        analyzers=AnalyzerRunner(AnalyzerLimits.from_settings(reviewer)),
+    )
+
+
 async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
     """Review ``base...head`` in ``repo``; exits with a clear message on a bad range or failed LLM."""
     common = load(CommonSettings)
@@ -54,13 +65,8 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
     reviewer = load(ReviewerSettings)
     policy, provider_note = within_configured_llm(_policy(common, repo), llm.provider)
     if provider_note and llm.configured:
-        _progress(provider_note)
-    options = AnalysisOptions(
-        input_tokens_per_call=reviewer.max_input_tokens_per_call,
-        llm_concurrency=reviewer.llm_concurrency,
-        bot_name=common.bot_name,
-        analyzers=AnalyzerRunner(AnalyzerLimits.from_settings(reviewer)),
-    )
+        progress_line(provider_note)
+    options = analysis_options(common, reviewer)
     provider, model_name = policy.provider or llm.provider, policy.model or llm.model
     async with AsyncExitStack() as stack:
         model = None
@@ -77,7 +83,7 @@ async def run_local_review(repo: Path, base: str, head: str) -> LocalResult:
                 model=model,
                 counter=counter_for(provider, model_name),
                 options=options,
-                progress=_progress,
+                progress=progress_line,
                 snapshot=snapshot_limits(reviewer),
             )
         except ConfigError:

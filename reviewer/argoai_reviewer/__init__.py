@@ -6,6 +6,7 @@ declared in pyproject.toml's import-linter ``layers`` contract, so ``make import
 ``main``                       the ``argoai reviewer`` entrypoint
 ``wiring``                     the composition root: chooses every adapter, connects NATS and Redis
 ``adapters``                   the only modules importing githubkit, openai, anthropic, nats, redis
+``evaluation``                 ``argoai eval``: reviews a dataset of cases (as ``local``) and scores them
 ``runtime`` | ``local`` | ``redeliver``
                                the process consuming jobs | ``argoai review`` of a local git range |
                                the webhook redelivery job

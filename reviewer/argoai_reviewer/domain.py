@@ -124,6 +124,8 @@ class ReviewComment:
     """One comment of a diff thread: a thread's first comment (``in_reply_to`` None) or a reply in it.
 
     ``thumbs_up``/``thumbs_down`` are GitHub's reaction counts (the ``reactions`` roll-up of the comment).
+    ``line``/``start_line``: where the comment sits in the pull request's current diff (None once GitHub
+    calls it outdated); ``original_line``/``original_start_line``: where it was written.
     """
 
     id: int
@@ -134,6 +136,10 @@ class ReviewComment:
     in_reply_to: int | None = None
     thumbs_up: int = 0
     thumbs_down: int = 0
+    line: int | None = None
+    start_line: int | None = None
+    original_line: int | None = None
+    original_start_line: int | None = None
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ FEEDBACK = Counter(
 )
 COMMANDS = Counter(
     "argoai_commands_total",
-    "Comment commands, by command and result (done, refused, disabled, invalid)",
+    "Comment commands, by command and result (done, refused, disabled, rate_limited, not_ours, failed)",
     ["command", "result"],
 )
 CHECK_RUNS = Counter("argoai_check_runs_total", "ArgoAI check runs completed, by conclusion", ["conclusion"])

@@ -37,14 +37,13 @@ from argoai_reviewer.adapters.redis_state import (
     RedisTokenBudget,
 )
 from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner
-from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.conversation.failures import FailureComment
 from argoai_reviewer.conversation.pipeline import ConversationStores, PipelineOptions, ReviewPipeline
 from argoai_reviewer.conversation.ports import PolicyProvider
 from argoai_reviewer.conversation.sources import SourceOptions
 from argoai_reviewer.index.cache import IndexCache
-from argoai_reviewer.llm.circuit import CircuitModel, FallbackModel, circuit_name
+from argoai_reviewer.llm.circuit import AnyModel, CircuitModel, FallbackModel, circuit_name
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
 from argoai_reviewer.llm.retry import RetryPolicy
@@ -152,7 +151,7 @@ def build_model(
     raise ConfigError("ARGOAI_LLM_PROVIDER: not set (openai or anthropic) — no LLM is configured")
 
 
-async def guarded_model(stack: AsyncExitStack, settings: LLMSettings, breakers: Breakers) -> ReviewModel:
+async def guarded_model(stack: AsyncExitStack, settings: LLMSettings, breakers: Breakers) -> CircuitModel:
     """The model of ``settings`` behind the circuit breaker of its provider and base URL (closed with
     ``stack``)."""
     client = build_model(settings)
@@ -213,15 +212,15 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             circuit=services.breakers.circuit(f"github:{config.github.host}"),
         )
         stack.push_async_callback(github.aclose)
-        model: ReviewModel | None = None
+        model: ConcurrencyLimitedModel | None = None
         if config.llm.configured:
-            model = await guarded_model(stack, config.llm, services.breakers)
+            guarded: AnyModel = await guarded_model(stack, config.llm, services.breakers)
             if config.fallback_llm.configured:
                 fallback = await guarded_model(stack, config.fallback_llm, services.breakers)
-                model = FallbackModel(
-                    model, fallback, primary_label=f"{config.llm.provider} {config.llm.model}"
+                guarded = FallbackModel(
+                    guarded, fallback, primary_label=f"{config.llm.provider} {config.llm.model}"
                 )
-            model = ConcurrencyLimitedModel(model, config.reviewer.llm_concurrency)
+            model = ConcurrencyLimitedModel(guarded, config.reviewer.llm_concurrency)
         else:
             log.warning("no LLM configured: reviews run the built-in checks only")
         policies: PolicyProvider
@@ -239,6 +238,8 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             github=github,
             policies=policies,
             model=model,
+            # Questions are asked of the same client, within the same concurrency limit as reviews.
+            answer_model=model,
             lock=services.lock,
             state=services.state,
             history=services.history,

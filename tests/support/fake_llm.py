@@ -305,6 +305,22 @@ class RegexLineParser:
                 )
 
 
+def is_question(request: Recorded) -> bool:
+    """Whether the request asks for an answer to a question (its schema's one property is ``answer``)."""
+    schema = request.schema or {}
+    return set(schema.get("properties", {})) == {"answer"}
+
+
+def answer_reply(request: Recorded) -> Reply:
+    """A fake answer naming how much of the prompt it saw (the last line of its question block)."""
+    question = ""
+    lines = request.prompt.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("<<<BEGIN ") and line.endswith(" question>>>") and number + 1 < len(lines):
+            question = lines[number + 1]
+    return Reply.json({"answer": f"Fake answer to: {question[:200]}"})
+
+
 @dataclass
 class MarkerResponder:
     """Reports one finding per prompt line that contains ``marker``, citing and quoting that line.
@@ -345,7 +361,9 @@ class MarkerResponder:
         return [FileNote(path=path, description=f"Fake description of {path}") for path in paths][:300]
 
     def __call__(self, request: Recorded) -> Reply:
-        """A review of the request's prompt."""
+        """A review of the request's prompt; an answer when the request asks for one (a question)."""
+        if is_question(request):
+            return answer_reply(request)
         findings = self.findings(request.prompt)
         return Reply.output(
             ReviewOutput(
@@ -392,6 +410,90 @@ class EvidenceResponder:
         ]
         return Reply.output(
             ReviewOutput(summary="Evidence-based review.", findings=findings if shown else [])
+        )
+
+
+@dataclass(frozen=True)
+class EvidenceRule:
+    """A bug the fake can report: on the changed line of ``path`` containing ``contains``, but only when every
+    ``evidence`` string is somewhere in the prompt (e.g. the unchanged definition that proves the bug)."""
+
+    path: str
+    contains: str
+    evidence: tuple[str, ...] = ()
+    title: str = "Bug"
+    body: str = ""
+    severity: Severity = Severity.MAJOR
+
+
+@dataclass
+class RulesResponder:
+    """A model that reports a rule's bug only when it was shown the bug's line and its evidence.
+
+    For ``argoai eval`` of the shipped dataset (``--eval-rules tests/fixtures/eval_fake_model.yaml``): a
+    cross-file bug is found only when related context put the other file's code in the prompt, so the eval
+    test checks the scoring and the context together. Rules without evidence stand for in-diff bugs (and,
+    on a clean case, for a false positive every real model makes now and then).
+    """
+
+    rules: list[EvidenceRule]
+    parse: PromptLineParser = field(default_factory=RegexLineParser)
+
+    @classmethod
+    def from_file(cls, path: str) -> RulesResponder:
+        """The rules of a YAML file: a list of :class:`EvidenceRule` fields."""
+        import yaml
+
+        with open(path, encoding="utf-8") as file:
+            raw = yaml.safe_load(file) or []
+        return cls(
+            rules=[EvidenceRule(**{**item, "evidence": tuple(item.get("evidence", ()))}) for item in raw]
+        )
+
+    def findings(self, prompt: str) -> list[Finding]:
+        """One finding per rule whose line and evidence are in ``prompt``."""
+        lines = [line for line in self.parse(prompt) if line.added]
+        found = []
+        for rule in self.rules:
+            if not all(piece in prompt for piece in rule.evidence):
+                continue
+            for line in lines:
+                if line.path == rule.path and rule.contains in line.code:
+                    found.append(
+                        Finding(
+                            path=line.path,
+                            start_line=line.line,
+                            end_line=line.line,
+                            quote=line.code.rstrip() or line.code,
+                            severity=rule.severity,
+                            category=Category.BUG,
+                            title=rule.title,
+                            body=rule.body or rule.title,
+                            suggestion=None,
+                        )
+                    )
+                    break
+        return found
+
+    @staticmethod
+    def verdict(prompt: str) -> dict[str, Any]:
+        """``argoai eval``'s judge: the findings whose path the golden comment names."""
+        golden = re.search(r"<<<BEGIN (\S+) golden>>>\n(.*?)<<<END \1>>>", prompt, re.DOTALL)
+        text = golden.group(2) if golden else ""
+        numbers = [
+            int(found["number"])
+            for found in re.finditer(r"^\[(?P<number>\d+)\] (?P<path>\S+?):\d+", prompt, re.MULTILINE)
+            if found["path"] in text
+        ]
+        return {"matches": numbers, "reason": "The finding is in the file the known problem names."}
+
+    def __call__(self, request: Recorded) -> Reply:
+        """A review of the request's prompt, or a verdict when the judge asks."""
+        if request.schema is not None and "matches" in request.schema.get("properties", {}):
+            return Reply.json(self.verdict(request.prompt))
+        findings = self.findings(request.prompt)
+        return Reply.output(
+            ReviewOutput(summary=f"Rules review: {len(findings)} finding(s).", findings=findings)
         )
 
 
@@ -977,13 +1079,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="test-llm-key", help="empty: accept any key")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--marker", default="FIXME-BUG")
+    parser.add_argument("--eval-rules", default="", help="answer with the RulesResponder of this YAML file")
     parser.add_argument(
         "--personality", default="openai", choices=sorted(PERSONALITIES), help="which server to answer as"
     )
     args = parser.parse_args(argv)
     fake = FakeLLM(
         api_key=args.api_key or None,
-        responder=MarkerResponder(marker=args.marker),
+        responder=RulesResponder.from_file(args.eval_rules)
+        if args.eval_rules
+        else MarkerResponder(marker=args.marker),
         delay=args.delay,
         personality=args.personality,
         host=args.host,

@@ -20,6 +20,11 @@ Jobs cross process boundaries through JetStream, so the documents are versioned:
   Version 2 documents still read (as trusted ``review``/``ignore`` commands from a pull request comment).
 * Version 4, :class:`PullRequestClosedJob`: a pull request was closed; the reviewer reads the reactions on its
   comments (GitHub sends no webhook for reactions) and lets the pull request's state expire.
+* Version 5, also :class:`CommandJob`: a question to the model, ``ask`` (``@<bot> ask <question>``) or
+  ``question`` (any other mention of the bot in a reply in a diff thread). Written only for these two
+  commands (the others stay version 3, so a reviewer that predates questions runs them as before); a
+  reviewer that knows only versions 1 to 4 dead-letters a question as an unknown version. The question's
+  text is not in the job: the reviewer reads the comment from GitHub, so the job still carries no argument.
 
 A ``check_run`` ``rerequested`` event becomes a version 1 :class:`ReviewJob` with ``rerun_id`` set (a full
 review of that head again); a reviewer that predates the field sees an action its policy does not review and
@@ -28,17 +33,22 @@ skips it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SHA = Field(pattern=r"^[0-9a-f]{40}$")
-# The commands a comment can give (see argoai_reviewer.conversation.commands.grammar); none takes an argument.
-JobCommand = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
+# The commands a comment can give (see argoai_reviewer.conversation.commands.grammar); none takes an argument
+# (a question's text is read from the comment itself).
+JobCommand = Literal[
+    "help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss", "ask", "question"
+]
+# The commands that ask the model a question: only in version 5 jobs.
+QUESTION_COMMANDS = frozenset({"ask", "question"})
 # Where a command was written: a pull request (issue) comment, or a review comment (in a diff thread).
 CommentKind = Literal["issue", "review"]
-# Every job version this code reads (1: ReviewJob, 2 and 3: CommandJob, 4: PullRequestClosedJob).
-JOB_VERSIONS = frozenset({1, 2, 3, 4})
+# Every job version this code reads (1: ReviewJob, 2, 3 and 5: CommandJob, 4: PullRequestClosedJob).
+JOB_VERSIONS = frozenset({1, 2, 3, 4, 5})
 # An optional branch name: no whitespace, control or git-special characters (it becomes a ``ref`` parameter).
 BRANCH = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\\x00-\x1f\x7f]+$")
 
@@ -107,7 +117,7 @@ class ReviewJob(BaseModel):
 
 
 class CommandJob(BaseModel):
-    """A command from an ``@<bot> <command>`` comment on a pull request (versions 2 and 3).
+    """A command from an ``@<bot> <command>`` comment on a pull request (versions 2, 3 and 5).
 
     Only commands that exist can be expressed (:data:`JobCommand`); none takes an argument, so nothing that
     names a URL, key, model, provider or secret can be carried. Bots never make command jobs; whether the
@@ -116,7 +126,7 @@ class CommandJob(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    version: Literal[2, 3] = 3
+    version: Literal[2, 3, 5] = 3
     delivery_id: str = Field(min_length=1, max_length=100, description="X-GitHub-Delivery that caused it")
     installation_id: int = Field(gt=0)
     repo: RepoRef
@@ -130,6 +140,20 @@ class CommandJob(BaseModel):
     comment_kind: CommentKind = "issue"
     # A review comment's thread: the id of the thread's first comment (GitHub's ``in_reply_to_id``).
     in_reply_to: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _question_version(self) -> Self:
+        # A question in an older version would reach reviewers that cannot answer it; version 5 is questions.
+        if (self.command in QUESTION_COMMANDS) != (self.version == 5):
+            raise ValueError(
+                "the commands ask and question are version 5 jobs, and version 5 holds only them"
+            )
+        return self
+
+    @classmethod
+    def version_for(cls, command: str) -> Literal[3, 5]:
+        """The version a job of ``command`` is written with."""
+        return 5 if command in QUESTION_COMMANDS else 3
 
     @property
     def key(self) -> str:
@@ -175,7 +199,7 @@ def parse_job(document: dict[str, Any]) -> AnyJob:
     The caller checks ``version`` against :data:`JOB_VERSIONS` first to tell an unknown version apart.
     """
     version = document.get("version")
-    if version in (2, 3):
+    if version in (2, 3, 5):
         return CommandJob.model_validate(document)
     if version == 4:
         return PullRequestClosedJob.model_validate(document)

@@ -67,7 +67,7 @@ RuleRef = Annotated[
     str,
     Field(min_length=3, max_length=140, pattern=r"^[a-z][a-z0-9-]{0,39}:[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$"),
 ]
-Command = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss"]
+Command = Literal["help", "review", "full-review", "pause", "resume", "ignore", "summary", "dismiss", "ask"]
 CheckPassConclusion = Literal["success", "neutral"]
 
 
@@ -77,7 +77,7 @@ def _all_actions() -> list[PullRequestAction]:
 
 def _default_commands() -> list[Command]:
     # ``ignore`` stays opt-in, as it was: ``pause``/``resume`` do the same visibly (the summary says so).
-    return ["help", "review", "full-review", "pause", "resume", "summary", "dismiss"]
+    return ["help", "review", "full-review", "pause", "resume", "summary", "dismiss", "ask"]
 
 
 class _Spec(BaseModel):
@@ -277,12 +277,18 @@ class PolicySpec(_Spec):
     )
     commands: list[Command] = Field(
         default_factory=_default_commands,
-        max_length=8,
+        max_length=9,
         description=(
             "Comment commands that are enabled (default: help, review, full-review, pause, resume, summary, "
-            "dismiss)"
+            "dismiss, ask; ask also enables questions in threads on ArgoAI's comments)"
         ),
         json_schema_extra=_SET,
+    )
+    questions_per_hour: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="Questions (ask, and mentions in ArgoAI's threads) answered per pull request per hour",
     )
     check_fail_on: Severity | None = Field(
         default=Severity.CRITICAL,

@@ -210,6 +210,10 @@ class ReviewCommentJson(_Model):
     path: str = ""
     in_reply_to_id: int | None = None
     reactions: ReactionsJson | None = None
+    line: int | None = None
+    start_line: int | None = None
+    original_line: int | None = None
+    original_start_line: int | None = None
 
     def to_domain(self) -> ReviewComment:
         """The reviewer's view of it."""
@@ -223,6 +227,10 @@ class ReviewCommentJson(_Model):
             in_reply_to=self.in_reply_to_id,
             thumbs_up=reactions.plus_one,
             thumbs_down=reactions.minus_one,
+            line=self.line,
+            start_line=self.start_line,
+            original_line=self.original_line,
+            original_start_line=self.original_start_line,
         )
 
 

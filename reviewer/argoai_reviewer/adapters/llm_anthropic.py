@@ -1,7 +1,8 @@
 """Review model over Anthropic's Messages API: the answer is the input of one forced tool call.
 
-The tool's ``input_schema`` is the same JSON schema as OpenAI's structured output (built from
-:class:`ReviewOutput`), ``tool_choice`` forces that tool, and the tool input is validated with the pydantic
+The tool's ``input_schema`` is the same JSON schema as OpenAI's structured output (built from the pydantic
+type asked for, :class:`ReviewOutput` for a review: the ``submit_review`` tool), ``tool_choice`` forces that
+tool, and the tool input is validated with the pydantic
 model. A rejected call is answered with a ``tool_result`` marked ``is_error`` that says what was wrong, which
 is how the Messages API expects a tool failure to be reported.
 
@@ -25,13 +26,12 @@ from anthropic.types import Message, MessageParam, RawMessageStreamEvent, ToolPa
 from opentelemetry.trace import Tracer
 
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
-from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
-from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.schema import OutputSpec
 from argoai_reviewer.llm.streaming import CallLimits, FirstToken
-from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, T, parse_json_reply
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 # Error types Anthropic sends inside a stream that started well: transient, like their HTTP counterparts.
@@ -41,7 +41,18 @@ _TRANSIENT_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error
 @dataclass
 class _Conversation:
     system: str
+    spec: OutputSpec[Any]
     messages: list[MessageParam] = field(default_factory=list)
+
+    def tool(self) -> ToolParam:
+        """The tool whose input is the answer."""
+        # Not ``strict``: strict tools reject the schema's numeric and array bounds; the pydantic validation
+        # enforces every bound instead and a violating answer is asked again.
+        return {
+            "name": self.spec.name,
+            "description": self.spec.description,
+            "input_schema": self.spec.schema(),
+        }
 
 
 @dataclass
@@ -167,21 +178,14 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             timeout=self._limits.client_timeout,
             max_retries=0,  # retries are ours (see llm/structured.py)
         )
-        # Not ``strict``: strict tools reject the schema's numeric and array bounds; the pydantic validation
-        # enforces every bound instead and a violating answer is asked again.
-        self._tool: ToolParam = {
-            "name": SCHEMA_NAME,
-            "description": SCHEMA_DESCRIPTION,
-            "input_schema": review_schema(),
-        }
         self._max_tokens = settings.max_output_tokens
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    def _begin(self, system: str, prompt: str) -> _Conversation:
-        return _Conversation(system=system, messages=[{"role": "user", "content": prompt}])
+    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any]) -> _Conversation:
+        return _Conversation(system=system, spec=spec, messages=[{"role": "user", "content": prompt}])
 
     async def _send(self, model: str, conversation: _Conversation) -> Answer:
         try:
@@ -200,8 +204,8 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
                 max_tokens=self._max_tokens,
                 system=conversation.system,
                 messages=conversation.messages,
-                tools=[self._tool],
-                tool_choice={"type": "tool", "name": SCHEMA_NAME},
+                tools=[conversation.tool()],
+                tool_choice={"type": "tool", "name": conversation.spec.name},
                 stream=True,
             )
         )
@@ -219,8 +223,8 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             max_tokens=self._max_tokens,
             system=conversation.system,
             messages=conversation.messages,
-            tools=[self._tool],
-            tool_choice={"type": "tool", "name": SCHEMA_NAME},
+            tools=[conversation.tool()],
+            tool_choice={"type": "tool", "name": conversation.spec.name},
         )
         usage = message.usage
         # Cached prompt tokens are still prompt tokens; they are reported apart from ``input_tokens``.
@@ -236,16 +240,16 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             model=message.model,
         )
 
-    def _validate(self, answer: Answer) -> ReviewOutput:
+    def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
         turn: _Turn = answer.reply
         if turn.stop_reason == "max_tokens":
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
         if turn.stop_reason == "refusal":
             raise InvalidReply("the model refused to answer")
-        calls = [block for block in turn.blocks if block.type == "tool_use" and block.name == SCHEMA_NAME]
+        calls = [block for block in turn.blocks if block.type == "tool_use" and block.name == spec.name]
         if not calls:
-            raise InvalidReply(f"there was no call of the {SCHEMA_NAME} tool")
-        return parse_json_reply("".join(calls[0].text))
+            raise InvalidReply(f"there was no call of the {spec.name} tool")
+        return parse_json_reply("".join(calls[0].text), spec.output)
 
     def _ask_again(self, conversation: _Conversation, answer: Answer, problem: str) -> None:
         turn: _Turn = answer.reply

@@ -2,14 +2,15 @@
 (``llama-server`` and llama-cpp-python), LiteLLM.
 
 **Structured output.** The answer is requested as strict structured output (``response_format``
-``json_schema``) built from :class:`ReviewOutput`. A server that refuses it is recognised by what its error
-says (it names ``response_format`` or ``json_schema``), whatever the status: llama-cpp-python answers such a
-request with HTTP 500. The refusal is never retried as an outage; the request is sent again at once one step
-down: ``json_object`` carrying the schema (llama.cpp servers turn it into a grammar that constrains the
-output; other servers ignore the extra field), then plain ``json_object``, then no ``response_format`` at all.
-From ``json_object`` down, the schema is also in the instructions. The step a server needed is remembered
-per base URL for the life of the process, as is any optional parameter it refused (``stream_options``, one
-of the two output-limit parameters). Whatever the step, the reply is validated against the pydantic model.
+``json_schema``) built from the pydantic type asked for (:class:`ReviewOutput` for a review). A server that
+refuses it is recognised by what its error says (it names ``response_format`` or ``json_schema``), whatever
+the status: llama-cpp-python answers such a request with HTTP 500. The refusal is never retried as an
+outage; the request is sent again at once one step down: ``json_object`` carrying the schema (llama.cpp
+servers turn it into a grammar that constrains the output; other servers ignore the extra field), then plain
+``json_object``, then no ``response_format`` at all. From ``json_object`` down, the schema is also in the
+instructions. The step a server needed is remembered per base URL for the life of the process, as is any
+optional parameter it refused (``stream_options``, one of the two output-limit parameters). Whatever the
+step, the reply is validated against the pydantic model.
 
 **Output limit.** ``max_completion_tokens`` is what OpenAI documents, but llama-cpp-python and Ollama ignore
 it and read ``max_tokens`` only; OpenAI's reasoning models refuse ``max_tokens``. So ``max_tokens`` is sent
@@ -43,13 +44,12 @@ from argoai_core.errors import (
     UnavailableError,
 )
 from argoai_core.logs import get_logger
-from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
-from argoai_reviewer.llm.schema import SCHEMA_DESCRIPTION, SCHEMA_NAME, review_schema
+from argoai_reviewer.llm.schema import OutputSpec
 from argoai_reviewer.llm.streaming import CallLimits, FirstToken
-from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, parse_json_reply
+from argoai_reviewer.llm.structured import Answer, InvalidReply, StructuredReviewModel, T, parse_json_reply
 
 OPENAI_URL = "https://api.openai.com/v1"
 _AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
@@ -105,6 +105,7 @@ def is_openai_or_azure(base_url: str, *, azure: bool) -> bool:
 @dataclass
 class _Chat:
     system: str
+    spec: OutputSpec[Any]
     messages: list[ChatCompletionMessageParam] = field(default_factory=list)
 
 
@@ -178,8 +179,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    def _begin(self, system: str, prompt: str) -> _Chat:
-        return _Chat(system=system, messages=[{"role": "user", "content": prompt}])
+    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any]) -> _Chat:
+        return _Chat(system=system, spec=spec, messages=[{"role": "user", "content": prompt}])
 
     async def _send(self, model: str, conversation: _Chat) -> Answer:
         quirks = server_quirks(self._base_url)
@@ -230,7 +231,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         return True
 
     def _request(self, model: str, conversation: _Chat, quirks: ServerQuirks) -> _Request:
-        schema = review_schema()
+        spec = conversation.spec
+        schema = spec.schema()
         system = conversation.system
         extra: dict[str, Any] = {}
         response_format: ResponseFormat | None = None
@@ -238,8 +240,8 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             response_format = {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": SCHEMA_NAME,
-                    "description": SCHEMA_DESCRIPTION,
+                    "name": spec.name,
+                    "description": spec.description,
                     "schema": schema,
                     "strict": True,
                 },
@@ -308,7 +310,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             model=completion.model or request.model,
         )
 
-    def _validate(self, answer: Answer) -> ReviewOutput:
+    def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
         reply: _Reply = answer.reply
         if reply.refusal:
             raise InvalidReply(f"the model refused: {reply.refusal[:500]}")
@@ -316,7 +318,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             raise InvalidReply("the answer was cut off at the output token limit; be more concise")
         if reply.finish_reason == "content_filter":
             raise InvalidReply("the answer was stopped by the content filter")
-        return parse_json_reply(reply.content)
+        return parse_json_reply(reply.content, spec.output)
 
     def _ask_again(self, conversation: _Chat, answer: Answer, problem: str) -> None:
         reply: _Reply = answer.reply

@@ -1,21 +1,28 @@
-"""The model as the analysis sees it: one structured-output call that answers with a :class:`ReviewOutput`.
+"""The model as the analysis sees it: structured-output calls answering with a validated pydantic model.
 
-The analysis owns this Protocol; :mod:`argoai_reviewer.llm` and the provider adapters implement it.
+:class:`StructuredModel` asks for any output type (a review, a verification verdict, an answer…);
+:class:`ReviewModel` is its use for a :class:`ReviewOutput`. The analysis owns these Protocols;
+:mod:`argoai_reviewer.llm` and the provider adapters implement them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from argoai_core.models.findings import ReviewOutput
 
+T = TypeVar("T", bound=BaseModel)
+T_co = TypeVar("T_co", bound=BaseModel, covariant=True)
+
 
 @dataclass(frozen=True)
-class ModelReply:
-    """A validated LLM answer and what it cost."""
+class Reply(Generic[T_co]):
+    """A validated LLM answer of type ``T`` and what it cost (tokens summed over every request it took)."""
 
-    output: ReviewOutput
+    output: T_co
     model: str
     input_tokens: int
     output_tokens: int
@@ -23,9 +30,21 @@ class ModelReply:
     note: str = ""
 
 
+# The reply of a review call (kept as a name: most of the analysis deals in reviews only).
+ModelReply = Reply[ReviewOutput]
+
+
 class ReviewModel(Protocol):
     """An LLM that answers with a :class:`ReviewOutput` (structured output, validated)."""
 
     async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
         """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
+        ...
+
+
+class StructuredModel(Protocol):
+    """An LLM that answers with an instance of any pydantic model (structured output, validated)."""
+
+    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+        """Ask ``prompt`` for an ``output``; retries on invalid output and transient errors are inside."""
         ...

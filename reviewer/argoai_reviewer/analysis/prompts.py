@@ -34,11 +34,14 @@ def _token() -> str:
     return f"DATA-{secrets.token_hex(12)}"
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+@lru_cache(maxsize=8)
+def _environment(directory: Path | None = None) -> jinja2.Environment:
+    # A prompt directory (``argoai eval --variant …,prompts=DIR``) overrides the templates it holds; the
+    # others come from the built-in ones.
+    search = [directory, TEMPLATES] if directory is not None else [TEMPLATES]
     # Autoescape off: the output is a prompt, not HTML; untrusted text is fenced instead of escaped.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701
         keep_trailing_newline=True,
@@ -71,9 +74,12 @@ def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tupl
     ]
 
 
-def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS) -> str:
-    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format."""
-    return _environment().get_template("system.j2").render(max_findings=max_findings)
+def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS, prompts: Path | None = None) -> str:
+    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format.
+
+    ``prompts``: a directory whose templates replace the built-in ones of the same name.
+    """
+    return _environment(prompts).get_template("system.j2").render(max_findings=max_findings)
 
 
 def render_batch_prompt(
@@ -84,10 +90,12 @@ def render_batch_prompt(
     calls: int = 1,
     related: str = "",
     token: Callable[[], str] = _token,
+    prompts: Path | None = None,
 ) -> str:
     """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files, and
     the related unchanged code chosen for it (already redacted and trimmed)."""
     return _render(
+        prompts=prompts,
         pr=pr,
         policy=policy,
         files=batch.text,
@@ -99,13 +107,21 @@ def render_batch_prompt(
     )
 
 
-def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpec, max_findings: int) -> int:
+def prompt_overhead(
+    counter: TokenCounter,
+    *,
+    pr: PullRequest,
+    policy: PolicySpec,
+    max_findings: int,
+    prompts: Path | None = None,
+) -> int:
     """Tokens of the system prompt plus a user prompt without files (every path instruction counted).
 
     The room left for files in one call is the call's input budget minus this.
     """
     boundary = _token()
     user = _render(
+        prompts=prompts,
         pr=pr,
         policy=policy,
         files="",
@@ -118,11 +134,13 @@ def prompt_overhead(counter: TokenCounter, *, pr: PullRequest, policy: PolicySpe
     # Random boundaries tokenize differently from prompt to prompt: charge each one its worst case, a
     # token per character, on top of this rendering's count.
     margin = user.count(boundary) * len(boundary)
-    return counter.count(render_system(max_findings=max_findings)) + counter.count(user) + margin
+    system = render_system(max_findings=max_findings, prompts=prompts)
+    return counter.count(system) + counter.count(user) + margin
 
 
 def _render(
     *,
+    prompts: Path | None,
     pr: PullRequest,
     policy: PolicySpec,
     files: str,
@@ -138,7 +156,7 @@ def _render(
     files = redact_keeping_lines(files)
     related = redact_keeping_lines(related)
     return (
-        _environment()
+        _environment(prompts)
         .get_template("batch.j2")
         .render(
             number=pr.number,

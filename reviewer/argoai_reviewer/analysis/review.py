@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from opentelemetry import trace
 
@@ -114,6 +115,8 @@ class AnalysisOptions:
     bot_name: str = "argoai"
     # Shared by every review of the process: its bound on analyzer processes is process-wide.
     analyzers: AnalyzerRunner = field(default_factory=AnalyzerRunner)
+    # A directory of prompt templates replacing the built-in ones of the same name (``argoai eval`` A/B).
+    prompts: Path | None = None
 
 
 def within_configured_llm(policy: PolicySpec, configured_provider: str | None) -> tuple[PolicySpec, str]:
@@ -264,7 +267,7 @@ async def _review(
         selection=selection, coverage=coverage, placements=[], summaries=[], llm_used=model is not None
     )
     if model is not None and plan.batches:
-        system = render_system()
+        system = render_system(prompts=options.prompts)
         prompts = [
             render_batch_prompt(
                 pr=request.pr,
@@ -272,6 +275,7 @@ async def _review(
                 batch=batch,
                 calls=len(plan.batches),
                 related=related.texts[index],
+                prompts=options.prompts,
             )
             for index, batch in enumerate(plan.batches)
         ]
@@ -290,7 +294,7 @@ async def _review(
         if failed:
             analysis.coverage = _without_failed(analysis.coverage, plan.batches, failed)
         for reply in replies:
-            if not isinstance(reply, ModelReply):
+            if isinstance(reply, PermanentError):
                 continue
             analysis.summaries.append(reply.output.summary)
             analysis.file_notes.update((note.path, note.description) for note in reply.output.files)
@@ -298,7 +302,7 @@ async def _review(
             analysis.input_tokens += reply.input_tokens
             analysis.output_tokens += reply.output_tokens
             analysis.calls += 1
-        answered = [reply for reply in replies if isinstance(reply, ModelReply)]
+        answered = [reply for reply in replies if not isinstance(reply, PermanentError)]
         said = tuple(dict.fromkeys(reply.note for reply in answered if reply.note))
         if said:
             analysis.coverage = replace(analysis.coverage, notes=(*analysis.coverage.notes, *said))
@@ -367,6 +371,8 @@ def _limits(
 ) -> ContextLimits:
     """The files' share of each call: the call's budget (``ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL``) less
     the system prompt, PR text, instructions and the ``reserve`` kept for related code."""
-    overhead = prompt_overhead(counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS)
+    overhead = prompt_overhead(
+        counter, pr=pr, policy=policy, max_findings=DEFAULT_MAX_FINDINGS, prompts=options.prompts
+    )
     room = max(MIN_FILE_TOKENS, options.input_tokens_per_call - overhead - reserve)
     return replace(options.limits, file_tokens=room)

@@ -60,6 +60,8 @@ from argoai_reviewer.conversation.accounting import (
     llm_within_budget,
     review_record,
 )
+from argoai_reviewer.conversation.answers.answering import AnswerOptions, Answers
+from argoai_reviewer.conversation.answers.model import AnswerModel
 from argoai_reviewer.conversation.checks_run import CheckRuns
 from argoai_reviewer.conversation.commands.runner import CommandRunner
 from argoai_reviewer.conversation.commands.trust import Trust
@@ -152,6 +154,7 @@ class ReviewPipeline:
         options: PipelineOptions,
         stores: ConversationStores,
         failures: FailureComment | None = None,
+        answer_model: AnswerModel | None = None,
     ) -> None:
         self._github = github
         self._failures = failures
@@ -190,6 +193,14 @@ class ReviewPipeline:
             state=state,
             keys=stores.keys,
             review=self.run,
+            answers=Answers(
+                model=answer_model,
+                budget=budget,
+                keys=stores.keys,
+                replies=replies,
+                conversation=self._conversation,
+                options=AnswerOptions(llm=options.llm, sources=options.sources),
+            ),
         )
         self._lifecycle = Lifecycle(
             github=github,

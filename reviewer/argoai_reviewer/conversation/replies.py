@@ -54,12 +54,8 @@ class Replies:
         ``kind`` ``issue``: a new conversation comment; ``review``: a reply in the diff thread ``thread``
         (the id of the thread's first comment; GitHub refuses a reply to a reply).
         """
-        key = f"reply:{repo.host}/{repo.full_name}#{number}:{kind}:{target}:{purpose}"
-        status = await self._keys.get(key)
-        if status == "done":
-            return False
-        if status == "pending" and await self._already_posted(gh, repo, number, kind, target, purpose):
-            await self._keys.put(key, "done", self._remember)
+        key = self._key(repo, number, kind, target, purpose)
+        if await self.settled(gh, repo, number, kind=kind, target=target, purpose=purpose):
             return False
         await self._keys.put(key, "pending", PENDING_SECONDS)
         body = f"{text}\n\n{reply_marker(target, purpose)}"
@@ -69,6 +65,31 @@ class Replies:
             await gh.reply_in_thread(repo, number, thread or target, body)
         await self._keys.put(key, "done", self._remember)
         return True
+
+    @staticmethod
+    def _key(repo: RepoRef, number: int, kind: CommentKind, target: int, purpose: str) -> str:
+        return f"reply:{repo.host}/{repo.full_name}#{number}:{kind}:{target}:{purpose}"
+
+    async def settled(
+        self,
+        gh: ConversationGitHub,
+        repo: RepoRef,
+        number: int,
+        *,
+        kind: CommentKind,
+        target: int,
+        purpose: str,
+    ) -> bool:
+        """Whether the reply to comment ``target`` for ``purpose`` is posted (by the ledger, or, after an
+        unfinished attempt, by GitHub): an answer that costs an LLM call is asked for only when it is not."""
+        key = self._key(repo, number, kind, target, purpose)
+        status = await self._keys.get(key)
+        if status == "done":
+            return True
+        if status == "pending" and await self._already_posted(gh, repo, number, kind, target, purpose):
+            await self._keys.put(key, "done", self._remember)
+            return True
+        return False
 
     async def _already_posted(
         self, gh: ConversationGitHub, repo: RepoRef, number: int, kind: CommentKind, target: int, purpose: str

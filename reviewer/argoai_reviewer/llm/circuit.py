@@ -8,15 +8,27 @@ how the call went. :class:`FallbackModel` sends a call the primary's breaker ref
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from argoai_core.errors import CircuitOpenError, RetryableError
 from argoai_core.logs import get_logger
-from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel
 from argoai_reviewer.metrics import LLM_FALLBACK_CALLS
 from argoai_reviewer.resilience.breaker import Circuit
 
 log = get_logger(__name__)
+
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R", bound=Reply[BaseModel])
+
+
+class AnyModel(ReviewModel, StructuredModel, Protocol):
+    """A model that reviews and answers any structured output (what the guarded models wrap)."""
 
 
 def circuit_name(provider: str, base_url: str | None) -> str:
@@ -25,21 +37,30 @@ def circuit_name(provider: str, base_url: str | None) -> str:
 
 
 class CircuitModel:
-    """A :class:`ReviewModel` whose calls go through ``circuit``."""
+    """A model whose calls go through ``circuit``."""
 
-    def __init__(self, model: ReviewModel, circuit: Circuit) -> None:
+    def __init__(self, model: AnyModel, circuit: Circuit) -> None:
         self._model = model
         self._circuit = circuit
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
-        """Ask the model unless its breaker is open; count the outcome in the breaker."""
+    async def _call(self, call: Callable[[], Awaitable[R]]) -> R:
         await self._circuit.before_call()
         try:
-            reply = await self._model.review(system=system, prompt=prompt, model=model)
+            reply = await call()
         except RetryableError as exc:
             raise await self._circuit.failed(exc) from exc
         await self._circuit.succeeded()
         return reply
+
+    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+        """Ask for a review unless the breaker is open; count the outcome in the breaker."""
+        return await self._call(lambda: self._model.review(system=system, prompt=prompt, model=model))
+
+    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+        """Ask for an ``output`` unless the breaker is open; count the outcome in the breaker."""
+        return await self._call(
+            lambda: self._model.ask(system=system, prompt=prompt, output=output, model=model)
+        )
 
 
 class FallbackModel:
@@ -49,18 +70,17 @@ class FallbackModel:
     fallback cannot answer either, the primary's CircuitOpenError is raised: the job waits for the primary.
     """
 
-    def __init__(self, primary: ReviewModel, fallback: ReviewModel, *, primary_label: str) -> None:
+    def __init__(self, primary: AnyModel, fallback: AnyModel, *, primary_label: str) -> None:
         self._primary = primary
         self._fallback = fallback
         self._primary_label = primary_label
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
-        """The primary's reply, or the fallback's while the primary's breaker is open."""
+    async def _call(self, primary: Callable[[], Awaitable[R]], fallback: Callable[[], Awaitable[R]]) -> R:
         try:
-            return await self._primary.review(system=system, prompt=prompt, model=model)
+            return await primary()
         except CircuitOpenError as primary_down:
             try:
-                reply = await self._fallback.review(system=system, prompt=prompt, model=None)
+                reply = await fallback()
             except RetryableError as exc:
                 log.warning("the fallback model cannot answer either", error=str(exc))
                 raise primary_down from exc
@@ -70,3 +90,17 @@ class FallbackModel:
             f"{reply.model} reviewed this change."
         )
         return replace(reply, note=note)
+
+    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+        """The primary's review, or the fallback's while the primary's breaker is open."""
+        return await self._call(
+            lambda: self._primary.review(system=system, prompt=prompt, model=model),
+            lambda: self._fallback.review(system=system, prompt=prompt, model=None),
+        )
+
+    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+        """The primary's answer, or the fallback's while the primary's breaker is open."""
+        return await self._call(
+            lambda: self._primary.ask(system=system, prompt=prompt, output=output, model=model),
+            lambda: self._fallback.ask(system=system, prompt=prompt, output=output, model=None),
+        )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol, TypeVar
 
-from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from pydantic import BaseModel
+
+from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class ConcurrencyLimitedModel:
@@ -14,7 +19,7 @@ class ConcurrencyLimitedModel:
     however many reviews run, while a review alone may still use every slot.
     """
 
-    def __init__(self, model: ReviewModel, limit: int) -> None:
+    def __init__(self, model: _Both, limit: int) -> None:
         self._model = model
         self._gate = asyncio.Semaphore(limit)
 
@@ -22,3 +27,12 @@ class ConcurrencyLimitedModel:
         """Wait for a free slot, then ask the wrapped model."""
         async with self._gate:
             return await self._model.review(system=system, prompt=prompt, model=model)
+
+    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+        """Wait for a free slot, then ask the wrapped model for an ``output``."""
+        async with self._gate:
+            return await self._model.ask(system=system, prompt=prompt, output=output, model=model)
+
+
+class _Both(ReviewModel, StructuredModel, Protocol):
+    """What the limited model wraps: a model that reviews and answers any structured output."""

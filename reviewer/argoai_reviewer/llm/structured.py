@@ -12,7 +12,8 @@ Who retries what (decided once, here):
   once with :class:`~argoai_core.errors.RateLimitedError` carrying that delay, so the queue redelivers the
   job later instead of a worker sleeping on it. A server refusing a structured-output form is not an outage
   either: the OpenAI-compatible adapter asks again at once in a form it supports.
-* A reply that does not validate against :class:`ReviewOutput` (invalid JSON, schema violation, refusal,
+* A reply that does not validate against the output type asked for (:class:`ReviewOutput` for a review; any
+  pydantic model through :meth:`StructuredReviewModel.ask`) (invalid JSON, schema violation, refusal,
   truncation, no tool call) is ASKED AGAIN, telling the model what was wrong, at most
   :attr:`RetryPolicy.validation_attempts` times in all; then :class:`~argoai_core.errors.PermanentError`.
   Replies are never repaired.
@@ -37,7 +38,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import stamina
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from argoai_core.errors import (
     ArgoAIError,
@@ -48,35 +49,37 @@ from argoai_core.errors import (
 )
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay, TimedOut
-from argoai_reviewer.llm.schema import describe_invalid
+from argoai_reviewer.llm.schema import OutputSpec, describe_invalid
 from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS
 
+T = TypeVar("T", bound=BaseModel)
 
-class LLMClient(ReviewModel, Protocol):
-    """A :class:`ReviewModel` that holds connections and must be closed at shutdown."""
+
+class LLMClient(ReviewModel, StructuredModel, Protocol):
+    """A :class:`ReviewModel` (and :class:`StructuredModel`) that holds connections and must be closed."""
 
     async def aclose(self) -> None:
         """Close the underlying HTTP connection pool."""
         ...
 
 
-def parse_json_reply(text: str | None) -> ReviewOutput:
-    """Validate a JSON text reply; raises :class:`InvalidReply` saying what is wrong."""
+def parse_json_reply(text: str | None, output: type[T]) -> T:
+    """Validate a JSON text reply as ``output``; raises :class:`InvalidReply` saying what is wrong."""
     if not text:
         raise InvalidReply("the answer was empty")
     try:
-        return ReviewOutput.model_validate_json(text)
+        return output.model_validate_json(text)
     except ValidationError as exc:
         raise InvalidReply(f"it does not match the schema ({describe_invalid(exc)})") from None
 
 
-def parse_object_reply(value: object) -> ReviewOutput:
-    """Validate an already decoded reply (a tool call's input); raises :class:`InvalidReply`."""
+def parse_object_reply(value: object, output: type[T]) -> T:
+    """Validate an already decoded reply (a tool call's input) as ``output``; raises :class:`InvalidReply`."""
     try:
-        return ReviewOutput.model_validate(value)
+        return output.model_validate(value)
     except ValidationError as exc:
         raise InvalidReply(f"it does not match the schema ({describe_invalid(exc)})") from None
 
@@ -103,11 +106,13 @@ H = TypeVar("H")
 
 
 class StructuredReviewModel(abc.ABC, Generic[H]):
-    """The review loop all providers share: transient retries, asking again for valid output, metrics, spans.
+    """The structured-output loop all providers share: transient retries, asking again for valid output,
+    metrics, spans; for any pydantic output type (:meth:`ask`), a review being one (:meth:`review`).
 
-    A provider adapter supplies the conversation (``H``), one HTTP exchange (:meth:`_send`, which maps the
-    SDK's exceptions onto the error tree), the validation of its reply shape (:meth:`_validate`) and how a
-    correction is appended (:meth:`_ask_again`).
+    A provider adapter supplies the conversation (``H``, which carries the :class:`OutputSpec` asked for),
+    one HTTP exchange (:meth:`_send`, which maps the SDK's exceptions onto the error tree), the extraction of
+    the answer's JSON from its reply shape (:meth:`_validate`) and how a correction is appended
+    (:meth:`_ask_again`).
     """
 
     provider: str
@@ -129,16 +134,16 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         self._instructions = instructions or ReplyInstructions()
 
     @abc.abstractmethod
-    def _begin(self, system: str, prompt: str) -> H:
-        """A new conversation: the system instructions and the prompt."""
+    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any]) -> H:
+        """A new conversation: the system instructions, the prompt and the output asked for."""
 
     @abc.abstractmethod
     async def _send(self, model: str, conversation: H) -> Answer:
         """One request; SDK exceptions mapped to RetryableError / PermanentError."""
 
     @abc.abstractmethod
-    def _validate(self, answer: Answer) -> ReviewOutput:
-        """The reply as a ReviewOutput, or :class:`InvalidReply`."""
+    def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
+        """The reply as an instance of ``spec.output``, or :class:`InvalidReply`."""
 
     @abc.abstractmethod
     def _ask_again(self, conversation: H, answer: Answer, problem: str) -> None:
@@ -146,16 +151,22 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
 
     async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
         """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
+        return await self.ask(system=system, prompt=prompt, output=ReviewOutput, model=model)
+
+    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+        """Ask ``prompt`` for an ``output``; retries on invalid output and transient errors are inside."""
+        spec: OutputSpec[T] = OutputSpec.of(output)
         chosen = model or self._default_model
         with self._tracer.start_as_current_span(
-            "llm.review",
+            "llm.review" if output is ReviewOutput else "llm.ask",
             attributes={
                 "gen_ai.system": self.provider,
                 "gen_ai.operation.name": "chat",
                 "gen_ai.request.model": chosen,
+                "argoai.llm.output": spec.name,
             },
         ) as span:
-            conversation = self._begin(system, prompt)
+            conversation = self._begin(system, prompt, spec)
             input_tokens = output_tokens = 0
             problem = ""
             for attempt in range(1, self._policy.validation_attempts + 1):
@@ -171,7 +182,7 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
                     }
                 )
                 try:
-                    output = self._validate(answer)
+                    value = self._validate(answer, spec)
                 except InvalidReply as invalid:
                     problem = invalid.problem
                     LLM_CALLS.labels(model=chosen, outcome="invalid_output").inc()
@@ -179,11 +190,11 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
                     self._ask_again(conversation, answer, problem)
                     continue
                 LLM_CALLS.labels(model=chosen, outcome="ok").inc()
-                return ModelReply(
-                    output=output, model=answer.model, input_tokens=input_tokens, output_tokens=output_tokens
+                return Reply(
+                    output=value, model=answer.model, input_tokens=input_tokens, output_tokens=output_tokens
                 )
             raise PermanentError(
-                f"LLM {chosen} gave no valid review in {self._policy.validation_attempts} answers; "
+                f"LLM {chosen} gave no valid {spec.label} in {self._policy.validation_attempts} answers; "
                 f"last problem: {problem}"
             )
 

@@ -6,8 +6,8 @@ event (action)                    job
 ``pull_request`` (opened…)        :class:`ReviewJob` of its head
 ``pull_request`` (closed)         :class:`PullRequestClosedJob`: read the feedback, expire the state
 ``issue_comment`` (created)       :class:`CommandJob` when it gives ``@<bot> <command>`` on a pull request
-``pull_request_review_comment``   :class:`CommandJob` likewise, from a diff thread (``dismiss``…)
-(created)
+``pull_request_review_comment``   :class:`CommandJob` likewise, from a diff thread (``dismiss``…); in a
+(created)                         reply, any other mention of the bot is a ``question`` about the thread
 ``check_run`` (rerequested)       :class:`ReviewJob` of that head again (``rerun_id``), for our ``ArgoAI`` run
 ================================  ==================================================================
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from argoai_core.errors import InvalidInputError
 from argoai_core.models.job import CommandJob, CommentKind, PullRequestClosedJob, RepoRef, ReviewJob
 from argoai_reviewer.conversation.checks_run import CHECK_NAME
-from argoai_reviewer.conversation.commands.grammar import Untrusted, parse_command, untrusted
+from argoai_reviewer.conversation.commands.grammar import Untrusted, mentions, parse_command, untrusted
 
 # Webhook events the intake reads (the others it is never given: its consumer filters on these).
 INTAKE_EVENTS = ("pull_request", "issue_comment", "pull_request_review_comment", "check_run")
@@ -313,6 +313,9 @@ def _command_job(
     bot_name: str,
 ) -> CommandJob | Skip:
     command = parse_command(comment.body, bot_name)
+    if command is None and kind == "review" and comment.in_reply_to_id and mentions(comment.body, bot_name):
+        # A mention in a reply in a diff thread asks about the thread's comment (answered only in ArgoAI's).
+        command = "question"
     if command is None:
         return Skip(SkipReason.NO_COMMAND, f"#{number}")
     if untrusted(comment.user.login, comment.user.type, comment.author_association) is Untrusted.BOT:
@@ -322,6 +325,7 @@ def _command_job(
         return Skip(SkipReason.NO_INSTALLATION, f"#{number}")
     try:
         return CommandJob(
+            version=CommandJob.version_for(command),
             delivery_id=delivery_id,
             installation_id=installation.id,
             repo=RepoRef(host=github_host, owner=repository.owner.login, name=repository.name),

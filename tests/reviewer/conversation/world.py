@@ -34,8 +34,10 @@ from argoai_reviewer.adapters.redis_state import (
 )
 from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.review import AnalysisOptions
+from argoai_reviewer.conversation.answers.model import AnswerModel
 from argoai_reviewer.conversation.pipeline import PipelineOptions, ReviewPipeline
 from argoai_reviewer.conversation.state import TurnOptions
+from argoai_reviewer.llm.structured import LLMClient
 from argoai_reviewer.outcome import ReviewOutcome
 from argoai_reviewer.wiring import build_model, conversation_stores
 from support.fake_github import FakeGitHub
@@ -133,6 +135,7 @@ class World:
             assert in_reply_to is not None
             comment_id = self.fake.add_thread_reply(OWNER, REPO, number, in_reply_to, text, author=login)
         return CommandJob(
+            version=CommandJob.version_for(name),
             delivery_id=f"c-{comment_id}", installation_id=INSTALLATION, repo=self.repo, number=number,
             command=name, comment_id=comment_id, commenter=login, default_branch="main",
             association=association, comment_kind=kind, in_reply_to=in_reply_to,
@@ -190,6 +193,7 @@ async def make_world(
     policy: PolicySpec,
     *,
     model: ReviewModel | None = None,
+    answers: AnswerModel | None = None,
 ) -> AsyncIterator[World]:
     """The pipeline with ``policy`` for every repository (the App installed on ``fake``)."""
     app = fake.install_app(installation_id=INSTALLATION)
@@ -212,6 +216,7 @@ async def make_world(
             turn=TurnOptions(ttl_seconds=10, wait_seconds=5),
         ),
         stores=conversation_stores(redis, state_ttl_seconds=3600),
+        answer_model=answers,
     )
     try:
         yield World(
@@ -242,7 +247,7 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 
 @asynccontextmanager
-async def llm_model(fake_llm: FakeLLM) -> AsyncIterator[ReviewModel]:
+async def llm_model(fake_llm: FakeLLM) -> AsyncIterator[LLMClient]:
     """The OpenAI adapter pointed at the fake LLM."""
     model = build_model(
         LLMSettings(provider="openai", model="gpt-4o-mini", base_url=fake_llm.openai_base_url, api_key="k")

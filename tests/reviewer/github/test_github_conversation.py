@@ -62,12 +62,14 @@ async def test_conversation_comment_created_edited_and_listed(
 async def test_thread_replies_and_github_refusing_a_reply_to_a_reply(
     adapter: GitHubAppAdapter, repo: RepoRef
 ) -> None:
-    """A reply joins the thread of its first comment; replying to a reply answers 404, as on GitHub."""
+    """A reply joins the thread of its first comment; replying to a reply answers 404, as on GitHub. A diff
+    comment says where it sits now and where it was written (what a question's context starts from)."""
     gh = adapter.installation(77)
     first = await _thread(adapter, repo)
     reply = await gh.reply_in_thread(repo, 7, first, "answer")
     listed = {c.id: c for c in await gh.review_comments(repo, 7)}
     assert (listed[reply].in_reply_to, listed[reply].path) == (first, "src/app.py")
+    assert (listed[first].line, listed[first].original_line, listed[first].start_line) == (2, 2, None)
     with pytest.raises(PermanentError, match="404"):
         await gh.reply_in_thread(repo, 7, reply, "to a reply")
     assert await gh.review_comment(repo, 123_456) is None

@@ -161,7 +161,7 @@ def test_both_job_versions_survive_the_wire() -> None:
     assert isinstance(job, ReviewJob)
     assert (job.default_branch, job.command_id) == (None, None)
     assert job.key == f"{HOST}/o/r#3@{'1' * 40}"
-    assert {1, 2, 3, 4} == JOB_VERSIONS
+    assert {1, 2, 3, 4, 5} == JOB_VERSIONS
 
 
 def test_a_review_job_forced_by_a_command_has_its_own_key() -> None:
@@ -234,3 +234,59 @@ def test_a_closed_pull_request_makes_a_closing_job() -> None:
     assert isinstance(job, PullRequestClosedJob)
     assert (job.number, job.version) == (2, 4)
     assert job.key.endswith("#2!closed/d-9")
+
+
+def test_a_mention_in_a_reply_in_a_thread_is_a_question() -> None:
+    """Any mention of the bot in a reply in a diff thread (not another command) is a version 5 ``question``
+    job about that thread; the question's text is not in the job (the reviewer reads the comment)."""
+    job = decide_review_comment(
+        review_comment(
+            "Why is this a problem, @argoai? The list is never empty.", comment_id=71, in_reply_to=60
+        )
+    )
+    assert isinstance(job, CommandJob)
+    assert (job.command, job.version, job.comment_id, job.in_reply_to) == ("question", 5, 71, 60)
+    assert "never empty" not in orjson.dumps(job.model_dump(mode="json")).decode()
+    dismiss = decide_review_comment(review_comment("@argoai dismiss", comment_id=72, in_reply_to=60))
+    assert isinstance(dismiss, CommandJob)
+    assert (dismiss.command, dismiss.version) == ("dismiss", 3)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "> @argoai said this is a bug\nI disagree.",
+        "See `@argoai` in the docs.",
+        "```\n@argoai why\n```",
+        "mail me at me@argoai.dev",
+        "@argoai-helper look",
+    ],
+)
+def test_quoted_coded_or_other_names_in_a_thread_are_no_question(body: str) -> None:
+    """A mention only in a quote, in code, in an e-mail address or as part of a longer name asks nothing."""
+    assert decide_review_comment(review_comment(body, in_reply_to=60)) == Skip(SkipReason.NO_COMMAND, "#2")
+
+
+def test_a_mention_starting_a_thread_or_from_a_bot_is_no_question() -> None:
+    """A first comment of a thread is not a reply to anything; a bot's mention is never answered."""
+    assert decide_review_comment(review_comment("What about this, @argoai?")) == Skip(
+        SkipReason.NO_COMMAND, "#2"
+    )
+    bot = decide_review_comment(
+        review_comment("@argoai what?", in_reply_to=60, login="other[bot]", user_type="Bot")
+    )
+    assert isinstance(bot, Skip)
+    assert bot.reason is SkipReason.BOT_COMMENT
+
+
+def test_ask_in_the_conversation_is_a_version_5_job() -> None:
+    """``@argoai ask <question>`` in the conversation makes a version 5 ``ask`` job that a reviewer knowing
+    only versions 1 to 4 would refuse as an unknown version, never run as something else."""
+    job = decide(pr_comment("@argoai ask what does this change break?"))
+    assert isinstance(job, CommandJob)
+    assert (job.command, job.version, job.comment_kind) == ("ask", 5, "issue")
+    assert parse_job(job.model_dump(mode="json")) == job
+    with pytest.raises(ValueError, match="version 5"):
+        CommandJob.model_validate({**job.model_dump(mode="json"), "version": 3})
+    with pytest.raises(ValueError, match="version 5"):
+        CommandJob.model_validate({**job.model_dump(mode="json"), "command": "help"})

@@ -605,6 +605,31 @@ class FakeGitHubState:
             self.repos[(owner, repo)].pulls[number].comments.append(comment)
             return comment.id
 
+    def add_review_comment(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        path: str,
+        line: int,
+        body: str,
+        *,
+        author: str = "octocat",
+        author_type: str = "User",
+        association: str = "MEMBER",
+    ) -> int:
+        """A diff comment someone wrote on ``line`` of ``path`` at the head, starting a thread; its id."""
+        with self.lock:
+            pull = self.repos[(owner, repo)].pulls[number]
+            comment = ReviewComment(
+                id=self.next_id(), review_id=None, author=author, author_type=author_type, path=path,
+                line=line, start_line=None, side="RIGHT", body=body, commit_id=pull.head_sha,
+                association=association,
+            )  # fmt: skip
+            pull.review_comments.append(comment)
+            pull.threads[comment.id] = Thread(node_id=f"PRRT_{comment.id}", first_comment_id=comment.id)
+            return comment.id
+
     def add_thread_reply(
         self,
         owner: str,

@@ -7,7 +7,12 @@ A comment body is untrusted text, so the grammar is deliberately tiny:
   one of :data:`GRAMMAR` (any letter case) and end at whitespace or the end of the line;
 * words after the command are ignored; only the first command line of a comment counts;
 * there are no arguments and no settings: nothing naming a URL, key, model, provider or secret can be
-  changed from a comment, because no command takes a value.
+  changed from a comment, because no command takes a value. The one command followed by text, ``ask``,
+  takes a question, never a setting: the text after ``ask`` (the rest of that line and the lines after it)
+  is what the model is asked (:func:`question_text`), as untrusted data;
+* in a reply in a diff thread, any other mention of the bot (``@<bot_name>`` as a word anywhere in prose:
+  not in code, not in a quoted line) is a question about the thread's comment (:func:`mentions`): the
+  intake makes it a ``question`` job, which is answered only in a thread on one of ArgoAI's inline comments.
 
 Who may give commands: people GitHub reports as the repository's ``OWNER``, ``MEMBER`` (of its organization)
 or ``COLLABORATOR`` in the comment's ``author_association``, or who have at least write permission on the
@@ -16,8 +21,7 @@ repository (GitHub's collaborator-permission endpoint, checked by
 Bots never can (our own comments included). Whether a command is enabled is the effective policy's business
 (``PolicySpec.commands``), checked where the policy is known.
 
-A later command that takes words (a question to the model) would get its own entry here and its own rule for
-what follows it; ``dismiss`` is only meaningful in a reply in a thread on one of ArgoAI's inline comments.
+``dismiss`` is only meaningful in a reply in a thread on one of ArgoAI's inline comments.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ GRAMMAR: dict[tuple[str, ...], JobCommand] = {
     ("ignore",): "ignore",
     ("summary",): "summary",
     ("dismiss",): "dismiss",
+    ("ask",): "ask",
 }
 
 # What each command does, for ``help`` and the README (the order ``help`` lists them in).
@@ -58,8 +63,15 @@ HELP: dict[JobCommand, tuple[str, str]] = {
         "dismiss",
         "in a thread on an ArgoAI comment: a false positive; like ones are not posted again",
     ),
+    "ask": (
+        "ask <question>",
+        "ask about this pull request (its diff is the context); in a thread on an ArgoAI comment, any "
+        "mention of ArgoAI is a question about that finding, answered in the thread",
+    ),
     "help": ("help", "this list"),
 }
+# The policy's command that enables each job command (a mention in a thread is an ``ask``).
+POLICY_COMMAND: dict[JobCommand, str] = {"question": "ask"}
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -97,6 +109,59 @@ def parse_command(body: str | None, bot_name: str) -> JobCommand | None:
     return None
 
 
+def _outside_fences(body: str | None) -> list[str]:
+    """The lines of ``body`` that are not inside a fenced code block (fence lines dropped)."""
+    fence: str | None = None
+    kept: list[str] = []
+    for line in (body or "").splitlines():
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        kept.append(line)
+    return kept
+
+
+_INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_QUOTED = re.compile(r"^ {0,3}>")
+
+
+def mentions(body: str | None, bot_name: str) -> bool:
+    """Whether ``body`` mentions ``@<bot_name>`` in prose: a word of its own (not part of an e-mail address
+    or a longer name), outside code blocks, inline code and quoted lines (``> …``: GitHub's quote reply)."""
+    handle = re.compile(rf"(?<![\w@/.-])@{re.escape(bot_name)}(?:\[bot\])?(?![\w-])", re.IGNORECASE)
+    return any(
+        handle.search(_INLINE_CODE.sub("", line)) for line in _outside_fences(body) if not _QUOTED.match(line)
+    )
+
+
+def question_text(body: str | None, bot_name: str) -> str:
+    """The question of an ``@<bot> ask <question>`` comment: the text after ``ask`` on its line and every
+    line after it; "" when the comment holds no ``ask`` command or it asks nothing."""
+    ask = re.compile(rf"@{re.escape(bot_name)}(?:\[bot\])?[ \t]+ask(?:[ \t]+(.*))?$", re.IGNORECASE)
+    fence: str | None = None
+    lines = (body or "").splitlines()
+    for number, line in enumerate(lines):
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        found = ask.match(line)
+        if found is not None:
+            return "\n".join([found.group(1) or "", *lines[number + 1 :]]).strip()
+        if parse_command(line, bot_name) is not None:
+            return ""
+    return ""
+
+
 def untrusted(login: str, user_type: str, association: str | None) -> Untrusted | None:
     """Why this commenter may not give commands on their association alone, or None when they may.
 
@@ -113,6 +178,7 @@ def untrusted(login: str, user_type: str, association: str | None) -> Untrusted 
 
 def help_text(enabled: Collection[str], bot_name: str) -> str:
     """The answer to ``help``: the commands the policy enables, in the documented order."""
+    enabled = {*enabled, *(job for job, policy in POLICY_COMMAND.items() if policy in enabled)}
     rows = [
         f"| `@{bot_name} {words}` | {what} |" for command, (words, what) in HELP.items() if command in enabled
     ]

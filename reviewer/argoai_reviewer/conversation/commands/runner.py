@@ -1,6 +1,8 @@
 """Carrying out a comment command: policy, trust, 👀, the command, then its answer or a one-line confirmation.
 
-1. The policy must enable the command (``PolicySpec.commands``); otherwise nothing happens (no GitHub call).
+1. The policy must enable the command (``PolicySpec.commands``; a ``question``, a mention in a thread, is
+   enabled by ``ask``); otherwise nothing happens (no GitHub call). A ``question`` in a thread that does not
+   start with one of ArgoAI's inline comments is not for ArgoAI: nothing happens either (one GitHub read).
 2. The commenter must be trusted (:class:`~.trust.Trust`); otherwise one short
    reply says who may use commands, once per comment and at most :data:`REFUSALS_PER_HOUR` per pull request
    (anyone can comment, so refusals must not become a way to make the bot write without end).
@@ -10,8 +12,11 @@
    conversation, a reply in the thread for one in a diff thread. A command that leads to a review has the
    review as its answer; it gets a line only when the review had nothing new to post.
 
-Adding a command (a question to the model, say): a word in ``commands.GRAMMAR`` (with its rule for the words
-that follow), a value of ``JobCommand`` and of the policy's ``Command``, and a handler here.
+``ask`` and ``question`` are answered by :mod:`~argoai_reviewer.conversation.answers` (the model, with the
+thread's code or the pull request's diff as context), posted once like every answer.
+
+Adding a command: a word in ``commands.GRAMMAR`` (with its rule for the words that follow), a value of
+``JobCommand`` and of the policy's ``Command``, and a handler here.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from argoai_core.logs import get_logger
 from argoai_core.models.job import CommandJob, ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer import metrics
+from argoai_reviewer.conversation.answers.answering import Answers
 from argoai_reviewer.conversation.checks_run import CheckRuns, conclusion_for, result_output
-from argoai_reviewer.conversation.commands.grammar import REFUSAL, help_text
+from argoai_reviewer.conversation.commands.grammar import POLICY_COMMAND, REFUSAL, help_text
 from argoai_reviewer.conversation.commands.trust import Trust
 from argoai_reviewer.conversation.feedback.rejections import Feedback
 from argoai_reviewer.conversation.markers import find_finding_marker
@@ -65,6 +71,7 @@ class CommandRunner:
         state: ReviewState,
         keys: ConversationKeys,
         review: Review,
+        answers: Answers,
     ) -> None:
         self._github = github
         self._policies = policies
@@ -76,6 +83,7 @@ class CommandRunner:
         self._state = state
         self._keys = keys
         self._review = review
+        self._answers = answers
         self._handlers: dict[
             str, Callable[[GitHubInstallation, CommandJob, PolicySpec, Heartbeat], Awaitable[Answer]]
         ] = {
@@ -87,6 +95,8 @@ class CommandRunner:
             "ignore": self._ignore,
             "summary": self._summary,
             "dismiss": self._dismiss,
+            "ask": self._ask,
+            "question": self._ask,
         }
 
     @property
@@ -96,11 +106,14 @@ class CommandRunner:
     async def run(self, job: CommandJob, heartbeat: Heartbeat) -> ReviewOutcome:
         """Carry out ``job`` if the policy enables it and its author may give commands."""
         policy = self._policies.policy_for(job.repo)
-        if job.command not in policy.commands:
+        if POLICY_COMMAND.get(job.command, job.command) not in policy.commands:
             metrics.COMMANDS.labels(command=job.command, result="disabled").inc()
             log.info("command not enabled by the policy", command=job.command, commenter=job.commenter)
             return ReviewOutcome.skipped(f"the policy does not enable the '{job.command}' command")
         gh = self._github.installation(job.installation_id)
+        if job.command == "question" and not await self._answers.about_ours(gh, job):
+            metrics.COMMANDS.labels(command=job.command, result="not_ours").inc()
+            return ReviewOutcome.skipped("a mention in a thread that is not on an ArgoAI comment")
         # Version 2 jobs were made for trusted commenters only (the intake checked their association).
         if job.association is not None and not await self._trust.may_command(
             gh, job.repo, job.commenter, job.association
@@ -140,6 +153,9 @@ class CommandRunner:
         self, gh: GitHubInstallation, job: CommandJob, policy: PolicySpec, _: Heartbeat
     ) -> Answer:
         return ReviewOutcome.skipped("help answered"), help_text(policy.commands, self._bot)
+
+    async def _ask(self, gh: GitHubInstallation, job: CommandJob, policy: PolicySpec, _: Heartbeat) -> Answer:
+        return await self._answers.answer(gh, job, policy)
 
     async def _forced(
         self, gh: GitHubInstallation, job: CommandJob, *, full: bool

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from argoai_reviewer.conversation.commands.grammar import Untrusted, help_text, parse_command, untrusted
+from argoai_reviewer.conversation.commands.grammar import (
+    Untrusted,
+    help_text,
+    mentions,
+    parse_command,
+    question_text,
+    untrusted,
+)
 from argoai_reviewer.conversation.markers import find_command_marker, marker, with_command_marker
 
 BOT = "argoai"
@@ -33,6 +40,8 @@ HEAD = "a" * 40
         ("@argoai help", "help"),
         ("@argoai dismiss not a bug", "dismiss"),
         ("@argoai full\n@argoai pause", "pause"),
+        ("@argoai ask why is this slow?", "ask"),
+        ("@ArgoAI ASK", "ask"),
     ],
 )
 def test_a_command_is_the_first_word_after_the_mention_at_the_start_of_a_line(
@@ -62,7 +71,6 @@ def test_a_command_is_the_first_word_after_the_mention_at_the_start_of_a_line(
         "@argoai summarize",
         "@argoai full",
         "@argoai fullreview",
-        "@argoai ask why is this slow?",
         "@other review",
         "@argoai\nreview",
     ],
@@ -150,3 +158,50 @@ def test_help_lists_the_enabled_commands_in_order() -> None:
     text = help_text(["dismiss", "review", "help", "full-review"], BOT)
     rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")]
     assert rows == ["`@argoai review`", "`@argoai full review`", "`@argoai dismiss`", "`@argoai help`"]
+
+
+@pytest.mark.parametrize(
+    ("body", "question"),
+    [
+        ("@argoai ask why is this slow?", "why is this slow?"),
+        ("@argoai ask\nWhat does `f` return\nwhen x is None?", "What does `f` return\nwhen x is None?"),
+        (
+            "Context first.\n@ArgoAI Ask is the lock needed?\n```py\nlock()\n```",
+            "is the lock needed?\n```py\nlock()\n```",
+        ),
+        ("@argoai ask", ""),
+        ("@argoai review\n@argoai ask why?", ""),
+        ("```\n@argoai ask hidden\n```", ""),
+        ("@argoai asking", ""),
+    ],
+)
+def test_the_question_of_ask_is_the_text_after_it(body: str, question: str) -> None:
+    """``ask``'s question is the rest of its line and every line after it; nothing when the first command
+    of the comment is another, when the ask is fenced, or when nothing follows."""
+    assert question_text(body, BOT) == question
+
+
+@pytest.mark.parametrize(
+    ("body", "mentioned"),
+    [
+        ("Why, @argoai?", True),
+        ("@argoai explain", True),
+        ("thanks @ArgoAI[bot]!", True),
+        ("> @argoai wrote this\nok", False),
+        ("see `@argoai` here", False),
+        ("```\n@argoai\n```", False),
+        ("me@argoai.dev", False),
+        ("@argoai-dev look", False),
+        ("@argoaibot look", False),
+        ("no mention", False),
+    ],
+)
+def test_a_mention_is_a_word_of_its_own_in_prose(body: str, mentioned: bool) -> None:
+    """Only a mention in prose counts: not in quotes, code, e-mail addresses or longer names."""
+    assert mentions(body, BOT) is mentioned
+
+
+def test_help_lists_ask_when_the_policy_enables_it() -> None:
+    """``help`` lists ``ask`` (and what a mention in a thread does) only when the policy enables ``ask``."""
+    assert "`@argoai ask <question>`" in help_text(["help", "ask"], BOT)
+    assert "ask" not in help_text(["help", "review"], BOT).split("|---|---|")[1]

@@ -1,0 +1,6 @@
+package config
+
+// Load is not implemented yet.
+func Load(path string) ([]byte, error) {
+	return nil, nil
+}

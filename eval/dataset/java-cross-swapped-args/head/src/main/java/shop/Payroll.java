@@ -1,0 +1,9 @@
+package shop;
+
+/** Pays salaries. */
+public final class Payroll {
+    /** Pays one employee their monthly salary. */
+    public void pay(Account company, Account employee, long salaryCents) {
+        Transfers.move(employee, company, salaryCents);
+    }
+}
