@@ -106,13 +106,13 @@ async def test_a_success_clears_the_failures(redis: RedisConnection) -> None:
     outcomes = []
     for _ in range(5):
         try:
-            outcomes.append(type(await ask(guarded)).__name__)
+            outcomes.append((await ask(guarded)).model)
         except UnavailableError as exc:
             outcomes.append(type(exc).__name__)
     assert outcomes == [
         "UnavailableError",
         "UnavailableError",
-        "ModelReply",
+        "primary-model",
         "UnavailableError",
         "UnavailableError",
     ]
