@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer operator/argoai_operator cli/argoai_cli
 
-.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers bench-answers bench-eval compat fmt clean
+.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api compat fmt clean
 
 # The stamp is touched as soon as the Python packages are in: a later failure (or a retry) does not
 # reinstall them. A half-made venv (no pip: python3-venv missing) is made again.
@@ -62,7 +62,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-gateway bench-review bench-context bench-analyzers bench-answers bench-eval
+bench: bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api
 
 bench-gateway: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
@@ -74,6 +74,9 @@ bench-review: install
 bench-context: install
 	$(BIN)/python bench/context/run.py
 
+bench-agent: install
+	$(BIN)/python bench/agent/run.py
+
 bench-analyzers: install
 	$(BIN)/python bench/analyzers/run.py
 
@@ -82,6 +85,9 @@ bench-answers: install
 
 bench-eval: install
 	$(BIN)/python bench/eval/run.py
+
+bench-api: install
+	$(BIN)/python bench/api/run.py
 
 ## compat: `argoai review` against a real llama.cpp server and a tiny model from PyPI (opt-in, not in CI;
 ## the first run builds llama.cpp from source: 30-60 minutes on 2 cores)

@@ -14,7 +14,19 @@ import typer
 # typer 0.29 vendors click as typer._click (pinned exactly): its exceptions are not re-exported.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from argoai_cli.commands import dev, evaluate, feedback, gateway, operator, redeliver, review, reviewer
+from argoai_cli.commands import (
+    api,
+    dev,
+    dlq,
+    evaluate,
+    feedback,
+    gateway,
+    history,
+    operator,
+    redeliver,
+    review,
+    reviewer,
+)
 
 app = typer.Typer(
     name="argoai",
@@ -33,6 +45,9 @@ app.command("eval")(evaluate.command)
 app.command("operator")(operator.command)
 app.command("redeliver")(redeliver.command)
 app.command("feedback")(feedback.command)
+app.command("history")(history.command)
+app.command("api")(api.command)
+app.add_typer(dlq.app, name="dlq")
 
 
 def installed_version() -> str:

@@ -253,3 +253,53 @@ class RedisSettings(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_url(value, ("redis", "rediss", "unix"))
+
+
+class HistorySettings(_Section):
+    """The audit history: retention of its JetStream stream, and where a reader keeps its query store."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_HISTORY_")
+
+    # The stream drops records older than this, or the oldest ones beyond max_bytes, whichever comes first.
+    max_age_days: int = Field(default=365, ge=1, le=3650)
+    max_bytes: int = Field(default=10 * 1024**3, ge=1024**2)
+    # The query store (SQLite) `argoai history` and `argoai api` build from the stream; a persistent volume
+    # makes a restart catch up from where it stopped instead of re-reading the whole stream.
+    store: Path | None = None
+    # A review never waits longer than this for the stream to take a record (then: a log line and a metric).
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    def store_path(self, prefix: str) -> Path:
+        """The query store's file: ARGOAI_HISTORY_STORE, else one per NATS prefix in the user's cache."""
+        if self.store is not None:
+            return self.store
+        return Path.home() / ".cache" / "argoai" / f"history-{prefix.lower()}.sqlite3"
+
+
+class ApiSettings(_Section):
+    """``argoai api``: the bearer tokens it accepts (``ARGOAI_API_TOKENS``, comma-separated, or
+    ``ARGOAI_API_TOKENS_FILE``, one per line: a mounted Secret)."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_API_")
+
+    tokens: SecretStr | None = None
+    tokens_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tokens(self) -> Self:
+        try:
+            tokens = _secret(self.tokens, self.tokens_file)
+        except ValueError as exc:
+            raise ValueError(f"ARGOAI_API_TOKENS: {exc}") from None
+        object.__setattr__(self, "tokens", tokens)
+        return self
+
+    def token_list(self) -> list[bytes]:
+        """Every accepted token; ConfigError when none is configured (the API never runs open)."""
+        if self.tokens is None:
+            raise ConfigError("ARGOAI_API_TOKENS: required (or ARGOAI_API_TOKENS_FILE, one token per line)")
+        raw = self.tokens.get_secret_value().replace(",", "\n")
+        tokens = [line.strip().encode() for line in raw.splitlines() if line.strip()]
+        if not tokens or any(is_placeholder(t.decode()) for t in tokens):
+            raise ConfigError("ARGOAI_API_TOKENS: empty, or one of its tokens is a placeholder")
+        return tokens

@@ -28,6 +28,9 @@ HEADER_DELIVERY = "X-GitHub-Delivery"
 HEADER_HOOK_ID = "X-GitHub-Hook-ID"
 HEADER_TARGET_ID = "X-GitHub-Hook-Installation-Target-ID"
 HEADER_TARGET_TYPE = "X-GitHub-Hook-Installation-Target-Type"
+# Why a letter is in the dead-letter stream, and whether it holds a job or a webhook the intake gave up on.
+HEADER_DEAD_REASON = "ArgoAI-Dead-Reason"
+HEADER_DEAD_KIND = "ArgoAI-Dead-Kind"
 # A payload too large for one NATS message is stored in an Object Store bucket; the stream message then has an
 # empty body and these two headers name the bucket and the object (the delivery id).
 HEADER_PAYLOAD_BUCKET = "ArgoAI-Payload-Bucket"
@@ -88,6 +91,16 @@ class StreamNames:
     def dead_letter_subject(self) -> str:
         """Subject of dead-lettered jobs."""
         return f"{self.prefix.lower()}.dead.review"
+
+    @property
+    def history_stream(self) -> str:
+        """Stream of audit history records (the system of record of what ArgoAI did)."""
+        return f"{self.prefix}_HISTORY"
+
+    @property
+    def history_subject(self) -> str:
+        """Subject of audit history records."""
+        return f"{self.prefix.lower()}.history.record"
 
     @property
     def superseded_subject(self) -> str:

@@ -7,11 +7,12 @@ declared in pyproject.toml's import-linter ``layers`` contract, so ``make import
 ``wiring``                     the composition root: chooses every adapter, connects NATS and Redis
 ``adapters``                   the only modules importing githubkit, openai, anthropic, nats, redis
 ``evaluation``                 ``argoai eval``: reviews a dataset of cases (as ``local``) and scores them
-``runtime`` | ``local`` | ``redeliver``
+``runtime`` | ``local`` | ``redeliver`` | ``audit``
                                the process consuming jobs | ``argoai review`` of a local git range |
-                               the webhook redelivery job
+                               the webhook redelivery job | the audit history's query store, API, dead letters
 ``conversation`` | ``llm``     one pull request's review on GitHub | the provider-agnostic LLM loop
-``analysis``                   what the model sees and how its findings are placed on the diff
+``analysis``                   what the model sees, how its findings are verified and placed on the diff
+``agent``                      agent mode's read-only tools over a snapshot, their budget, fenced results
 ``index`` | ``workspace`` | ``resilience``
                                definitions and references across a repository (tree-sitter) |
                                the repository's files at the reviewed head (safe snapshots, LRU cache) |

@@ -104,6 +104,8 @@ class ReviewRecord:
     cost_usd: float = 0.0
     duration_seconds: float = 0.0
     findings: int = 0
+    # Findings of the model that verification dropped (not posted).
+    findings_dropped: int = 0
     model: str = ""
     delivery_id: str = ""
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -101,6 +101,20 @@ RELATED_SNIPPETS = Counter(
     "Snippets of unchanged code added to prompts, by kind (definition, caller)",
     ["kind"],
 )
+AGENT_TOOL_CALLS = Counter(
+    "argoai_agent_tool_calls_total",
+    "Tool calls of agent mode, by tool and result (ok, error: a bad path or argument, refused: over budget)",
+    ["tool", "result"],
+)
+AGENT_FALLBACKS = Counter(
+    "argoai_agent_fallbacks_total",
+    "LLM calls of agent mode sent as a related-code prompt instead, because the server has no tool calling",
+)
+VERIFICATIONS = Counter(
+    "argoai_verifications_total",
+    "Candidate findings of the model checked by a verification call, by verdict (kept, dropped, failed)",
+    ["verdict"],
+)
 INDEX_SECONDS = Histogram(
     "argoai_index_seconds",
     "Time to find the related code of one review (index lookups and parsing)",

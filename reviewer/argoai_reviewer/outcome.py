@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from argoai_core.models.history import FeedbackCounts, Usage
+
 # Tells the queue a running review is still alive (an in-progress acknowledgement).
 Heartbeat = Callable[[], Awaitable[None]]
 
@@ -31,6 +33,10 @@ class ReviewOutcome:
     kind: OutcomeKind
     reason: str = ""
     review_id: int | None = None
+    # What a posted or updated review cost and found (for the audit history).
+    usage: Usage | None = None
+    # What the team made of the findings of a pull request that was closed (for the audit history).
+    feedback: FeedbackCounts | None = None
 
     @classmethod
     def posted(cls, review_id: int) -> ReviewOutcome:

@@ -16,6 +16,7 @@ from argoai_core.settings import (
     CommonSettings,
     FallbackLLMSettings,
     GitHubSettings,
+    HistorySettings,
     LLMSettings,
     NatsSettings,
     RedisSettings,
@@ -139,6 +140,8 @@ class ReviewerConfig:
     reviewer: ReviewerSettings
     # An optional second model, reviewing while the first one's circuit breaker is open.
     fallback_llm: FallbackLLMSettings = field(default_factory=FallbackLLMSettings.model_construct)
+    # Audit history (ARGOAI_HISTORY_*); a default for callers that build a config by hand.
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     @classmethod
     def load(cls, **reviewer_overrides: object) -> ReviewerConfig:
@@ -151,4 +154,5 @@ class ReviewerConfig:
             redis=load(RedisSettings),
             reviewer=load(ReviewerSettings, **reviewer_overrides),
             fallback_llm=load(FallbackLLMSettings),
+            history=load(HistorySettings),
         )

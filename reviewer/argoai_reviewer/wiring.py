@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from argoai_core.adapters.history_stream import HistoryPublisher, ensure_history_stream
 from argoai_core.adapters.jetstream import connect, ensure_streams
 from argoai_core.adapters.policy_kv import KvPolicyProvider, PolicyWatcher
 from argoai_core.errors import ConfigError
@@ -116,6 +117,10 @@ def assembler(
             stack.push_async_callback(close_connection, nc, NATS_DRAIN_SECONDS)
             js = nc.jetstream()
             await ensure_streams(js, names)
+            await ensure_history_stream(js, names, config.history)
+            history = HistoryPublisher(js, names, config.history)
+            # Pushed before the connection's close is reached: records still in flight get their chance.
+            stack.push_async_callback(history.flush)
             services = RuntimeServices.build(config, js)
             stack.push_async_callback(services.redis.aclose)
             runner = await stack.enter_async_context(factory(config, services))
@@ -124,6 +129,7 @@ def assembler(
                 runner=runner,
                 connected=lambda: nc.is_connected,
                 outages=services.breakers,
+                history=history,
             )
 
     return assemble

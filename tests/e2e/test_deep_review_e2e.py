@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.fake_github import FakeFile
-from support.fake_llm import EvidenceResponder, MarkerResponder
+from support.fake_llm import PERSONALITIES, AgentResponder, EvidenceResponder, MarkerResponder
 from support.system import OWNER, ArgoSystem, pull_request_payload, wait_until
 
 
@@ -160,3 +160,72 @@ def test_321_file_pull_request_misses_nothing(system: ArgoSystem) -> None:
     # reads of the head.
     assert len(github_calls) <= 22, [r.path for r in github_calls]
     assert len(fake.requests_to("/contents/pkg/")) == 3
+
+
+AGENT_POLICY = """\
+apiVersion: argoai.dev/v1alpha1
+kind: ReviewPolicy
+metadata: {name: agent}
+spec:
+  agent: {enabled: true, maxRounds: 4, maxToolCalls: 10}
+"""
+
+
+def _agent_responder() -> AgentResponder:
+    return AgentResponder(
+        path="shop/cart.py",
+        line=6,
+        quote=CALL,
+        evidence="def apply_discount(price, percent):",
+        calls=[("find_definitions", {"name": "apply_discount"})],
+    )
+
+
+def test_agent_mode_finds_the_bug_through_its_tools(system: ArgoSystem, tmp_path: Path) -> None:
+    """In agent mode the prompt carries no related code; the model looks up the unchanged definition with a
+    tool, and its finding (made only from what the tool showed) is commented on the right line."""
+    responder = _agent_responder()
+    system.fake_llm.responder = responder
+    policy_file = tmp_path / "policies.yaml"
+    policy_file.write_text(AGENT_POLICY)
+    system.stop("reviewer")
+    system.start_reviewer(ARGOAI_POLICY_FILE=str(policy_file))
+    _open(system, "shop", 13)
+    wait_until(lambda: len(system.fake_github.reviews_posted(OWNER, "shop", 13)) == 1, 30, "the review")
+    [review] = system.fake_github.reviews_posted(OWNER, "shop", 13)
+    assert [(c["path"], c["line"]) for c in review.comments] == [("shop/cart.py", 6)]
+    assert responder.seen == ["tools"]
+    first, second = system.fake_llm.requests
+    assert "def apply_discount" not in first.text  # nothing but the tool showed it
+    assert "# Related code" not in first.prompt
+    assert "find_definitions" in first.tools
+    assert "shop/pricing.py:1 (function)" in second.tool_results[0]
+    wait_until(lambda: "Agent mode" in _summary(system, "shop", 13), 30, "the summary")
+    assert "Agent mode: the model made 1 tool call(s) in 1 round(s)." in _summary(system, "shop", 13)
+
+
+def test_a_server_without_tools_falls_back_to_related_code_visibly(
+    system: ArgoSystem, tmp_path: Path
+) -> None:
+    """Against a server that refuses tool calling, agent mode asks it once, then uses the related-code
+    prompt; the bug is still found, and the summary and the log say why."""
+    responder = _agent_responder()
+    system.fake_llm.responder = responder
+    system.fake_llm.personality = PERSONALITIES["vllm-no-tools"]
+    policy_file = tmp_path / "policies.yaml"
+    policy_file.write_text(AGENT_POLICY)
+    system.stop("reviewer")
+    system.start_reviewer(ARGOAI_POLICY_FILE=str(policy_file))
+    _open(system, "shop", 14)
+    wait_until(lambda: len(system.fake_github.reviews_posted(OWNER, "shop", 14)) == 1, 30, "the review")
+    _open(system, "shop", 15)
+    wait_until(lambda: len(system.fake_github.reviews_posted(OWNER, "shop", 15)) == 1, 30, "the second")
+    [review] = system.fake_github.reviews_posted(OWNER, "shop", 14)
+    assert [(c["path"], c["line"]) for c in review.comments] == [("shop/cart.py", 6)]
+    assert responder.seen == ["prompt", "prompt"]
+    # One refused request for the server, then related-code prompts only (also for the next review).
+    assert [bool(r.tools) for r in system.fake_llm.requests] == [True, False, False]
+    wait_until(lambda: "### Last review" in _summary(system, "shop", 15), 30, "the summary")
+    for number in (14, 15):
+        assert "Agent mode is on, but the LLM server has no tool calling" in _summary(system, "shop", number)
+    assert "llm_tools_unsupported" in system.logs()

@@ -26,6 +26,13 @@ provider that is down answers every request alike, e.g. ``Reply.overloaded()``),
 that line's path and number and quoting its code, so end-to-end tests and benchmarks get checkable findings.
 Every request is recorded (:attr:`FakeLLM.requests`) so tests can assert on what was sent.
 
+**Tool calling** (agent mode): a :meth:`Reply.tools` answer calls tools (OpenAI ``tool_calls``, streamed as
+``tool_calls`` deltas; Anthropic ``tool_use`` blocks with ``stop_reason: tool_use``); :attr:`Recorded.tools`
+lists the tools a request offered and :attr:`Recorded.tool_results` the results sent back. A personality
+without ``tools`` refuses a request carrying ``tools`` as that server does (``vllm-no-tools``: vLLM started
+without ``--enable-auto-tool-choice``). :class:`AgentResponder` explores with tools first and reports a
+finding only when its evidence came back in a tool result.
+
 Control endpoints for a fake in another process: ``GET /_fake/requests`` (recorded requests as JSON),
 ``POST /_fake/enqueue`` (a JSON list of :class:`Reply` fields), ``POST /_fake/reset``.
 """
@@ -72,7 +79,7 @@ class Reply:
     of a streamed answer (a non-streamed answer just takes that much longer).
     """
 
-    kind: Literal["json", "text", "refusal", "error"]
+    kind: Literal["json", "text", "refusal", "error", "tools"]
     value: Any = None
     status: int = 200
     error_type: str = ""
@@ -93,6 +100,11 @@ class Reply:
     def json(cls, value: Any, *, delay: float = 0.0, truncated: bool = False) -> Reply:
         """Any JSON value as the structured answer (e.g. one that breaks the schema)."""
         return cls(kind="json", value=value, delay=delay, truncated=truncated)
+
+    @classmethod
+    def tools(cls, *calls: tuple[str, dict[str, Any]]) -> Reply:
+        """The model calls tools: ``(name, arguments)`` pairs, in order."""
+        return cls(kind="tools", value=[{"name": name, "arguments": args} for name, args in calls])
 
     @classmethod
     def text(cls, text: str, *, delay: float = 0.0) -> Reply:
@@ -208,6 +220,50 @@ class Recorded:
             if message.get("role") == "user":
                 return _text_of(message.get("content"))
         return ""
+
+    @property
+    def output_name(self) -> str | None:
+        """The name of the structured output asked for (``submit_review``, ``submit_verdict``…)."""
+        if self.api == "anthropic":
+            choice = self.body.get("tool_choice", {})
+            offered = self.body.get("tools") or [{}]
+            return choice.get("name") or offered[0].get("name")
+        response_format = self.body.get("response_format") or {}
+        name = response_format.get("json_schema", {}).get("name")
+        return str(name) if name else None
+
+    @property
+    def tools(self) -> list[str]:
+        """The names of the tools offered besides the answer (OpenAI functions; Anthropic's other tools)."""
+        forced = self.body.get("tool_choice", {})
+        answer = forced.get("name") if isinstance(forced, dict) else None
+        names = [
+            str(tool.get("function", {}).get("name") or tool.get("name"))
+            for tool in self.body.get("tools", [])
+        ]
+        return [name for name in names if name != answer and not name.startswith("submit_")]
+
+    @property
+    def tools_open(self) -> bool:
+        """Whether the model may call a read tool in this request (offered, and not ruled out)."""
+        choice = self.body.get("tool_choice")
+        if not self.tools:
+            return False
+        if self.api == "anthropic":
+            return isinstance(choice, dict) and choice.get("type") in ("any", "auto")
+        return choice in (None, "auto", "required")
+
+    @property
+    def tool_results(self) -> list[str]:
+        """The text of every tool result sent back (OpenAI ``tool`` messages, Anthropic ``tool_result``)."""
+        found = []
+        for message in self.messages:
+            if message.get("role") == "tool":
+                found.append(_text_of(message.get("content")))
+            content = message.get("content")
+            if message.get("role") == "user" and isinstance(content, list):
+                found += [_text_of(b.get("content")) for b in content if b.get("type") == "tool_result"]
+        return found
 
     @property
     def text(self) -> str:
@@ -413,6 +469,77 @@ class EvidenceResponder:
         )
 
 
+@dataclass
+class AgentResponder:
+    """A model exploring with tools: while tools are offered and it has no results yet, it makes ``calls``;
+    then it reports the finding only when ``evidence`` came back in a tool result (never from the prompt),
+    and ``quote`` is in the prompt. Without tools offered it reports nothing it was not shown either:
+    ``evidence`` in the prompt counts then (the related-code fallback).
+
+    ``seen`` records, per final answer, where the evidence was found: ``tools``, ``prompt`` or ``""``.
+    """
+
+    path: str
+    line: int
+    quote: str
+    evidence: str
+    calls: list[tuple[str, dict[str, Any]]]
+    title: str = "Wrong argument for the called function"
+    body: str = "The called definition expects another unit than the one passed here."
+    seen: list[str] = field(default_factory=list)
+
+    def __call__(self, request: Recorded) -> Reply:
+        """Tool calls first, then the finding only with its evidence."""
+        results = request.tool_results
+        if request.tools_open and not results:
+            return Reply.tools(*self.calls)
+        via = ""
+        if any(self.evidence in result for result in results):
+            via = "tools"
+        elif not request.tools and self.evidence in request.prompt:
+            via = "prompt"
+        self.seen.append(via)
+        findings = [
+            Finding(
+                path=self.path,
+                start_line=self.line,
+                end_line=self.line,
+                quote=self.quote,
+                severity=Severity.MAJOR,
+                category=Category.BUG,
+                title=self.title,
+                body=self.body,
+                suggestion=None,
+            )
+        ]
+        shown = bool(via) and self.quote in request.prompt
+        return Reply.output(ReviewOutput(summary="Agent review.", findings=findings if shown else []))
+
+
+@dataclass
+class VerifyingResponder:
+    """Answers verification calls (``submit_verdict``): drops a finding whose anchored lines (those marked
+    ``>`` in the code shown) contain ``drop``, keeps the others; other requests go to ``base``.
+
+    ``verdicts`` records each verdict given, as ``(keep, prompt)``.
+    """
+
+    base: Callable[[Recorded], Reply]
+    drop: str = "FIXME-NOISE"
+    verdicts: list[tuple[bool, str]] = field(default_factory=list)
+
+    def __call__(self, request: Recorded) -> Reply:
+        """A verdict for a verification call, else the base responder's answer."""
+        if request.output_name != "submit_verdict":
+            return self.base(request)
+        prompt = request.prompt
+        anchored = [line for line in prompt.splitlines() if re.match(r"^ *\d+ > ", line)]
+        keep = not any(self.drop in line for line in anchored)
+        self.verdicts.append((keep, prompt))
+        reason = "The code shown supports it." if keep else "The marked line is intentional, not a bug."
+        return Reply.json({"keep": keep, "reason": reason})
+
+
 @dataclass(frozen=True)
 class EvidenceRule:
     """A bug the fake can report: on the changed line of ``path`` containing ``contains``, but only when every
@@ -535,6 +662,9 @@ class Personality:
     stream_usage: bool = True
     cancels_on_disconnect: bool = True
     one_at_a_time: bool = False
+    # Tool calling; a server without it refuses a request carrying ``tools`` with this status and message.
+    tools: bool = True
+    tools_refusal: str = ""
 
     def refusal(self, body: dict[str, Any]) -> Reply | None:
         """The error for a ``response_format`` it does not accept, else None."""
@@ -600,6 +730,16 @@ PERSONALITIES: dict[str, Personality] = {
         ),
         # LiteLLM proxy: forwards to its backend; OpenAI-style errors.
         Personality("litellm"),
+        # vLLM started without --enable-auto-tool-choice: a request with tools and tool_choice "auto" gets 400
+        # (the message of vLLM's serving_chat.py), in vLLM's flat error body.
+        Personality(
+            "vllm-no-tools",
+            error_style="vllm",
+            tools=False,
+            tools_refusal=(
+                '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+            ),
+        ),
     )
 }
 
@@ -804,6 +944,9 @@ class FakeLLM:
             return recorded, self._refuse(recorded, Reply.json_schema_unsupported())
         if openai_like and (refusal := self.personality.refusal(body)) is not None:
             return recorded, self._refuse(recorded, refusal)
+        if openai_like and body.get("tools") and not self.personality.tools:
+            refusal = Reply.error(400, self.personality.tools_refusal, error_type="BadRequestError")
+            return recorded, self._refuse(recorded, refusal)
         return recorded, None
 
     def _refuse(self, recorded: Recorded, reply: Reply) -> Response:
@@ -873,7 +1016,17 @@ class FakeLLM:
             return self._error(api, reply)
         content: str | None = None
         refusal: str | None = None
-        if reply.kind == "json":
+        calls: list[dict[str, Any]] = []
+        if reply.kind == "tools":
+            calls = [
+                {
+                    "id": f"call_fake_{next(self._ids)}",
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                }
+                for c in reply.value
+            ]
+        elif reply.kind == "json":
             content = json.dumps(reply.value)
         elif reply.kind == "text":
             content = str(reply.value)
@@ -883,7 +1036,7 @@ class FakeLLM:
         if content and recorded.output_limit is not None and _tokens(content) > recorded.output_limit:
             content, truncated = content[: recorded.output_limit * 4], True
         if recorded.stream:
-            events = self._openai_events(request, recorded, reply, content, refusal, truncated)
+            events = self._openai_events(request, recorded, reply, content, refusal, truncated, calls)
             return StreamingResponse(events, media_type="text/event-stream")
         if not await self._generate(request, recorded, self.delay + reply.delay + reply.stall):
             return Response(status_code=499)  # nobody reads it
@@ -897,12 +1050,17 @@ class FakeLLM:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": content, "refusal": refusal},
-                        "finish_reason": "length" if truncated else "stop",
+                        "message": {
+                            "role": "assistant",
+                            "content": content,
+                            "refusal": refusal,
+                            **({"tool_calls": calls} if calls else {}),
+                        },
+                        "finish_reason": "tool_calls" if calls else ("length" if truncated else "stop"),
                         "logprobs": None,
                     }
                 ],
-                "usage": self._openai_usage(recorded, content or refusal or ""),
+                "usage": self._openai_usage(recorded, content or refusal or json.dumps(calls)),
             }
         )
 
@@ -919,6 +1077,7 @@ class FakeLLM:
         content: str | None,
         refusal: str | None,
         truncated: bool,
+        calls: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[bytes]:
         number = next(self._ids)
 
@@ -941,6 +1100,22 @@ class FakeLLM:
                 await slot.acquire()
             await self._sleep(self.delay + reply.delay)
             yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+            if calls:
+                # OpenAI streams each call: its id, type and name first, then its arguments in fragments.
+                for index, call in enumerate(calls):
+                    opening = {**call, "index": index, "function": {**call["function"], "arguments": ""}}
+                    yield chunk([{"index": 0, "delta": {"tool_calls": [opening]}, "finish_reason": None}])
+                    for piece in _pieces(call["function"]["arguments"]):
+                        fragment = {"index": index, "function": {"arguments": piece}}
+                        yield chunk(
+                            [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}]
+                        )
+                yield chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
+                if (recorded.body.get("stream_options") or {}).get("include_usage"):
+                    yield chunk([], usage=self._openai_usage(recorded, json.dumps(calls)))
+                yield b"data: [DONE]\n\n"
+                finished = True
+                return
             field_name, text = ("refusal", refusal) if refusal is not None else ("content", content or "")
             pieces = _pieces(text)
             for index, piece in enumerate(pieces):
@@ -976,8 +1151,21 @@ class FakeLLM:
             self._ended(recorded, "answered")
             return self._error("anthropic", reply)
         number = next(self._ids)
-        tool = recorded.body.get("tool_choice", {}).get("name") or "tool"
-        if reply.kind == "json":
+        # The forced tool, or (tool_choice "any", agent mode) the answer tool, which ArgoAI lists first.
+        offered = recorded.body.get("tools") or [{}]
+        tool = recorded.body.get("tool_choice", {}).get("name") or offered[0].get("name") or "tool"
+        if reply.kind == "tools":
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_fake_{number}_{i}",
+                    "name": c["name"],
+                    "input": c["arguments"],
+                }
+                for i, c in enumerate(reply.value)
+            ]
+            stop = "tool_use"
+        elif reply.kind == "json":
             content = [{"type": "tool_use", "id": f"toolu_fake_{number}", "name": tool, "input": reply.value}]
             stop = "max_tokens" if reply.truncated else "tool_use"
         else:

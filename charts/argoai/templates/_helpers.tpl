@@ -97,6 +97,14 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ include "argoai.natsReplicas" . | quote }}
 {{- end -}}
 
+{{/* The audit history stream's retention: the same on every component that declares the stream. */}}
+{{- define "argoai.historyEnv" -}}
+- name: ARGOAI_HISTORY_MAX_AGE_DAYS
+  value: {{ .Values.history.maxAgeDays | quote }}
+- name: ARGOAI_HISTORY_MAX_BYTES
+  value: {{ .Values.history.maxBytes | int64 | quote }}
+{{- end -}}
+
 {{/* Redis: an external URL (plain, or whole from a Secret), or the in-chart Redis with its password. */}}
 {{- define "argoai.redisEnv" -}}
 {{- if .Values.redis.existingSecret }}

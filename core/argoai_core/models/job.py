@@ -96,6 +96,10 @@ class ReviewJob(BaseModel):
     rerun_id: str | None = Field(default=None, min_length=1, max_length=100)
     # Review the whole pull request, not only what changed since the last reviewed head.
     full: bool = False
+    # Set on a job replayed from the dead-letter stream (``argoai dlq replay``): the replay's id. The pipeline
+    # reviews such a job at the pull request's current head. A reviewer that predates it reviews the job's
+    # head (and finds it superseded when the pull request moved on).
+    replay_id: str | None = Field(default=None, min_length=1, max_length=100)
 
     @property
     def key(self) -> str:

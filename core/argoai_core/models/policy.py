@@ -138,6 +138,44 @@ class RelatedContext(_Spec):
     )
 
 
+class AgentMode(_Spec):
+    """Agent mode: the model may call read-only tools over the repository at the reviewed head before it
+    answers (read a file range, search, find definitions and references, list a directory), within bounds
+    per review. Off by default: it multiplies the tokens of a review (each round resends the conversation),
+    while the related-code prompt already shows the definitions and callers most cross-file bugs need."""
+
+    enabled: bool = Field(default=False, description="Let the model call read-only tools over the repository")
+    max_rounds: int = Field(default=8, ge=1, le=100, description="Most rounds of tool calls in one review")
+    max_tool_calls: int = Field(default=40, ge=1, le=1000, description="Most tool calls in one review")
+    max_tokens: int = Field(
+        default=200_000, ge=1000, le=10_000_000, description="Most LLM tokens of agent calls in one review"
+    )
+    max_seconds: int = Field(
+        default=180, ge=5, le=3600, description="Most seconds of agent work in one review"
+    )
+
+
+class Verification(_Spec):
+    """Each candidate finding of the model checked by one more LLM call (keep or drop, with a reason) before
+    it is posted; analyzer findings are not verified."""
+
+    mode: Literal["off", "same-model", "other-model"] = Field(
+        default="off", description="off, same-model (the review's model) or other-model (verification.model)"
+    )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Model of the configured provider that verifies, with mode other-model",
+    )
+
+    @model_validator(mode="after")
+    def _model_with_other(self) -> Self:
+        if self.mode == "other-model" and not self.model:
+            raise ValueError("verification.model: required with mode other-model")
+        return self
+
+
 def _severity(name: str) -> Any:
     return Field(default=None, description=f"Findings of {name} below this are not posted")
 
@@ -260,6 +298,13 @@ class PolicySpec(_Spec):
     )
     related_context: RelatedContext = Field(
         default_factory=RelatedContext, description="Related unchanged code shown beside the change"
+    )
+    agent: AgentMode = Field(
+        default_factory=AgentMode,
+        description="Read-only tools the model may call (agent mode), and their bounds",
+    )
+    verification: Verification = Field(
+        default_factory=Verification, description="A second LLM call that keeps or drops each finding"
     )
     instructions: str = Field(default="", max_length=8000, description="Review instructions for every file")
     path_instructions: list[PathInstruction] = Field(

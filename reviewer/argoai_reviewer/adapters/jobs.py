@@ -369,13 +369,15 @@ class JetStreamJobs:
             )
         return not ack.duplicate
 
-    async def dead_letter(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> None:
-        """Publish a dead letter with ``Nats-Msg-Id`` = ``key`` (a redelivered failure is stored once)."""
+    async def dead_letter(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> int:
+        """Publish a dead letter with ``Nats-Msg-Id`` = ``key`` (a redelivered failure is stored once); its
+        sequence in the dead-letter stream."""
         async with _unavailable("dead-lettering a job"):
-            await self._js.publish(
+            ack = await self._js.publish(
                 self._names.dead_letter_subject,
                 data,
                 timeout=PUBLISH_TIMEOUT_SECONDS,
                 stream=self._names.dead_letter_stream,
                 headers={**headers, "Nats-Msg-Id": key},
             )
+        return int(ack.seq)

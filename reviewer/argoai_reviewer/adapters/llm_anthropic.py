@@ -12,6 +12,11 @@ answer's input (the SDK's own accumulator parses partial JSON leniently, so it i
 fail validation, never be completed). :mod:`argoai_reviewer.llm.streaming` applies the idle timeout, the
 overall cap and the time-to-first-token metric. :func:`_map_error` is the one place SDK and transport
 exceptions become the ArgoAI error tree.
+
+**Tools (agent mode).** The read tools are offered beside the answer tool with ``tool_choice: any`` (the
+model must call one of them: a read tool, or the answer tool to finish); each ``tool_use`` of a read tool is
+answered by a ``tool_result`` (``is_error`` for a refused call) in the next user turn. Once the budget is
+spent, ``tool_choice`` forces the answer tool again.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import Message, MessageParam, RawMessageStreamEvent, ToolParam
+from anthropic.types import Message, MessageParam, RawMessageStreamEvent, ToolChoiceParam, ToolParam
 from opentelemetry.trace import Tracer
 
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
 from argoai_core.settings import LLMSettings
+from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
 from argoai_reviewer.llm.schema import OutputSpec
@@ -43,6 +49,22 @@ class _Conversation:
     system: str
     spec: OutputSpec[Any]
     messages: list[MessageParam] = field(default_factory=list)
+    tools: list[ToolSpec] | None = None
+    tools_offered: bool = False
+
+    def tool_params(self) -> list[ToolParam]:
+        """The answer tool, and the read tools when agent mode offers them."""
+        extra: list[ToolParam] = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+            for tool in self.tools or []
+        ]
+        return [self.tool(), *extra]
+
+    def tool_choice(self) -> ToolChoiceParam:
+        """Any tool while the read tools are offered (the answer tool ends the turn), else the answer tool."""
+        if self.tools and self.tools_offered:
+            return {"type": "any"}
+        return {"type": "tool", "name": self.spec.name}
 
     def tool(self) -> ToolParam:
         """The tool whose input is the answer."""
@@ -184,8 +206,46 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any]) -> _Conversation:
-        return _Conversation(system=system, spec=spec, messages=[{"role": "user", "content": prompt}])
+    def _begin(
+        self, system: str, prompt: str, spec: OutputSpec[Any], tools: list[ToolSpec] | None
+    ) -> _Conversation:
+        return _Conversation(
+            system=system,
+            spec=spec,
+            messages=[{"role": "user", "content": prompt}],
+            tools=tools,
+            tools_offered=bool(tools),
+        )
+
+    def _offer_tools(self, conversation: _Conversation, offered: bool) -> None:
+        conversation.tools_offered = offered
+
+    def _tool_calls(self, answer: Answer, spec: OutputSpec[Any]) -> list[ToolCall]:
+        turn: _Turn = answer.reply
+        uses = [block for block in turn.blocks if block.type == "tool_use"]
+        if any(block.name == spec.name for block in uses):
+            return []  # the final answer is there: read calls beside it are not run
+        return [ToolCall(block.id, block.name, "".join(block.text)) for block in uses]
+
+    def _answer_tools(self, conversation: _Conversation, answer: Answer, results: list[ToolResult]) -> None:
+        turn: _Turn = answer.reply
+        content: Any = [block.param() for block in turn.blocks if block.type in ("text", "tool_use")]
+        content = [b for b in content if b["type"] != "text" or b["text"]]
+        conversation.messages.append({"role": "assistant", "content": content})
+        conversation.messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": result.call_id,
+                        "is_error": result.is_error,
+                        "content": result.text,
+                    }
+                    for result in results
+                ],
+            }
+        )
 
     async def _send(self, model: str, conversation: _Conversation) -> Answer:
         try:
@@ -204,8 +264,8 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
                 max_tokens=self._max_tokens,
                 system=conversation.system,
                 messages=conversation.messages,
-                tools=[conversation.tool()],
-                tool_choice={"type": "tool", "name": conversation.spec.name},
+                tools=conversation.tool_params(),
+                tool_choice=conversation.tool_choice(),
                 stream=True,
             )
         )
@@ -223,8 +283,8 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             max_tokens=self._max_tokens,
             system=conversation.system,
             messages=conversation.messages,
-            tools=[conversation.tool()],
-            tool_choice={"type": "tool", "name": conversation.spec.name},
+            tools=conversation.tool_params(),
+            tool_choice=conversation.tool_choice(),
         )
         usage = message.usage
         # Cached prompt tokens are still prompt tokens; they are reported apart from ``input_tokens``.

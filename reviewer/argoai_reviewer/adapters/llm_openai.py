@@ -20,6 +20,13 @@ as well to every server except OpenAI's and Azure's.
 for the token counts in the last chunk) and is assembled before it is validated, exactly like a whole one;
 :mod:`argoai_reviewer.llm.streaming` applies the idle timeout, the overall cap and the time-to-first-token
 metric. :func:`_map_error` is the one place SDK and transport exceptions become the ArgoAI error tree.
+
+**Tools (agent mode).** The read tools go in ``tools`` (functions, not strict: their arguments are checked by
+the tools themselves) with ``tool_choice: auto`` beside the structured-output request; once the budget is
+spent ``tool_choice: none`` asks for the final answer. Streamed ``tool_calls`` deltas are joined per index.
+A server whose error names tools (vLLM without ``--enable-auto-tool-choice``, llama.cpp without ``--jinja``,
+an Ollama model without tool support) is remembered per base URL as having none, logged once
+(``llm_tools_unsupported``), and the call raises :class:`ToolsUnsupportedError` so the review falls back.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ from argoai_core.errors import (
 )
 from argoai_core.logs import get_logger
 from argoai_core.settings import LLMSettings
+from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
+from argoai_reviewer.analysis.model import ToolsUnsupportedError
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, transient_error
 from argoai_reviewer.llm.schema import OutputSpec
@@ -79,6 +88,7 @@ class ServerQuirks:
 
     structured: Structured = Structured.JSON_SCHEMA
     refused: set[str] = field(default_factory=set)
+    tools: bool = True
 
 
 # Process-wide, because it is a property of the server, and every client of it (one per worker) should skip
@@ -107,6 +117,8 @@ class _Chat:
     system: str
     spec: OutputSpec[Any]
     messages: list[ChatCompletionMessageParam] = field(default_factory=list)
+    tools: list[ToolSpec] | None = None
+    tools_offered: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,7 @@ class _Reply:
     content: str | None
     refusal: str | None
     finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass
@@ -126,6 +139,14 @@ class _Request:
     extra_body: dict[str, Any]
     limits: dict[str, int]
     stream_options: bool
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | None = None
+
+    def tool_arguments(self) -> dict[str, Any]:
+        """``tools`` and ``tool_choice`` when tools are offered (nothing otherwise)."""
+        if not self.tools:
+            return {}
+        return {"tools": self.tools, "tool_choice": self.tool_choice}
 
     @property
     def optional(self) -> set[str]:
@@ -179,8 +200,44 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         """Close the HTTP connection pool."""
         await self._client.close()
 
-    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any]) -> _Chat:
-        return _Chat(system=system, spec=spec, messages=[{"role": "user", "content": prompt}])
+    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any], tools: list[ToolSpec] | None) -> _Chat:
+        return _Chat(
+            system=system,
+            spec=spec,
+            messages=[{"role": "user", "content": prompt}],
+            tools=tools,
+            tools_offered=bool(tools),
+        )
+
+    def _supports_tools(self) -> bool:
+        return server_quirks(self._base_url).tools
+
+    def _offer_tools(self, conversation: _Chat, offered: bool) -> None:
+        conversation.tools_offered = offered
+
+    def _tool_calls(self, answer: Answer, spec: OutputSpec[Any]) -> list[ToolCall]:
+        reply: _Reply = answer.reply
+        return list(reply.tool_calls)
+
+    def _answer_tools(self, conversation: _Chat, answer: Answer, results: list[ToolResult]) -> None:
+        reply: _Reply = answer.reply
+        conversation.messages.append(
+            {
+                "role": "assistant",
+                "content": reply.content,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in reply.tool_calls
+                ],
+            }
+        )
+        for result in results:
+            text = f"ERROR: {result.text}" if result.is_error else result.text
+            conversation.messages.append({"role": "tool", "tool_call_id": result.call_id, "content": text})
 
     async def _send(self, model: str, conversation: _Chat) -> Answer:
         quirks = server_quirks(self._base_url)
@@ -193,6 +250,17 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                         return await self._streamed(request)
                     return await self._whole(request)
             except openai.APIStatusError as exc:
+                if request.tools and _refuses_tools(exc):
+                    quirks.tools = False
+                    log.warning(
+                        "llm_tools_unsupported",
+                        base_url=self._base_url,
+                        status=exc.status_code,
+                        message=str(exc.message)[:300],
+                        now="agent mode falls back to the related-code prompt for this server",
+                    )
+                    # Said in the summary: neither the server's words nor its address (both logged above).
+                    raise ToolsUnsupportedError("the LLM server has no tool calling") from exc
                 refused = _refused_parameter(exc, request)
                 if refused is None or not self._give_up(quirks, refused):
                     raise _map_error(exc, self._limits) from exc
@@ -254,7 +322,22 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             elif quirks.structured is Structured.JSON_OBJECT:
                 response_format = {"type": "json_object"}
         names = ["max_completion_tokens"] if self._openai_like else ["max_completion_tokens", "max_tokens"]
+        tools = None
+        if conversation.tools:
+            tools = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    },
+                }
+                for tool in conversation.tools
+            ]
         return _Request(
+            tools=tools,
+            tool_choice=("auto" if conversation.tools_offered else "none") if tools else None,
             model=model,
             messages=[{"role": "system", "content": system}, *conversation.messages],
             response_format=response_format,
@@ -274,6 +357,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                 max_tokens=request.limits.get("max_tokens", openai.omit),
                 stream=True,
                 stream_options={"include_usage": True} if request.stream_options else openai.omit,
+                **request.tool_arguments(),
                 extra_body=request.extra_body or None,
             )
         )
@@ -293,6 +377,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             max_completion_tokens=request.limits.get("max_completion_tokens", openai.omit),
             max_tokens=request.limits.get("max_tokens", openai.omit),
             stream=False,
+            **request.tool_arguments(),
             extra_body=request.extra_body or None,
         )
         if not completion.choices:
@@ -304,6 +389,11 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
                 content=choice.message.content,
                 refusal=choice.message.refusal,
                 finish_reason=choice.finish_reason,
+                tool_calls=tuple(
+                    ToolCall(call.id, call.function.name, call.function.arguments)
+                    for call in choice.message.tool_calls or []
+                    if call.type == "function"
+                ),
             ),
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
@@ -336,6 +426,8 @@ class _Assembly:
     finish_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    # Streamed tool calls by index: [id, name, argument fragments].
+    calls: dict[int, list[Any]] = field(default_factory=dict)
 
     def add(self, chunk: ChatCompletionChunk) -> bool:
         """Take one chunk; True when it carried output (text or refusal)."""
@@ -354,6 +446,14 @@ class _Assembly:
             if choice.delta.refusal:
                 self.refusal.append(choice.delta.refusal)
                 carried = True
+            for call in choice.delta.tool_calls or []:
+                entry = self.calls.setdefault(call.index, ["", "", []])
+                entry[0] = call.id or entry[0]
+                if call.function is not None:
+                    entry[1] = call.function.name or entry[1]
+                    if call.function.arguments:
+                        entry[2].append(call.function.arguments)
+                carried = True
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
         return carried
@@ -365,11 +465,29 @@ class _Assembly:
                 content="".join(self.content) if self.content else None,
                 refusal="".join(self.refusal) or None,
                 finish_reason=self.finish_reason,
+                tool_calls=tuple(
+                    ToolCall(entry[0] or f"call_{index}", entry[1], "".join(entry[2]))
+                    for index, entry in sorted(self.calls.items())
+                ),
             ),
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             model=self.model,
         )
+
+
+def _refuses_tools(exc: openai.APIStatusError) -> bool:
+    """Whether an error says the server (or model) cannot do tool calling, judged by what it says."""
+    if exc.status_code in (401, 403, 404, 408, 409, 429):
+        return False
+    text = _error_text(exc)
+    return "tool" in text and (
+        any(word in text for word in _UNSUPPORTED)
+        or "does not support" in text
+        or "requires" in text
+        or "--jinja" in text
+        or "enable-auto-tool-choice" in text
+    )
 
 
 def _error_text(exc: openai.APIError) -> str:

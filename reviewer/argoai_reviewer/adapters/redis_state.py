@@ -437,6 +437,7 @@ def _record(repo: RepoRef, fields: dict[str, str]) -> ReviewRecord:
         cost_usd=float(fields.get("cost_usd", "0")),
         duration_seconds=float(fields.get("duration_seconds", "0")),
         findings=int(fields.get("findings", "0")),
+        findings_dropped=int(fields.get("findings_dropped", "0")),
         model=fields.get("model", ""),
         delivery_id=fields.get("delivery_id", ""),
         finished_at=datetime.fromisoformat(fields["finished_at"]),

@@ -28,6 +28,8 @@ class Coverage:
     related_files: int = 0
     # What else the reader of the summary should know about how the change was read (e.g. no snapshot).
     notes: tuple[str, ...] = ()
+    # Findings of the model that verification dropped: (path, line or None, title, the verifier's reason).
+    dropped: tuple[tuple[str, int | None, str, str], ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
+from argoai_core.errors import PermanentError
 from argoai_core.models.findings import ReviewOutput
+from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
 
 T = TypeVar("T", bound=BaseModel)
 T_co = TypeVar("T_co", bound=BaseModel, covariant=True)
@@ -34,17 +37,59 @@ class Reply(Generic[T_co]):
 ModelReply = Reply[ReviewOutput]
 
 
-class ReviewModel(Protocol):
-    """An LLM that answers with a :class:`ReviewOutput` (structured output, validated)."""
+class Toolbox(Protocol):
+    """Read-only tools the model may call before its final answer (agent mode), within a budget."""
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
-        """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
+    def specs(self) -> list[ToolSpec]:
+        """The tools, as the model is told about them."""
+        ...
+
+    def closed(self) -> str:
+        """Why no more tools may run ("" while they may): the model is then asked for its final answer."""
+        ...
+
+    def spend(self, tokens: int) -> None:
+        """Count the tokens of one answer of the loop against the budget."""
+        ...
+
+    async def run(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """Answer one round of calls (errors are results too, never exceptions)."""
         ...
 
 
-class StructuredModel(Protocol):
-    """An LLM that answers with an instance of any pydantic model (structured output, validated)."""
+class ToolsUnsupportedError(PermanentError):
+    """The LLM server does not do tool calling (known from its refusal, remembered per base URL)."""
 
-    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+
+class ReviewModel(Protocol):
+    """An LLM that answers with a :class:`ReviewOutput` (structured output, validated)."""
+
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: Toolbox | None = None
+    ) -> ModelReply:
+        """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside.
+
+        With ``tools`` (agent mode) the model may call them first; :class:`ToolsUnsupportedError` when the
+        server cannot.
+        """
+        ...
+
+
+@runtime_checkable
+class StructuredModel(Protocol):
+    """An LLM that answers with an instance of any pydantic model (structured output, validated).
+
+    Runtime-checkable: the analysis verifies findings only with a model that has :meth:`ask`.
+    """
+
+    async def ask(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        output: type[T],
+        model: str | None = None,
+        tools: Toolbox | None = None,
+    ) -> Reply[T]:
         """Ask ``prompt`` for an ``output``; retries on invalid output and transient errors are inside."""
         ...

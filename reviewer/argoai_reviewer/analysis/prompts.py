@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
 from argoai_core.redact import redact, redact_keeping_lines
 from argoai_reviewer.analysis.context import Batch
@@ -74,12 +75,19 @@ def path_instructions_for(policy: PolicySpec, paths: Sequence[str]) -> list[tupl
     ]
 
 
-def render_system(*, max_findings: int = DEFAULT_MAX_FINDINGS, prompts: Path | None = None) -> str:
-    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format.
+def render_system(
+    *, max_findings: int = DEFAULT_MAX_FINDINGS, prompts: Path | None = None, agent: bool = False
+) -> str:
+    """The system prompt: role, how code is shown, untrusted data rules, severities, answer format; in agent
+    mode also the tools and their rules (``agent.j2``).
 
     ``prompts``: a directory whose templates replace the built-in ones of the same name.
     """
-    return _environment(prompts).get_template("system.j2").render(max_findings=max_findings)
+    environment = _environment(prompts)
+    text = environment.get_template("system.j2").render(max_findings=max_findings)
+    if agent:
+        text = f"{text.rstrip()}\n\n{environment.get_template('agent.j2').render()}"
+    return text
 
 
 def render_batch_prompt(
@@ -169,5 +177,35 @@ def _render(
             related=related,
             instructions=policy.instructions.strip(),
             path_instructions=path_instructions,
+        )
+    )
+
+
+def render_verify_system() -> str:
+    """The system prompt of a verification call (keep or drop one finding)."""
+    return _environment().get_template("verify_system.j2").render()
+
+
+def render_verify_prompt(
+    *, finding: Finding, code: str, related: str, token: Callable[[], str] = _token
+) -> str:
+    """The prompt of one verification call: the finding (the model's text, untrusted too), the code at its
+    anchor and its related code, each redacted and fenced."""
+    title, body = redact(finding.title), redact(finding.body)
+    code, related = redact_keeping_lines(code), redact_keeping_lines(related)
+    return (
+        _environment()
+        .get_template("verify.j2")
+        .render(
+            boundary=new_boundary([title, body, code, related, finding.path], token),
+            severity=finding.severity.value,
+            category=finding.category.value,
+            path=redact(finding.path),
+            start=finding.start_line,
+            end=finding.end_line,
+            title=title,
+            body=body,
+            code=code,
+            related=related,
         )
     )

@@ -4,6 +4,11 @@ selection (policy) → context batches within token budgets → analyzers (built
 tools, :mod:`~argoai_reviewer.analysis.analyzers`) running while the LLM calls run (concurrent, bounded) →
 merged findings → anchoring on the diff where comments can go → suggestions parse-checked. Posting (or
 printing) is the caller's job.
+
+In agent mode (policy ``agent.enabled``, a snapshot at head) each call offers the model the read-only tools of
+:mod:`argoai_reviewer.agent` instead of the related-code section, within one budget for the whole review. A
+server without tool calling gets the related-code prompt instead (its refusal is remembered per base URL by
+the adapter, so it is asked once), and the summary says so.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from argoai_core.errors import PermanentError
 from argoai_core.logs import get_logger
 from argoai_core.models.findings import Finding
 from argoai_core.models.policy import PolicySpec
+from argoai_reviewer.agent.budget import AgentBudget, AgentLimits
+from argoai_reviewer.agent.toolbox import SnapshotToolbox
+from argoai_reviewer.agent.tools import SnapshotTools
 from argoai_reviewer.analysis.analyzers import (
     AnalyzerResult,
     AnalyzerRunner,
@@ -28,11 +36,11 @@ from argoai_reviewer.analysis.analyzers import (
     merge_findings,
 )
 from argoai_reviewer.analysis.analyzers.syntax import check_suggestions
-from argoai_reviewer.analysis.anchoring import Placement, anchor, anchor_at_lines
+from argoai_reviewer.analysis.anchoring import Anchored, Placement, anchor, anchor_at_lines
 from argoai_reviewer.analysis.context import Batch, ContextLimits, ContextPlan, build_batches
 from argoai_reviewer.analysis.coverage import Coverage
 from argoai_reviewer.analysis.diff import FileDiff, by_path, from_changed_file
-from argoai_reviewer.analysis.model import ModelReply, ReviewModel
+from argoai_reviewer.analysis.model import ModelReply, ReviewModel, StructuredModel, ToolsUnsupportedError
 from argoai_reviewer.analysis.prompts import (
     DEFAULT_MAX_FINDINGS,
     prompt_overhead,
@@ -42,9 +50,11 @@ from argoai_reviewer.analysis.prompts import (
 from argoai_reviewer.analysis.related import RelatedLimits, RelatedPlan, find_related
 from argoai_reviewer.analysis.selection import Selection, select_files
 from argoai_reviewer.analysis.tokens import TokenCounter
+from argoai_reviewer.analysis.verify import DroppedFinding, verify
 from argoai_reviewer.domain import ChangedFile, PullRequest
 from argoai_reviewer.index.code_index import CodeIndex
-from argoai_reviewer.metrics import INDEX_SECONDS, RELATED_SNIPPETS
+from argoai_reviewer.metrics import AGENT_FALLBACKS, INDEX_SECONDS, RELATED_SNIPPETS
+from argoai_reviewer.workspace.snapshot import Snapshot
 
 log = get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -96,6 +106,11 @@ class Analysis:
     # One line per file from the model (path → description), for the pull request's walkthrough.
     file_notes: dict[str, str] = field(default_factory=dict)
     analyzers: AnalyzerResult = field(default_factory=AnalyzerResult)
+    # Agent mode: tool calls and rounds the review's calls made (0 when it was off or fell back).
+    tool_calls: int = 0
+    tool_rounds: int = 0
+    # Findings of the model that verification dropped, with the verifier's reasons.
+    dropped: list[DroppedFinding] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -149,37 +164,62 @@ def _diffs(files: Sequence[ChangedFile]) -> list[FileDiff]:
     return [from_changed_file(changed) for changed in files]
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One LLM call of a review: its prompt, and in agent mode the tools and the related-code fallback."""
+
+    prompt: str
+    tools: SnapshotToolbox | None = None
+    fallback_system: str = ""
+    fallback_prompt: str = ""
+
+
 async def _ask_model(
     model: ReviewModel,
-    prompts: Sequence[str],
+    calls: Sequence[_Call],
     system: str,
     policy: PolicySpec,
     concurrency: int,
     heartbeat: Heartbeat,
     progress: Progress,
+    fell_back: list[str],
 ) -> list[ModelReply | PermanentError]:
     """Every call's reply, or the PermanentError that ended it (the other calls still count).
 
-    A retryable failure of one call stops the others and is raised: the whole job is retried later.
+    A retryable failure of one call stops the others and is raised: the whole job is retried later. An agent
+    call the server cannot take (no tool calling) is asked again as its related-code prompt; ``fell_back``
+    collects why.
     """
     gate = asyncio.Semaphore(concurrency)
     done = 0
 
-    async def one(prompt: str) -> ModelReply | PermanentError:
+    async def one(call: _Call) -> ModelReply | PermanentError:
         nonlocal done
         try:
             async with gate:
-                reply = await model.review(system=system, prompt=prompt, model=policy.model)
+                if call.tools is None:
+                    reply = await model.review(system=system, prompt=call.prompt, model=policy.model)
+                else:
+                    try:
+                        reply = await model.review(
+                            system=system, prompt=call.prompt, model=policy.model, tools=call.tools
+                        )
+                    except ToolsUnsupportedError as exc:
+                        AGENT_FALLBACKS.inc()
+                        fell_back.append(str(exc))
+                        reply = await model.review(
+                            system=call.fallback_system, prompt=call.fallback_prompt, model=policy.model
+                        )
         except PermanentError as exc:
             log.warning("an LLM call failed for good; the other calls' findings still count", error=str(exc))
             return exc
         done += 1
-        progress(f"LLM call {done}/{len(prompts)} done")
+        progress(f"LLM call {done}/{len(calls)} done")
         # A long review keeps its job alive: each finished call is proof of progress.
         await heartbeat()
         return reply
 
-    tasks = [asyncio.create_task(one(prompt)) for prompt in prompts]
+    tasks = [asyncio.create_task(one(call)) for call in calls]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -187,6 +227,20 @@ async def _ask_model(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def _toolbox(request: ChangeRequest, policy: PolicySpec) -> SnapshotToolbox | None:
+    """The review's tools when agent mode is on and the head is a snapshot (one budget per review)."""
+    agent = policy.agent
+    if not agent.enabled or request.code is None or not isinstance(request.code.tree, Snapshot):
+        return None
+    limits = AgentLimits(
+        max_rounds=agent.max_rounds,
+        max_tool_calls=agent.max_tool_calls,
+        max_tokens=agent.max_tokens,
+        max_seconds=float(agent.max_seconds),
+    )
+    return SnapshotToolbox(SnapshotTools(request.code.tree, request.code), AgentBudget(limits))
 
 
 async def analyze(
@@ -279,11 +333,36 @@ async def _review(
             )
             for index, batch in enumerate(plan.batches)
         ]
-        progress(f"asking the LLM: {len(prompts)} call(s)")
-        with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(prompts)}):
+        tools = _toolbox(request, policy)
+        calls = [_Call(prompt) for prompt in prompts]
+        if tools is not None:
+            agent_system = render_system(prompts=options.prompts, agent=True)
+            calls = [
+                _Call(
+                    render_batch_prompt(
+                        pr=request.pr,
+                        policy=policy,
+                        batch=batch,
+                        calls=len(plan.batches),
+                        prompts=options.prompts,
+                    ),
+                    tools=tools,
+                    fallback_system=system,
+                    fallback_prompt=prompts[index],
+                )
+                for index, batch in enumerate(plan.batches)
+            ]
+            system = agent_system
+        fell_back: list[str] = []
+        progress(f"asking the LLM: {len(calls)} call(s){' (agent mode)' if tools else ''}")
+        with tracer.start_as_current_span("llm.review", attributes={"llm.calls": len(calls)}):
             replies = await _ask_model(
-                model, prompts, system, policy, options.llm_concurrency, heartbeat, progress
+                model, calls, system, policy, options.llm_concurrency, heartbeat, progress, fell_back
             )
+        if tools is not None:
+            analysis.tool_calls = tools.budget.tool_calls
+            analysis.tool_rounds = tools.budget.rounds
+            analysis.coverage = _agent_coverage(analysis.coverage, tools, fell_back)
         failed = [
             (batch, out)
             for batch, out in zip(plan.batches, replies, strict=True)
@@ -319,8 +398,56 @@ async def _review(
     placements = [
         anchor_at_lines(f, anchor_diffs) if id(f) in exact else anchor(f, anchor_diffs) for f in findings
     ]
+    if model is not None and policy.verification.mode != "off" and isinstance(model, StructuredModel):
+        placements = await _verified(
+            placements, exact, model, analysis, plan, related, texts, policy, options
+        )
     analysis.placements = check_suggestions(placements, texts)
     return analysis
+
+
+async def _verified(
+    placements: list[Placement],
+    exact: set[int],
+    model: StructuredModel,
+    analysis: Analysis,
+    plan: ContextPlan,
+    related: RelatedPlan,
+    texts: Mapping[str, str | None],
+    policy: PolicySpec,
+    options: AnalysisOptions,
+) -> list[Placement]:
+    """``placements`` without the model's findings verification dropped (analyzer findings untouched)."""
+    candidates = [p for p in placements if id(p.finding) not in exact]
+    if not candidates:
+        return placements
+    by_file = {path: related.texts[index] for index, batch in enumerate(plan.batches) for path in batch.paths}
+    result = await verify(
+        model,
+        candidates,
+        texts=texts,
+        related=by_file,
+        policy=policy,
+        concurrency=options.llm_concurrency,
+    )
+    analysis.input_tokens += result.input_tokens
+    analysis.output_tokens += result.output_tokens
+    analysis.models |= result.models
+    analysis.dropped = result.dropped
+    dropped = {id(d.placement) for d in result.dropped}
+    if result.dropped:
+        analysis.coverage = replace(
+            analysis.coverage,
+            dropped=tuple(
+                (d.placement.path, _line_of(d.placement), d.placement.finding.title, d.reason)
+                for d in result.dropped
+            ),
+        )
+    return [p for p in placements if id(p) not in dropped]
+
+
+def _line_of(placement: Placement) -> int | None:
+    return placement.start if isinstance(placement, Anchored) else None
 
 
 async def _analyzers(
@@ -355,6 +482,25 @@ def _without_failed(
         reason = f"not reviewed by the model: {str(error)[:200]}"
         coverage = coverage.without_calls(lines, still_sent, reason)
     return coverage
+
+
+def _agent_coverage(coverage: Coverage, tools: SnapshotToolbox, fell_back: Sequence[str]) -> Coverage:
+    """The coverage of an agent-mode review: what the tools read, or why the related-code prompt was used."""
+    budget = tools.budget
+    notes = list(coverage.notes)
+    if fell_back:
+        notes.append(
+            f"Agent mode is on, but {fell_back[0]}: the related-code prompt was used instead "
+            f"({len(fell_back)} call(s))."
+        )
+    if budget.tool_calls or budget.refused_calls:
+        stopped = f"; stopped: {budget.closed_because}" if budget.closed_because else ""
+        made = f"{budget.tool_calls} tool call(s) in {budget.rounds} round(s)"
+        notes.append(f"Agent mode: the model made {made}{stopped}.")
+    if not fell_back:
+        # The related-code section was not sent: the model read what it needed through the tools.
+        coverage = replace(coverage, related_snippets=0, related_files=0)
+    return replace(coverage, notes=tuple(notes))
 
 
 def _related_limits(policy: PolicySpec) -> RelatedLimits:

@@ -7,6 +7,7 @@ per-repository budget), not decisions about what to post.
 from __future__ import annotations
 
 from argoai_core.logs import get_logger
+from argoai_core.models.history import Usage
 from argoai_core.models.job import ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_reviewer import metrics
@@ -71,6 +72,24 @@ def review_record(
         cost_usd=cost_usd,
         duration_seconds=seconds,
         findings=len(analysis.placements),
+        findings_dropped=len(analysis.dropped),
         model=",".join(sorted(analysis.models)),
         delivery_id=job.delivery_id,
+    )
+
+
+def review_usage(analysis: Analysis, review_id: int | None, cost_usd: float) -> Usage:
+    """What a finished review cost and found, for the audit history: findings by severity, tokens, model."""
+    findings: dict[str, int] = {}
+    for placement in analysis.placements:
+        severity = placement.finding.severity.value
+        findings[severity] = findings.get(severity, 0) + 1
+    return Usage(
+        findings=findings,
+        input_tokens=analysis.input_tokens,
+        output_tokens=analysis.output_tokens,
+        cost_usd=cost_usd,
+        model=",".join(sorted(analysis.models)),
+        files_reviewed=len(analysis.coverage.reviewed),
+        review_id=review_id,
     )

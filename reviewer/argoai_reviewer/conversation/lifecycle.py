@@ -10,7 +10,10 @@ it was; after it, it is reviewed afresh and its summary comment found again on G
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from argoai_core.logs import get_logger
+from argoai_core.models.history import FeedbackCounts
 from argoai_core.models.job import PullRequestClosedJob
 from argoai_reviewer.conversation.feedback.rejections import Feedback
 from argoai_reviewer.conversation.ports import GitHubApp, PolicyProvider
@@ -53,4 +56,12 @@ class Lifecycle:
             await self._conversation.save(job.pr_key, record)
         await self._conversation.expire(job.pr_key, self._closed_ttl)
         log.info("closed pull request: feedback read, state expiring", pr=job.pr_key, merged=job.merged)
-        return ReviewOutcome.skipped("closed: feedback read, state expiring")
+        findings = list(record.findings.values())
+        counts = FeedbackCounts(
+            findings=len(findings),
+            addressed=sum(f.status == "addressed" for f in findings),
+            rejected=sum(f.status == "rejected" for f in findings),
+            thumbs_up=sum(f.thumbs_up for f in findings),
+            thumbs_down=sum(f.thumbs_down for f in findings),
+        )
+        return replace(ReviewOutcome.skipped("closed: feedback read, state expiring"), feedback=counts)

@@ -34,7 +34,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -59,6 +59,7 @@ from argoai_reviewer.conversation.accounting import (
     count_review,
     llm_within_budget,
     review_record,
+    review_usage,
 )
 from argoai_reviewer.conversation.answers.answering import AnswerOptions, Answers
 from argoai_reviewer.conversation.answers.model import AnswerModel
@@ -216,6 +217,8 @@ class ReviewPipeline:
             return await self._commands.run(job, heartbeat)
         if isinstance(job, PullRequestClosedJob):
             return await self._lifecycle.closed(job)
+        if job.replay_id is not None:
+            job = await self._at_current_head(job)
         policy = self._policies.policy_for(job.repo)
         # A review a trusted command (or a re-run of the check) asked for skips the event rules.
         forced = job.forced
@@ -247,6 +250,15 @@ class ReviewPipeline:
                     return await self._review(job, policy, heartbeat, token, notes)
         finally:
             await self._release(job.key, token)
+
+    async def _at_current_head(self, job: ReviewJob) -> ReviewJob:
+        """A replayed dead letter is reviewed at the pull request's current head (it may have moved on
+        while the job waited in the dead-letter stream); a closed one is left as it is (then superseded)."""
+        pr = await self._github.installation(job.installation_id).pull_request(job.repo, job.number)
+        if pr.state != "open" or pr.head_sha == job.head_sha:
+            return job
+        log.info("replayed job reviewed at the current head", key=job.key, head=pr.head_sha[:12])
+        return job.model_copy(update={"head_sha": pr.head_sha, "base_sha": pr.base_sha, "before_sha": None})
 
     async def _release(self, key: str, token: str) -> None:
         """Release the head's lock; if Redis does not answer, its TTL frees it, and the outcome stands."""
@@ -406,9 +418,10 @@ class ReviewPipeline:
                 )
             )
         if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
-            await self._record(
+            cost = await self._record(
                 job, analysis, published.review_id, published.comments, time.monotonic() - started
             )
+            return replace(published.outcome, usage=review_usage(analysis, published.review_id, cost))
         return published.outcome
 
     @staticmethod
@@ -494,7 +507,7 @@ class ReviewPipeline:
 
     async def _record(
         self, job: ReviewJob, analysis: Analysis, review_id: int | None, comments: int, seconds: float
-    ) -> None:
+    ) -> float:
         cost = self._options.llm.estimate_cost(analysis.input_tokens, analysis.output_tokens)
         count_review(analysis)
         await self._history.record(review_record(job, analysis, review_id, seconds, cost))
@@ -505,6 +518,7 @@ class ReviewPipeline:
             comments=comments,
             seconds=round(seconds, 3),
         )
+        return cost
 
 
 async def _uninterrupted(publishing: Coroutine[Any, Any, T]) -> T:

@@ -219,7 +219,23 @@ def coverage_context(coverage: Coverage, bot_handle: str) -> dict[str, Any]:
         )
     for note in coverage.notes:
         line += f" {sanitize_title(note, bot_handle=bot_handle)}"
+    # Model text (the finding's title, the verifier's reason): sanitized like every comment.
+    dropped, dropped_more = fit(
+        [
+            {
+                "path": sanitize_path(path),
+                "line": line_number,
+                "title": sanitize_title(title, bot_handle=bot_handle),
+                "reason": sanitize_title(reason, bot_handle=bot_handle),
+            }
+            for path, line_number, title, reason in coverage.dropped
+        ],
+        COVERAGE_BUDGET // 2,
+    )
     return {
+        "dropped": dropped,
+        "dropped_count": len(coverage.dropped),
+        "dropped_more": dropped_more,
         "coverage_line": line,
         "skipped": skipped,
         "skipped_more": skipped_more,

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from argoai_core.errors import CircuitOpenError, RetryableError
 from argoai_core.logs import get_logger
-from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel
+from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel, Toolbox
 from argoai_reviewer.metrics import LLM_FALLBACK_CALLS
 from argoai_reviewer.resilience.breaker import Circuit
 
@@ -52,14 +52,26 @@ class CircuitModel:
         await self._circuit.succeeded()
         return reply
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: Toolbox | None = None
+    ) -> ModelReply:
         """Ask for a review unless the breaker is open; count the outcome in the breaker."""
-        return await self._call(lambda: self._model.review(system=system, prompt=prompt, model=model))
+        return await self._call(
+            lambda: self._model.review(system=system, prompt=prompt, model=model, tools=tools)
+        )
 
-    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+    async def ask(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        output: type[T],
+        model: str | None = None,
+        tools: Toolbox | None = None,
+    ) -> Reply[T]:
         """Ask for an ``output`` unless the breaker is open; count the outcome in the breaker."""
         return await self._call(
-            lambda: self._model.ask(system=system, prompt=prompt, output=output, model=model)
+            lambda: self._model.ask(system=system, prompt=prompt, output=output, model=model, tools=tools)
         )
 
 
@@ -91,16 +103,26 @@ class FallbackModel:
         )
         return replace(reply, note=note)
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: Toolbox | None = None
+    ) -> ModelReply:
         """The primary's review, or the fallback's while the primary's breaker is open."""
         return await self._call(
-            lambda: self._primary.review(system=system, prompt=prompt, model=model),
-            lambda: self._fallback.review(system=system, prompt=prompt, model=None),
+            lambda: self._primary.review(system=system, prompt=prompt, model=model, tools=tools),
+            lambda: self._fallback.review(system=system, prompt=prompt, model=None, tools=tools),
         )
 
-    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+    async def ask(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        output: type[T],
+        model: str | None = None,
+        tools: Toolbox | None = None,
+    ) -> Reply[T]:
         """The primary's answer, or the fallback's while the primary's breaker is open."""
         return await self._call(
-            lambda: self._primary.ask(system=system, prompt=prompt, output=output, model=model),
-            lambda: self._fallback.ask(system=system, prompt=prompt, output=output, model=None),
+            lambda: self._primary.ask(system=system, prompt=prompt, output=output, model=model, tools=tools),
+            lambda: self._fallback.ask(system=system, prompt=prompt, output=output, model=None, tools=tools),
         )

@@ -7,7 +7,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel
+from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel, Toolbox
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -23,15 +23,29 @@ class ConcurrencyLimitedModel:
         self._model = model
         self._gate = asyncio.Semaphore(limit)
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: Toolbox | None = None
+    ) -> ModelReply:
         """Wait for a free slot, then ask the wrapped model."""
         async with self._gate:
-            return await self._model.review(system=system, prompt=prompt, model=model)
+            if tools is None:
+                return await self._model.review(system=system, prompt=prompt, model=model)
+            return await self._model.review(system=system, prompt=prompt, model=model, tools=tools)
 
-    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
+    async def ask(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        output: type[T],
+        model: str | None = None,
+        tools: Toolbox | None = None,
+    ) -> Reply[T]:
         """Wait for a free slot, then ask the wrapped model for an ``output``."""
         async with self._gate:
-            return await self._model.ask(system=system, prompt=prompt, output=output, model=model)
+            return await self._model.ask(
+                system=system, prompt=prompt, output=output, model=model, tools=tools
+            )
 
 
 class _Both(ReviewModel, StructuredModel, Protocol):

@@ -49,7 +49,15 @@ from argoai_core.errors import (
 )
 from argoai_core.models.findings import ReviewOutput
 from argoai_core.settings import LLMSettings
-from argoai_reviewer.analysis.model import ModelReply, Reply, ReviewModel, StructuredModel
+from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
+from argoai_reviewer.analysis.model import (
+    ModelReply,
+    Reply,
+    ReviewModel,
+    StructuredModel,
+    Toolbox,
+    ToolsUnsupportedError,
+)
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay, TimedOut
 from argoai_reviewer.llm.schema import OutputSpec, describe_invalid
@@ -134,8 +142,9 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         self._instructions = instructions or ReplyInstructions()
 
     @abc.abstractmethod
-    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any]) -> H:
-        """A new conversation: the system instructions, the prompt and the output asked for."""
+    def _begin(self, system: str, prompt: str, spec: OutputSpec[Any], tools: list[ToolSpec] | None) -> H:
+        """A new conversation: the system instructions, the prompt, the output asked for and the read tools
+        offered (agent mode; None: none)."""
 
     @abc.abstractmethod
     async def _send(self, model: str, conversation: H) -> Answer:
@@ -149,14 +158,47 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
     def _ask_again(self, conversation: H, answer: Answer, problem: str) -> None:
         """Append the rejected reply and the correction to ``conversation``."""
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
-        """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
-        return await self.ask(system=system, prompt=prompt, output=ReviewOutput, model=model)
+    def _supports_tools(self) -> bool:
+        """False when the server is known to refuse tool calling (remembered per base URL)."""
+        return True
 
-    async def ask(self, *, system: str, prompt: str, output: type[T], model: str | None = None) -> Reply[T]:
-        """Ask ``prompt`` for an ``output``; retries on invalid output and transient errors are inside."""
+    def _tool_calls(self, answer: Answer, spec: OutputSpec[Any]) -> list[ToolCall]:
+        """The calls of read tools in ``answer`` (none when it carries the final answer)."""
+        return []
+
+    def _answer_tools(self, conversation: H, answer: Answer, results: list[ToolResult]) -> None:
+        """Append the model's tool calls and their results to ``conversation``."""
+        raise NotImplementedError
+
+    def _offer_tools(self, conversation: H, offered: bool) -> None:
+        """Offer the read tools in the next request, or (the budget spent) ask for the final answer only."""
+
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: Toolbox | None = None
+    ) -> ModelReply:
+        """Ask for a review of ``prompt``; retries on invalid output and transient errors are inside."""
+        return await self.ask(system=system, prompt=prompt, output=ReviewOutput, model=model, tools=tools)
+
+    async def ask(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        output: type[T],
+        model: str | None = None,
+        tools: Toolbox | None = None,
+    ) -> Reply[T]:
+        """Ask ``prompt`` for an ``output``; retries on invalid output and transient errors are inside.
+
+        With ``tools`` (agent mode) the model may call them, round after round, until it gives its answer
+        or the toolbox's budget closes; then it is asked for the answer without tools. Rounds of tool calls
+        are not validation attempts. :class:`ToolsUnsupportedError` when the server has no tool calling.
+        """
         spec: OutputSpec[T] = OutputSpec.of(output)
         chosen = model or self._default_model
+        if tools is not None and not self._supports_tools():
+            # The same words as the first refusal: the summary of every review says why in one way.
+            raise ToolsUnsupportedError("the LLM server has no tool calling")
         with self._tracer.start_as_current_span(
             "llm.review" if output is ReviewOutput else "llm.ask",
             attributes={
@@ -166,10 +208,13 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
                 "argoai.llm.output": spec.name,
             },
         ) as span:
-            conversation = self._begin(system, prompt, spec)
-            input_tokens = output_tokens = 0
+            conversation = self._begin(system, prompt, spec, tools.specs() if tools is not None else None)
+            input_tokens = output_tokens = rounds = attempt = 0
             problem = ""
-            for attempt in range(1, self._policy.validation_attempts + 1):
+            while attempt < self._policy.validation_attempts:
+                offered = tools is not None and not tools.closed()
+                if tools is not None:
+                    self._offer_tools(conversation, offered)
                 answer = await self._send_with_retries(chosen, conversation)
                 input_tokens += answer.input_tokens
                 output_tokens += answer.output_tokens
@@ -178,16 +223,30 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
                         "gen_ai.response.model": answer.model,
                         "gen_ai.usage.input_tokens": input_tokens,
                         "gen_ai.usage.output_tokens": output_tokens,
-                        "argoai.llm.validation_attempts": attempt,
+                        "argoai.llm.validation_attempts": attempt + 1,
+                        "argoai.llm.tool_rounds": rounds,
                     }
                 )
+                calls = self._tool_calls(answer, spec) if tools is not None else []
+                if tools is not None:
+                    tools.spend(answer.input_tokens + answer.output_tokens)
+                if calls and offered and tools is not None:
+                    rounds += 1
+                    self._answer_tools(conversation, answer, await tools.run(calls))
+                    continue
+                attempt += 1
                 try:
+                    if calls:
+                        raise InvalidReply("no tools are left to call; give the final answer now")
                     value = self._validate(answer, spec)
                 except InvalidReply as invalid:
                     problem = invalid.problem
                     LLM_CALLS.labels(model=chosen, outcome="invalid_output").inc()
                     span.add_event("llm.invalid_output", {"problem": problem[:500]})
-                    self._ask_again(conversation, answer, problem)
+                    if calls and tools is not None:
+                        self._answer_tools(conversation, answer, await tools.run(calls))
+                    else:
+                        self._ask_again(conversation, answer, problem)
                     continue
                 LLM_CALLS.labels(model=chosen, outcome="ok").inc()
                 return Reply(

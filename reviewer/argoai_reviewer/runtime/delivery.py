@@ -74,8 +74,9 @@ class JobSink(Protocol):
         """Publish a review job under dedup ``key``; return False when it duplicates a recent one."""
         ...
 
-    async def dead_letter(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> None:
-        """Publish a dead letter (a job that failed for good, with the reason) under dedup ``key``."""
+    async def dead_letter(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> int | None:
+        """Publish a dead letter (a job that failed for good, with the reason) under dedup ``key``; return
+        its sequence in the dead-letter stream (its id for ``argoai dlq``), when known."""
         ...
 
     async def announce_superseded(self, pr_key: str, old_head: str, new_head: str) -> None:

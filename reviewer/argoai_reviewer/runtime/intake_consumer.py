@@ -5,12 +5,17 @@ A job is published with ``Nats-Msg-Id`` = its key (PR and head SHA; or PR, comma
 the delivery of a close or of a check re-run), so two ``synchronize`` deliveries for one push, and
 redeliveries of one webhook, become one job. The webhook is
 acknowledged only once the job stream has acknowledged the job; a payload that can never make a job is
-terminated, never redelivered forever.
+terminated, never redelivered forever. A webhook that could not make its job within ``max_deliver`` attempts
+(NATS or a stored payload unavailable every time) is dead-lettered with its headers and body, so that
+``argoai dlq replay`` can publish it again, and recorded in the audit history.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from opentelemetry import trace
@@ -18,21 +23,34 @@ from opentelemetry import trace
 from argoai_core.errors import InvalidInputError, PermanentError, UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import ReviewJob
-from argoai_core.streams import HEADER_DELIVERY, HEADER_EVENT
+from argoai_core.streams import HEADER_DEAD_KIND, HEADER_DEAD_REASON, HEADER_DELIVERY, HEADER_EVENT
 from argoai_core.telemetry import extract_context, inject_headers
-from argoai_reviewer.metrics import INTAKE
+from argoai_reviewer.metrics import INTAKE, JOBS_DEAD_LETTERED
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
+from argoai_reviewer.runtime.history import HistoryRecorder, record_id, webhook_record
 from argoai_reviewer.runtime.intake import Skip, job_from_webhook
 
 log = get_logger(__name__)
+
+# The dead-letter reason of a webhook the intake could not turn into a job within max_deliver attempts.
+WEBHOOK_GAVE_UP = "intake_gave_up"
 tracer = trace.get_tracer(__name__)
 
 
 class IntakeWorker:
     """Handles webhook deliveries for a :class:`~argoai_reviewer.runtime.consumer.ConsumerLoop`."""
 
-    def __init__(self, sink: JobSink, *, github_host: str, bot_name: str, max_deliver: int) -> None:
+    def __init__(
+        self,
+        sink: JobSink,
+        *,
+        github_host: str,
+        bot_name: str,
+        max_deliver: int,
+        history: HistoryRecorder | None = None,
+    ) -> None:
         self._sink = sink
+        self._history = history
         self._github_host = github_host
         self._bot_name = bot_name
         self._max_deliver = max_deliver
@@ -106,12 +124,57 @@ class IntakeWorker:
 
     async def _retry(self, delivery: Delivery, delivery_id: str, error: UnavailableError) -> None:
         if delivery.num_delivered >= self._max_deliver:
-            # JetStream will not deliver it again; the webhook stays in its stream for a manual replay.
-            log.error("webhook dropped after repeated failures", delivery=delivery_id, error=str(error))
-            await self._settle(delivery.term())
+            # JetStream will not deliver it again: the dead-letter stream keeps it for `argoai dlq replay`.
+            log.error("webhook given up after repeated failures", delivery=delivery_id, error=str(error))
+            if await self._dead_letter(delivery, delivery_id, error):
+                await self._settle(delivery.term())
+            else:
+                await self._settle(delivery.nak(error.delay))
             return
         log.warning("webhook will be retried", delivery=delivery_id, error=str(error), delay=error.delay)
         await self._settle(delivery.nak(error.delay))
+
+    async def _dead_letter(self, delivery: Delivery, delivery_id: str, error: UnavailableError) -> bool:
+        """Store the webhook in the dead-letter stream; False when that failed too (then it is kept)."""
+        headers = {k: v for k, v in delivery.headers.items() if k != "Nats-Msg-Id"}
+        letter: dict[str, Any] = {
+            "kind": "webhook",
+            "reason": WEBHOOK_GAVE_UP,
+            "error": str(error),
+            "error_type": type(error).__name__,
+            "subject": delivery.subject,
+            "stream_sequence": delivery.stream_sequence,
+            "num_delivered": delivery.num_delivered,
+            "failed_at": datetime.now(UTC).isoformat(),
+            "delivery_id": delivery_id,
+            "headers": headers,
+        }
+        # When the body cannot be read, the headers still name the stored payload (a large one).
+        with contextlib.suppress(UnavailableError, PermanentError):
+            letter["raw"] = (await delivery.body()).decode("utf-8", errors="replace")
+        try:
+            sequence = await self._sink.dead_letter(
+                orjson.dumps(letter),
+                key=f"{delivery.subject}:{delivery.stream_sequence}",
+                headers={HEADER_DEAD_REASON: WEBHOOK_GAVE_UP, HEADER_DEAD_KIND: "webhook"},
+            )
+        except UnavailableError as exc:
+            log.warning("could not dead-letter the webhook; retrying later", error=str(exc))
+            return False
+        JOBS_DEAD_LETTERED.labels(reason=WEBHOOK_GAVE_UP).inc()
+        if self._history is not None:
+            event = delivery.headers.get(HEADER_EVENT) or delivery.subject.rsplit(".", 1)[-1]
+            self._history.record(
+                webhook_record(
+                    record_id=record_id("dead_lettered", f"{delivery.subject}:{delivery.stream_sequence}"),
+                    event=event,
+                    delivery_id=delivery_id,
+                    reason=str(error),
+                    attempts=delivery.num_delivered,
+                    dead_letter_id=sequence,
+                )
+            )
+        return True
 
     @staticmethod
     async def _settle(settlement: Awaitable[None]) -> None:

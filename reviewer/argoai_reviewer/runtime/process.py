@@ -23,6 +23,7 @@ from argoai_core.logs import get_logger
 from argoai_reviewer.runtime.consumer import ConsumerLoop
 from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
 from argoai_reviewer.runtime.health import HealthServer
+from argoai_reviewer.runtime.history import HistoryRecorder
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
 from argoai_reviewer.runtime.worker import FailureNotifier, OutageWaiter, ReviewRunner, ReviewWorker
 from argoai_reviewer.settings import ReviewerConfig
@@ -42,6 +43,8 @@ class Assembly:
     connected: Callable[[], bool]
     # Where reviews stopped by an open circuit breaker wait (None: they are retried like any failure).
     outages: OutageWaiter | None = None
+    # Where the audit history goes (None: not recorded, e.g. tests of other parts).
+    history: HistoryRecorder | None = None
 
 
 # Connects the dependencies and builds the pipeline; entered once at start-up, exited at shutdown.
@@ -90,10 +93,13 @@ class Reviewer:
                 github_host=self._config.github.host,
                 bot_name=self._config.common.bot_name,
                 max_deliver=settings.max_deliver,
+                history=assembly.history,
             )
             # The production pipeline also reports final failures on the pull request; a bare runner does not.
             notifier = runner if isinstance(runner, FailureNotifier) else None
-            review = ReviewWorker(runner, queue, settings, notifier, assembly.outages)
+            review = ReviewWorker(
+                runner, queue, settings, notifier, outages=assembly.outages, history=assembly.history
+            )
             sources = await self._unless_stopped(self._open_sources(stack, queue))
             if sources is None:
                 log.info("reviewer stopped before it was ready")

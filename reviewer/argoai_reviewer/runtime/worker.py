@@ -22,6 +22,9 @@ dead-letter the job. A held delivery is never redelivered while its pod lives, a
 more jobs than it has free slots, so the rest wait in the stream without being delivered at all. If the pod
 dies meanwhile, JetStream redelivers after the ack wait, as for any other review.
 
+Every settlement is also written to the audit history (:mod:`.history`), in the background: a history that
+cannot be written never changes the settlement.
+
 A job dead-lettered for good is then reported to the :class:`FailureNotifier`, when there is one (the pull
 request is told once that its review failed); a failing notification never changes the settlement.
 """
@@ -51,6 +54,7 @@ from argoai_core.errors import (
 )
 from argoai_core.logs import get_logger
 from argoai_core.models.job import JOB_VERSIONS, AnyJob, ReviewJob, parse_job
+from argoai_core.streams import HEADER_DEAD_KIND, HEADER_DEAD_REASON
 from argoai_core.telemetry import extract_context, inject_headers
 from argoai_reviewer.metrics import (
     JOBS_DEAD_LETTERED,
@@ -62,6 +66,7 @@ from argoai_reviewer.metrics import (
 )
 from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
+from argoai_reviewer.runtime.history import HistoryRecorder, job_record, record_id
 from argoai_reviewer.settings import ReviewerSettings
 
 log = get_logger(__name__)
@@ -152,9 +157,11 @@ class ReviewWorker:
         settings: ReviewerSettings,
         notifier: FailureNotifier | None = None,
         outages: OutageWaiter | None = None,
+        history: HistoryRecorder | None = None,
     ) -> None:
         self._runner = runner
         self._outages = outages
+        self._history = history
         self._sink = sink
         self._notifier = notifier
         self._max_deliver = settings.max_deliver
@@ -183,7 +190,7 @@ class ReviewWorker:
                 result = await self._run(delivery, job)
                 while isinstance(result, CircuitOpenError) and await self._wait_out(delivery, result):
                     result = await self._run(delivery, job)
-                await self._settle(delivery, job, result)
+                await self._settle(delivery, job, result, time.monotonic() - started)
         finally:
             REVIEWS_IN_FLIGHT.dec()
             REVIEW_SECONDS.observe(time.monotonic() - started)
@@ -209,6 +216,8 @@ class ReviewWorker:
             job = None
         REVIEWS.labels(outcome="failed").inc()
         error = RetryableError(f"no reviewer settled it in {delivery.num_delivered} deliveries")
+        if job is not None:
+            self._record(delivery, job, "failed", reason=str(error))
         await self._dead_letter(delivery, DeadReason.MAX_DELIVER, error, job=job, raw=body)
 
     async def _run(self, delivery: Delivery, job: AnyJob) -> ReviewOutcome | Exception:
@@ -260,11 +269,45 @@ class ReviewWorker:
                     self._running.pop(key, None)
             self._superseded.discard(task)
 
-    async def _settle(self, delivery: Delivery, job: AnyJob, result: ReviewOutcome | Exception) -> None:
+    def _record(
+        self,
+        delivery: Delivery,
+        job: AnyJob,
+        outcome: str,
+        *,
+        reason: str = "",
+        seconds: float | None = None,
+        result: ReviewOutcome | None = None,
+        dead_letter_id: int | None = None,
+    ) -> None:
+        if self._history is None:
+            return
+        # The job's key with its stream sequence and attempt: one record per settlement, however often a
+        # settlement is repeated, and no clash when a recreated stream reuses sequences.
+        natural = f"{job.key}@{delivery.stream_sequence}.{delivery.num_delivered}"
+        self._history.record(
+            job_record(
+                job,
+                outcome,  # type: ignore[arg-type]  # one of the Outcome literals, by construction
+                record_id=record_id(outcome, natural),
+                reason=reason,
+                seconds=seconds,
+                result=result,
+                attempts=delivery.num_delivered,
+                dead_letter_id=dead_letter_id,
+            )
+        )
+
+    async def _settle(
+        self, delivery: Delivery, job: AnyJob, result: ReviewOutcome | Exception, seconds: float | None = None
+    ) -> None:
         """THE mapping from a pipeline result to what JetStream is told."""
         try:
             if isinstance(result, ReviewOutcome):
                 await delivery.ack()
+                self._record(
+                    delivery, job, result.kind.value, reason=result.reason, seconds=seconds, result=result
+                )
                 REVIEWS.labels(outcome=result.kind.value).inc()
                 log.info(
                     "review finished",
@@ -274,18 +317,21 @@ class ReviewWorker:
                 )
             elif isinstance(result, PermanentError):
                 REVIEWS.labels(outcome="failed").inc()
+                self._record(delivery, job, "failed", reason=str(result), seconds=seconds)
                 await self._dead_letter(delivery, DeadReason.PERMANENT_ERROR, result, job=job)
             else:
                 if not isinstance(result, RetryableError):
                     log.error("review failed unexpectedly", exc_info=result)
                 if delivery.num_delivered >= self._max_deliver:
                     REVIEWS.labels(outcome="failed").inc()
+                    self._record(delivery, job, "failed", reason=str(result), seconds=seconds)
                     await self._dead_letter(delivery, DeadReason.MAX_DELIVER, result, job=job)
                     return
                 delay = (
                     result.delay if isinstance(result, RetryableError) else UNEXPECTED_FAILURE_DELAY_SECONDS
                 )
                 REVIEWS.labels(outcome="retried").inc()
+                self._record(delivery, job, "retried", reason=str(result), seconds=seconds)
                 log.warning(
                     "review will be retried", error=str(result), delay=delay, attempt=delivery.num_delivered
                 )
@@ -318,11 +364,11 @@ class ReviewWorker:
             letter["raw"] = raw.decode("utf-8", errors="replace")
         log.error("job dead-lettered", reason=reason.value, error=str(error), seq=delivery.stream_sequence)
         try:
-            await self._sink.dead_letter(
+            sequence = await self._sink.dead_letter(
                 orjson.dumps(letter),
                 # One letter per stored job, however often a failing settlement is retried.
                 key=f"{delivery.subject}:{delivery.stream_sequence}",
-                headers=inject_headers({"ArgoAI-Dead-Reason": reason.value}),
+                headers=inject_headers({HEADER_DEAD_REASON: reason.value, HEADER_DEAD_KIND: "job"}),
             )
         except UnavailableError as exc:
             # Not recorded yet: keep the job (retry later) rather than lose it without a trace.
@@ -330,6 +376,10 @@ class ReviewWorker:
             await delivery.nak(exc.delay)
             return
         JOBS_DEAD_LETTERED.labels(reason=reason.value).inc()
+        if job is not None:
+            self._record(
+                delivery, job, "dead_lettered", reason=f"{reason.value}: {error}", dead_letter_id=sequence
+            )
         await delivery.term()
         if isinstance(job, ReviewJob):
             # A failed command names no head to report on; its commenter can ask again.

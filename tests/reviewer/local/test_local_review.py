@@ -15,7 +15,7 @@ from argoai_reviewer.analysis.review import AnalysisOptions
 from argoai_reviewer.analysis.tokens import EstimateCounter
 from argoai_reviewer.local.review import review_local
 from argoai_reviewer.wiring import build_model
-from support.fake_llm import FakeLLM
+from support.fake_llm import AgentResponder, FakeLLM
 
 AWS_KEY = "AKIA" + "Q3EXAMPLE7KEY2XZ"
 
@@ -147,3 +147,45 @@ async def test_related_code_comes_from_the_head_commit_not_the_working_tree(tmp_
     assert "--- pricing.py lines 1-2 (unchanged)" in request.prompt
     assert "UNTRACKED" not in request.prompt
     assert (result.analysis.coverage.related_snippets, result.analysis.coverage.related_files) == (1, 1)
+
+
+async def test_agent_mode_reads_the_head_commit_through_tools(tmp_path: Path) -> None:
+    """``argoai review`` in agent mode (Anthropic tool use): the model finds the definition with a tool over
+    the head commit's tree; the untracked file is not there and the finding comes from the tool result."""
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "config", "user.email", "dev@example.com")
+    _git(tmp_path, "config", "user.name", "Dev")
+    (tmp_path / "pricing.py").write_text("def apply_discount(price, percent):\n    return price * percent\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "base")
+    (tmp_path / "cart.py").write_text(
+        "from pricing import apply_discount\n\nTOTAL = apply_discount(10, 0.1)\n"
+    )
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "Use the discount")
+    (tmp_path / "untracked.py").write_text("def apply_discount(price, percent):\n    return 'UNTRACKED'\n")
+    responder = AgentResponder(
+        path="cart.py",
+        line=3,
+        quote="TOTAL = apply_discount(10, 0.1)",
+        evidence="def apply_discount(price, percent):",
+        calls=[("find_definitions", {"name": "apply_discount"})],
+    )
+    policy = PolicySpec.model_validate({"agent": {"enabled": True}})
+    with FakeLLM(api_key="k", responder=responder) as fake:
+        model = build_model(
+            LLMSettings(provider="anthropic", model="claude-x", base_url=fake.url, api_key="k")
+        )
+        try:
+            result = await review_local(
+                tmp_path, "HEAD~1", "HEAD", policy=policy, model=model, counter=EstimateCounter(),
+                options=AnalysisOptions(), progress=lambda _: None,
+            )  # fmt: skip
+        finally:
+            await model.aclose()
+        first, second = fake.requests
+    assert responder.seen == ["tools"]
+    assert "pricing.py" not in first.prompt
+    assert "UNTRACKED" not in second.text
+    assert [(p.path, p.finding.start_line) for p in result.analysis.placements] == [("cart.py", 3)]
+    assert (result.analysis.tool_calls, result.analysis.tool_rounds) == (1, 1)

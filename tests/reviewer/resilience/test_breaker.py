@@ -40,7 +40,9 @@ class Model:
     answers: list[BaseException | None] = field(default_factory=list)
     calls: int = 0
 
-    async def review(self, *, system: str, prompt: str, model: str | None = None) -> ModelReply:
+    async def review(
+        self, *, system: str, prompt: str, model: str | None = None, tools: object = None
+    ) -> ModelReply:
         self.calls += 1
         answer = self.answers.pop(0) if self.answers else None
         if answer is not None:

@@ -171,15 +171,18 @@ async def test_ignore_needs_the_policy_and_review_lifts_it(
 async def test_closing_reads_reactions_and_lets_the_state_expire(
     fake: FakeGitHub, redis_settings: RedisSettings, redis_server: str
 ) -> None:
-    """On close the 👍 on a comment is counted for the repository, and the pull request's keys get the
-    closed-state lifetime."""
+    """On close the 👍 on a comment is counted for the repository (and in the outcome, for the history), and
+    the pull request's keys get the closed-state lifetime."""
     async with make_world(fake, redis_settings, PolicySpec()) as world:
         head = world.open({"app.py": BREAK})
         await world.run(world.job(head, action="opened"))
         [comment] = world.threads()
         fake.react(OWNER, REPO, comment.id, "+1", user="reader")
-        await world.run(world.closed())
+        closed = await world.run(world.closed())
         assert (await world.feedback.counts(world.repo))["thumbs_up"] == 1
+        # The outcome carries the pull request's feedback, for the audit history.
+        assert closed.feedback is not None
+        assert (closed.feedback.findings, closed.feedback.thumbs_up) == (1, 1)
         client = aioredis.from_url(redis_server)
         try:
             key = f"{redis_settings.key_prefix}:pr:{world.job(head).pr_key}:conversation"
