@@ -35,7 +35,7 @@ from argoai_core.models.job import RepoRef, ReviewJob
 from argoai_core.streams import StreamNames
 
 IN_FLIGHT = "argoai_reviews_in_flight"
-POSTED = 'argoai_reviews_total{outcome="posted"}'
+POSTED = 'argoai_reviews_total{outcome="posted",variant="none"}'
 BASE_SHA = "b" * 40
 REPO = "service"
 FIRST_INSTALLATION = 10_000

@@ -261,8 +261,10 @@ class HistorySettings(_Section):
     model_config = SettingsConfigDict(env_prefix="ARGOAI_HISTORY_")
 
     # The stream drops records older than this, or the oldest ones beyond max_bytes, whichever comes first.
+    # JetStream reserves max_bytes on its file store when the stream is created, so the default (about two
+    # million records) leaves the chart's 10 GiB NATS volume room for the webhooks and jobs streams.
     max_age_days: int = Field(default=365, ge=1, le=3650)
-    max_bytes: int = Field(default=10 * 1024**3, ge=1024**2)
+    max_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
     # The query store (SQLite) `argoai history` and `argoai api` build from the stream; a persistent volume
     # makes a restart catch up from where it stopped instead of re-reading the whole stream.
     store: Path | None = None

@@ -118,6 +118,30 @@ class StreamNames:
         return f"{self.prefix}_REVIEWERS"
 
     @property
+    def notify_stream(self) -> str:
+        """Work-queue stream of notifications waiting to be sent to a target (Slack, Discord, a webhook)."""
+        return f"{self.prefix}_NOTIFY"
+
+    def notify_subject(self, target: str) -> str:
+        """Subject of the notifications for target ``target`` (a name from the installation's targets)."""
+        return f"{self.prefix.lower()}.notify.{target}"
+
+    @property
+    def notify_subjects(self) -> str:
+        """Wildcard covering every notification subject."""
+        return f"{self.prefix.lower()}.notify.>"
+
+    @property
+    def notify_consumer(self) -> str:
+        """Durable consumer sending notifications, shared by every reviewer pod."""
+        return f"{self.prefix}_NOTIFIERS"
+
+    @property
+    def notify_dead_letter_subject(self) -> str:
+        """Subject (in the dead-letter stream) of notifications no target accepted in time."""
+        return f"{self.prefix.lower()}.dead.notify"
+
+    @property
     def policy_bucket(self) -> str:
         """Key-value bucket holding the effective policy set published by the operator."""
         return f"{self.prefix}_POLICIES"

@@ -11,7 +11,8 @@ declared in pyproject.toml's import-linter ``layers`` contract, so ``make import
                                the process consuming jobs | ``argoai review`` of a local git range |
                                the webhook redelivery job | the audit history's query store, API, dead letters
 ``conversation`` | ``llm``     one pull request's review on GitHub | the provider-agnostic LLM loop
-``analysis``                   what the model sees, how its findings are verified and placed on the diff
+``analysis`` | ``notify``      what the model sees, how its findings are verified and placed on the diff |
+                               which events go to which notification target, and each platform's format
 ``agent``                      agent mode's read-only tools over a snapshot, their budget, fenced results
 ``index`` | ``workspace`` | ``resilience``
                                definitions and references across a repository (tree-sitter) |

@@ -1,20 +1,79 @@
 """Prometheus metrics of the reviewer (exported on ``/metrics`` of the reviewer's HTTP port).
 
 Metric objects are module-level, as prometheus-client intends: they are process-wide counters, not settings.
+
+Experiments: the metrics a team compares between variants (reviews, their duration, LLM tokens and cost,
+findings, feedback) carry a ``variant`` label, ``none`` outside any experiment. The variant of the job being
+handled lives in a context variable: the worker opens a :func:`variant_scope` around each job, the pipeline
+sets the variant once it knows the policy (:func:`set_variant`), and every metric updated in that job's tasks
+reads it (:func:`variant`). Its values are bounded: variant names are short, at most eight per experiment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
 from prometheus_client import Counter, Gauge, Histogram
+
+NO_VARIANT = "none"
+
+
+@dataclass
+class _VariantSlot:
+    value: str = NO_VARIANT
+    experiment: str | None = None
+
+
+# A mutable slot, so that a variant set inside the pipeline's task is seen by the worker that created it.
+_VARIANT: ContextVar[_VariantSlot | None] = ContextVar("argoai_variant", default=None)
+
+
+@contextmanager
+def variant_scope() -> Iterator[None]:
+    """Metrics updated in this block (and in tasks started from it) share one variant, ``none`` at first."""
+    token = _VARIANT.set(_VariantSlot())
+    try:
+        yield
+    finally:
+        _VARIANT.reset(token)
+
+
+def set_variant(name: str | None, experiment: str | None = None) -> None:
+    """The experiment variant of the job being handled (None: not in an experiment)."""
+    slot = _VARIANT.get()
+    if slot is None:
+        slot = _VariantSlot()
+        _VARIANT.set(slot)
+    slot.value = name or NO_VARIANT
+    slot.experiment = experiment if name else None
+
+
+def experiment_assignment() -> tuple[str, str] | None:
+    """``(experiment, variant)`` of the job being handled, None outside an experiment (for its records)."""
+    slot = _VARIANT.get()
+    if slot is None or slot.experiment is None or slot.value == NO_VARIANT:
+        return None
+    return slot.experiment, slot.value
+
+
+def variant() -> str:
+    """The ``variant`` label value of the job being handled."""
+    slot = _VARIANT.get()
+    return slot.value if slot is not None else NO_VARIANT
+
 
 REVIEWS = Counter(
     "argoai_reviews_total",
-    "Review jobs finished, by outcome (posted, skipped, superseded, duplicate, failed, retried)",
-    ["outcome"],
+    "Review jobs finished, by outcome (posted, skipped, superseded, duplicate, failed, retried) and variant",
+    ["outcome", "variant"],
 )
 REVIEW_SECONDS = Histogram(
     "argoai_review_duration_seconds",
-    "Time from taking a review job to its outcome",
+    "Time from taking a review job to its outcome, by experiment variant",
+    ["variant"],
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )
 REVIEWS_IN_FLIGHT = Gauge("argoai_reviews_in_flight", "Reviews running in this process")
@@ -29,9 +88,15 @@ JOBS_DEAD_LETTERED = Counter(
 )
 LLM_CALLS = Counter("argoai_llm_calls_total", "LLM calls, by model and outcome", ["model", "outcome"])
 LLM_TOKENS = Counter(
-    "argoai_llm_tokens_total", "LLM tokens, by model and direction (input/output)", ["model", "direction"]
+    "argoai_llm_tokens_total",
+    "LLM tokens, by model, direction (input/output) and experiment variant",
+    ["model", "direction", "variant"],
 )
-LLM_COST = Counter("argoai_llm_cost_usd_total", "Estimated LLM cost in US dollars, by model", ["model"])
+LLM_COST = Counter(
+    "argoai_llm_cost_usd_total",
+    "Estimated LLM cost in US dollars, by model and variant",
+    ["model", "variant"],
+)
 LLM_SECONDS = Histogram(
     "argoai_llm_call_duration_seconds",
     "LLM call latency, by model",
@@ -52,8 +117,8 @@ GITHUB_RATE_REMAINING = Gauge(
 )
 FINDINGS = Counter(
     "argoai_findings_total",
-    "Findings, by severity and fate (posted, summary, dropped_repeat, below_threshold, capped)",
-    ["severity", "fate"],
+    "Findings of posted reviews, by severity, placement (exact, reanchored, summary) and variant",
+    ["severity", "fate", "variant"],
 )
 ANCHORING = Counter(
     "argoai_findings_anchoring_total",
@@ -123,8 +188,8 @@ INDEX_SECONDS = Histogram(
 FEEDBACK = Counter(
     "argoai_feedback_total",
     "ArgoAI's inline comments and what became of them, per repository (posted, thumbs_up, thumbs_down, "
-    "dismissed, addressed, suppressed)",
-    ["repo", "signal"],
+    "dismissed, addressed, suppressed) and experiment variant",
+    ["repo", "signal", "variant"],
 )
 COMMANDS = Counter(
     "argoai_commands_total",
@@ -170,4 +235,10 @@ REVIEWS_WAITING = Gauge(
 )
 LLM_FALLBACK_CALLS = Counter(
     "argoai_llm_fallback_calls_total", "LLM calls answered by the fallback model while the primary was down"
+)
+NOTIFICATIONS = Counter(
+    "argoai_notifications_total",
+    "Notifications, by target, event and outcome (published, not_published, sent, retried, rate_limited, "
+    "dead_lettered)",
+    ["target", "event", "outcome"],
 )

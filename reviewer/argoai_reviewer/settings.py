@@ -6,12 +6,18 @@ Built once by the entrypoint, next to the shared sections of :mod:`argoai_core.s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from argoai_core.models.notification import TARGET_NAME_PATTERN
+from argoai_core.secrets import is_placeholder, read_secret_file
 from argoai_core.settings import (
     CommonSettings,
     FallbackLLMSettings,
@@ -110,6 +116,9 @@ class ReviewerSettings(BaseSettings):
     # Larger files are listed but not kept (minified bundles, data): the index and the reads skip them.
     snapshot_max_file_bytes: int = Field(default=MIB, ge=1024, le=64 * MIB)
 
+    # Directories of prompt templates an experiment's variants may name (``promptDir``), one per variant.
+    prompts_dir: Path | None = None
+
     metrics_host: str = "0.0.0.0"
     metrics_port: int = Field(default=9090, ge=0, le=65535)
 
@@ -128,6 +137,105 @@ class ReviewerSettings(BaseSettings):
         return [self.ack_wait_seconds * self.backoff_factor**n for n in range(max(0, self.max_deliver - 1))]
 
 
+TARGETS_SETTING = "ARGOAI_NOTIFY_TARGETS"
+
+
+class NotifyTarget(BaseModel):
+    """One notification target: where to post and how (its URL and secret are never logged)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["slack", "discord", "webhook"]
+    url: SecretStr
+    # The HMAC-SHA256 key of a ``webhook`` target (X-ArgoAI-Signature-256); required for that kind.
+    secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        parts = urlsplit(self.url.get_secret_value())
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            # Never the URL itself: a Slack or Discord webhook URL is the credential.
+            raise ValueError("url: must be an https (or http) URL")
+        if self.kind == "webhook" and (self.secret is None or is_placeholder(self.secret.get_secret_value())):
+            raise ValueError("secret: a webhook target needs a secret to sign its requests with")
+        return self
+
+
+def parse_targets(text: str) -> dict[str, NotifyTarget]:
+    """The targets in ``text`` (YAML or JSON: ``name: {kind, url, secret?}``); ValueError naming the target
+    and field, never a value."""
+    try:
+        document = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"not valid YAML or JSON{where}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ValueError("must map target names to {kind, url}")
+    targets: dict[str, NotifyTarget] = {}
+    for name, spec in document.items():
+        if not isinstance(name, str) or re.match(TARGET_NAME_PATTERN, name) is None:
+            raise ValueError(f"target name {str(name)[:40]!r}: lower-case letters, digits, '-' and '_'")
+        try:
+            targets[name] = NotifyTarget.model_validate(spec)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"target {name!r}: {field + ': ' if field else ''}{message}") from None
+    return targets
+
+
+class NotifySettings(BaseSettings):
+    """Notification targets and how notifications are delivered (``ARGOAI_NOTIFY_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ARGOAI_NOTIFY_", extra="ignore", frozen=True, validate_default=True
+    )
+
+    # The targets, YAML or JSON (``name: {kind: slack|discord|webhook, url, secret}``): a mounted Secret.
+    targets: SecretStr | None = None
+    targets_file: Path | None = None
+    # Timeout of one request to a target.
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Deliveries of one notification before it is dead-lettered.
+    max_deliver: int = Field(default=12, ge=1, le=1000)
+    # Retry n waits backoff × 2^(n-1) seconds, at most backoff_max (a Retry-After asking for more wins).
+    backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # Messages per minute to one target from one reviewer pod (Slack allows about one per second).
+    rate_per_minute: int = Field(default=20, ge=1, le=6000)
+    # Notifications being sent at once in one reviewer pod.
+    concurrency: int = Field(default=4, ge=1, le=256)
+    _parsed: dict[str, NotifyTarget] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _targets(self) -> Self:
+        if self.targets is None and self.targets_file is not None:
+            try:
+                object.__setattr__(self, "targets", read_secret_file(self.targets_file))
+            except ValueError as exc:
+                raise ValueError(f"{TARGETS_SETTING}_FILE: {exc}") from None
+        text = self.targets.get_secret_value() if self.targets is not None else ""
+        try:
+            self._parsed = parse_targets(text)
+        except ValueError as exc:
+            source = f"{TARGETS_SETTING}_FILE" if self.targets_file is not None else TARGETS_SETTING
+            raise ValueError(f"{source}: {exc}") from None
+        return self
+
+    @property
+    def parsed_targets(self) -> dict[str, NotifyTarget]:
+        """The configured targets by name (empty: notifications are off)."""
+        return dict(self._parsed)
+
+    def backoff(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (1 after the first failed delivery)."""
+        return float(min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, attempt - 1)))
+
+
 @dataclass(frozen=True)
 class ReviewerConfig:
     """Every settings section the reviewer reads, built once at start-up."""
@@ -140,6 +248,8 @@ class ReviewerConfig:
     reviewer: ReviewerSettings
     # An optional second model, reviewing while the first one's circuit breaker is open.
     fallback_llm: FallbackLLMSettings = field(default_factory=FallbackLLMSettings.model_construct)
+    # No targets unless the environment names some (a config built by hand, in tests, notifies nobody).
+    notify: NotifySettings = field(default_factory=lambda: NotifySettings.model_construct())
     # Audit history (ARGOAI_HISTORY_*); a default for callers that build a config by hand.
     history: HistorySettings = field(default_factory=HistorySettings)
 
@@ -154,5 +264,6 @@ class ReviewerConfig:
             redis=load(RedisSettings),
             reviewer=load(ReviewerSettings, **reviewer_overrides),
             fallback_llm=load(FallbackLLMSettings),
+            notify=load(NotifySettings),
             history=load(HistorySettings),
         )

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from argoai_core.adapters.history_stream import HistoryPublisher, ensure_history_stream
@@ -27,6 +27,7 @@ from argoai_reviewer.adapters.circuit_redis import RedisBreakerStore
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.github_retry import GitHubPolicy
 from argoai_reviewer.adapters.jobs import JetStream, JetStreamJobs, close_connection
+from argoai_reviewer.adapters.notify_http import HttpxPoster
 from argoai_reviewer.adapters.redis_state import (
     RedisConnection,
     RedisConversationKeys,
@@ -49,7 +50,9 @@ from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
 from argoai_reviewer.llm.retry import RetryPolicy
 from argoai_reviewer.llm.structured import LLMClient
+from argoai_reviewer.notify.routing import NotificationSink, Notifier
 from argoai_reviewer.resilience.breaker import BreakerOptions, Breakers
+from argoai_reviewer.runtime.notify_worker import NotificationWorker
 from argoai_reviewer.runtime.process import Assembly
 from argoai_reviewer.runtime.worker import ReviewRunner
 from argoai_reviewer.settings import SECONDS_PER_DAY, ReviewerConfig, ReviewerSettings
@@ -74,10 +77,15 @@ class RuntimeServices:
     history: RedisReviewHistory
     # The circuit breakers of the LLM and GitHub, shared with every pod through Redis.
     breakers: Breakers
+    # Publishes the notifications the policies route (to nobody when no target is configured).
+    notifier: Notifier = field(default_factory=lambda: Notifier(None, ()))
 
     @classmethod
-    def build(cls, config: ReviewerConfig, js: JetStream) -> RuntimeServices:
-        """The services on ``js`` and on a new Redis pool (closed by the caller: ``redis.aclose()``)."""
+    def build(
+        cls, config: ReviewerConfig, js: JetStream, notifications: NotificationSink | None = None
+    ) -> RuntimeServices:
+        """The services on ``js`` and on a new Redis pool (closed by the caller: ``redis.aclose()``);
+        notifications are published to ``notifications`` when targets are configured."""
         redis = RedisConnection.from_settings(config.redis, timeout=config.reviewer.redis_timeout_seconds)
         settings = config.reviewer
         return cls(
@@ -87,6 +95,7 @@ class RuntimeServices:
             state=RedisReviewState(redis, ttl_seconds=settings.state_ttl_days * SECONDS_PER_DAY),
             history=RedisReviewHistory(redis, max_per_repo=settings.history_per_repo),
             breakers=Breakers(RedisBreakerStore(redis), BreakerOptions.from_settings(settings)),
+            notifier=Notifier(notifications, list(config.notify.parsed_targets)),
         )
 
 
@@ -121,15 +130,24 @@ def assembler(
             history = HistoryPublisher(js, names, config.history)
             # Pushed before the connection's close is reached: records still in flight get their chance.
             stack.push_async_callback(history.flush)
-            services = RuntimeServices.build(config, js)
+            queue = JetStreamJobs(nc, names)
+            services = RuntimeServices.build(config, js, queue)
             stack.push_async_callback(services.redis.aclose)
             runner = await stack.enter_async_context(factory(config, services))
+            notifications = None
+            targets = config.notify.parsed_targets
+            if targets:
+                urls = [target.url.get_secret_value() for target in targets.values()]
+                poster = HttpxPoster(config.notify.timeout_seconds, urls)
+                stack.push_async_callback(poster.aclose)
+                notifications = NotificationWorker(targets, poster, queue, config.notify)
             yield Assembly(
-                queue=JetStreamJobs(nc, names),
+                queue=queue,
                 runner=runner,
                 connected=lambda: nc.is_connected,
                 outages=services.breakers,
                 history=history,
+                notifications=notifications,
             )
 
     return assemble
@@ -251,6 +269,7 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             history=services.history,
             budget=RedisTokenBudget(services.redis),
             failures=FailureComment(github, services.lock, remember_seconds=state_ttl),
+            notifier=services.notifier,
             stores=conversation_stores(services.redis, state_ttl_seconds=state_ttl),
             options=PipelineOptions(
                 lock_ttl_seconds=settings.lock_ttl_seconds,
@@ -264,5 +283,6 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                 state_ttl_seconds=state_ttl,
                 closed_ttl_seconds=min(state_ttl, settings.closed_state_ttl_days * SECONDS_PER_DAY),
                 sources=SourceOptions(store=store, index_cache=IndexCache()),
+                prompts_dir=settings.prompts_dir,
             ),
         )

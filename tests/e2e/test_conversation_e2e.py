@@ -219,7 +219,7 @@ def test_addressed_once_and_a_thumbs_down_is_not_posted_again(argo: ArgoSystem) 
     metrics = argo.metrics()
     expected = {"posted": 3, "addressed": 1, "thumbs_down": 1, "dismissed": 1, "suppressed": 1}
     for signal, value in expected.items():
-        line = f'argoai_feedback_total{{repo="{OWNER}/{REPO}",signal="{signal}"}} {value:.1f}'
+        line = f'argoai_feedback_total{{repo="{OWNER}/{REPO}",signal="{signal}",variant="none"}} {value:.1f}'
         assert line in metrics, line
 
 

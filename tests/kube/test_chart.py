@@ -384,6 +384,9 @@ def test_secrets_are_mounted_files_referenced_by_env() -> None:
     volumes = {v["name"]: v for v in reviewer["spec"]["template"]["spec"]["volumes"]}
     assert volumes["github-app"]["secret"]["secretName"] == "argoai-github-app"
     assert volumes["llm"]["secret"]["secretName"] == "argoai-llm"
+    assert env["ARGOAI_NOTIFY_TARGETS_FILE"] == "/var/run/secrets/argoai/notify/targets.yaml"
+    assert volumes["notify"]["secret"]["secretName"] == "argoai-notify"
+    assert env["ARGOAI_NOTIFY_BACKOFF_SECONDS"] == "10"
     gateway = one(docs, "Deployment", "argoai-gateway")
     assert (
         env_of(gateway)["ARGOAI_GITHUB_WEBHOOK_SECRET_FILE"]

@@ -117,6 +117,9 @@ class ArgoSystem:
             "ARGOAI_REVIEWER_GITHUB_WRITE_SPACING_SECONDS": "0.02",
             # Inside the test's directory: a reviewer killed with SIGKILL leaves nothing behind in /tmp.
             "ARGOAI_REVIEWER_SNAPSHOT_DIR": str(self.workdir / "snapshots"),
+            # JetStream reserves a stream's max_bytes on disk: the default 10 GiB history stream of every
+            # system sharing the session's nats-server would exhaust its store after a few tests.
+            "ARGOAI_HISTORY_MAX_BYTES": str(64 * 1024 * 1024),
         }
         env.update(self.extra_env)
         env.update(overrides)

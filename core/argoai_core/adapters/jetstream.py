@@ -36,6 +36,11 @@ from argoai_core.streams import HEADER_PAYLOAD_BUCKET, HEADER_PAYLOAD_OBJECT, St
 DUPLICATE_WINDOW_SECONDS = 15 * 60
 # GitHub lets an App redeliver a webhook for 3 days; keep the raw deliveries as long.
 WEBHOOK_MAX_AGE_SECONDS = 3 * 24 * 3600
+# A notification is published once per (event, target) within this window: a budget spent all day long, or a
+# failure reported by several pods, reaches a target once.
+NOTIFY_DUPLICATE_WINDOW_SECONDS = 24 * 3600
+# Notifications nobody could deliver are dropped after this (a target that is down for days is not caught up).
+NOTIFY_MAX_AGE_SECONDS = 3 * 24 * 3600
 REPLICAS_SETTING = "ARGOAI_NATS_REPLICAS"
 # A stream whose replica count changed stops taking writes until a quorum of its new replicas is current.
 RESCALE_WAIT_SECONDS = 10.0
@@ -207,8 +212,18 @@ def stream_configs(names: StreamNames, replicas: int | None = None) -> list[Stre
             num_replicas=replicas,
         ),
         StreamConfig(
+            name=names.notify_stream,
+            subjects=[names.notify_subjects],
+            storage=StorageType.FILE,
+            # Work-queue: a notification is removed once a target accepted it (or it was dead-lettered).
+            retention=RetentionPolicy.WORK_QUEUE,
+            duplicate_window=NOTIFY_DUPLICATE_WINDOW_SECONDS,
+            max_age=NOTIFY_MAX_AGE_SECONDS,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
             name=names.dead_letter_stream,
-            subjects=[names.dead_letter_subject],
+            subjects=[names.dead_letter_subject, names.notify_dead_letter_subject],
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             max_age=30 * 24 * 3600,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from argoai_core.models.findings import Severity
+from argoai_core.models.notification import NotificationEvent, TargetName
 
 API_VERSION = "argoai.dev/v1alpha1"
 KIND = "ReviewPolicy"
@@ -245,6 +246,97 @@ class AnalyzersPolicy(_Spec):
         return self.enabled and name not in self.disabled
 
 
+class NotificationRoute(_Spec):
+    """Which events go to which notification targets (names from the installation's targets Secret)."""
+
+    events: list[NotificationEvent] = Field(
+        min_length=1,
+        max_length=4,
+        description=(
+            "critical_findings (a review posted a critical finding), review_failed (a review failed for "
+            "good), token_budget_exhausted (the repository's daily token budget is spent), dead_lettered "
+            "(any job went to the dead-letter stream)"
+        ),
+        json_schema_extra=_SET,
+    )
+    targets: list[TargetName] = Field(
+        min_length=1,
+        max_length=10,
+        description="Names of targets configured in the installation's notification targets",
+        json_schema_extra=_SET,
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        _unique(list(self.events), "notifications[].events")
+        _unique(list(self.targets), "notifications[].targets")
+        return self
+
+
+# A variant's name is a Prometheus label value: short, and at most MAX_VARIANTS per experiment.
+VariantName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+MAX_VARIANTS = 8
+VARIANT_MODEL_RULE = _cel(
+    "!has(self.model) || self.model == null || (has(self.provider) && self.provider != null)",
+    "model names are provider-specific: set provider when setting model",
+    ".model",
+)
+
+
+class ExperimentVariant(_Spec):
+    """One arm of an experiment: what it changes from the policy (unset fields keep the policy's value)."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [VARIANT_MODEL_RULE]})
+
+    name: VariantName = Field(description="The variant's name (the `variant` label of the metrics)")
+    provider: Literal["openai", "anthropic"] | None = Field(default=None, description="LLM provider")
+    model: str | None = Field(default=None, min_length=1, max_length=200, description="LLM model")
+    prompt_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
+        description=(
+            "A directory under the reviewer's ARGOAI_REVIEWER_PROMPTS_DIR whose system.j2 / batch.j2 replace "
+            "the built-in prompt templates (a missing file keeps the built-in one)"
+        ),
+    )
+    verification: Verification | None = Field(
+        default=None, description="Verification of findings for this variant (replaces the policy's)"
+    )
+    max_input_tokens_per_call: int | None = Field(
+        default=None,
+        ge=2000,
+        le=2_000_000,
+        description=(
+            "Context budget: prompt tokens of one LLM call (ARGOAI_REVIEWER_MAX_INPUT_TOKENS_PER_CALL)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _provider(self) -> Self:
+        if self.model is not None and self.provider is None:
+            raise ValueError(f"model: {VARIANT_MODEL_RULE['message']}")
+        return self
+
+
+class Experiment(_Spec):
+    """An experiment: pull requests split between variants by a stable hash of (repository, number)."""
+
+    name: VariantName = Field(description="The experiment's name (recorded with each review)")
+    variants: list[ExperimentVariant] = Field(
+        min_length=2,
+        max_length=MAX_VARIANTS,
+        description="Two or more variants; each gets an equal share of the pull requests",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        _unique([variant.name for variant in self.variants], "experiment.variants[].name")
+        return self
+
+
 MODEL_RULE = _cel(
     "!has(self.model) || self.model == null || (has(self.provider) && self.provider != null)",
     "model names are provider-specific: set provider when setting model",
@@ -354,6 +446,14 @@ class PolicySpec(_Spec):
     analyzers: AnalyzersPolicy = Field(
         default_factory=AnalyzersPolicy,
         description="Static analyzers run on the changed lines (ruff, bandit, shellcheck, hadolint, ...)",
+    )
+    notifications: list[NotificationRoute] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Events sent to notification targets (Slack, Discord, signed webhooks)",
+    )
+    experiment: Experiment | None = Field(
+        default=None, description="An experiment splitting pull requests between variants"
     )
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from argoai_core.logs import get_logger
 from argoai_core.streams import StreamNames
 from argoai_reviewer.runtime.delivery import Delivery
 from argoai_reviewer.runtime.intake import INTAKE_EVENTS
-from argoai_reviewer.settings import ReviewerSettings
+from argoai_reviewer.settings import NotifySettings, ReviewerSettings
 
 log = get_logger(__name__)
 
@@ -313,6 +313,47 @@ class JetStreamJobs:
         """The consumer turning pull_request webhooks into review jobs, and PR comments into command jobs."""
         subjects = [self._names.webhook_subject(event) for event in INTAKE_EVENTS]
         return _consumer_config(self._names.intake_consumer, subjects, settings)
+
+    def notify_consumer_config(self, settings: NotifySettings) -> ConsumerConfig:
+        """The consumer sending notifications, shared by every pod; retries are naks with their own delay."""
+        return ConsumerConfig(
+            name=self._names.notify_consumer,
+            durable_name=self._names.notify_consumer,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            # A pod that dies mid-post gets its notification redelivered to another after this.
+            ack_wait=max(30.0, settings.timeout_seconds * 3),
+            max_deliver=settings.max_deliver,
+            max_ack_pending=4096,
+            filter_subject=self._names.notify_subjects,
+        )
+
+    async def notify_source(self, settings: NotifySettings) -> JetStreamSource:
+        """Declare (or update) the notification consumer and pull from it."""
+        return await self._bind(self._names.notify_stream, self.notify_consumer_config(settings))
+
+    async def publish_notification(self, target: str, data: bytes, *, key: str) -> bool:
+        """Publish a notification for ``target`` with ``Nats-Msg-Id`` = ``key``; False when a duplicate."""
+        async with _unavailable("publishing a notification"):
+            ack = await self._js.publish(
+                self._names.notify_subject(target),
+                data,
+                timeout=PUBLISH_TIMEOUT_SECONDS,
+                stream=self._names.notify_stream,
+                headers={"Nats-Msg-Id": key},
+            )
+        return not ack.duplicate
+
+    async def dead_letter_notification(self, data: bytes, *, key: str, headers: Mapping[str, str]) -> None:
+        """Publish a notification's dead letter (subject ``<prefix>.dead.notify``) under dedup ``key``."""
+        async with _unavailable("dead-lettering a notification"):
+            await self._js.publish(
+                self._names.notify_dead_letter_subject,
+                data,
+                timeout=PUBLISH_TIMEOUT_SECONDS,
+                stream=self._names.dead_letter_stream,
+                headers={**headers, "Nats-Msg-Id": f"notify:{key}"},
+            )
 
     async def review_source(self, settings: ReviewerSettings) -> JetStreamSource:
         """Declare (or update) the review consumer and pull from it."""

@@ -48,7 +48,7 @@ def count_review(analysis: Analysis) -> None:
     for placement in analysis.placements:
         how = placement.how.value if isinstance(placement, Anchored) else "summary"
         metrics.ANCHORING.labels(how).inc()
-        metrics.FINDINGS.labels(placement.finding.severity.value, how).inc()
+        metrics.FINDINGS.labels(placement.finding.severity.value, how, metrics.variant()).inc()
     metrics.FILES.labels("reviewed").inc(len(analysis.coverage.reviewed))
     metrics.FILES.labels("skipped").inc(len(analysis.selection.skipped))
     metrics.FILES.labels("clipped").inc(len(analysis.coverage.clipped))

@@ -35,6 +35,7 @@ import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -42,8 +43,10 @@ from opentelemetry import trace
 from argoai_core.errors import ArgoAIError, RetryableError, UnavailableError
 from argoai_core.logs import get_logger
 from argoai_core.models.job import AnyJob, CommandJob, PullRequestClosedJob, ReviewJob
+from argoai_core.models.notification import NotifiedFinding
 from argoai_core.models.policy import PolicySpec
 from argoai_core.settings import LLMSettings
+from argoai_reviewer import metrics
 from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.analysis.rediff import needs_rebuild, rebuild_missing_patches
 from argoai_reviewer.analysis.review import (
@@ -66,6 +69,12 @@ from argoai_reviewer.conversation.answers.model import AnswerModel
 from argoai_reviewer.conversation.checks_run import CheckRuns
 from argoai_reviewer.conversation.commands.runner import CommandRunner
 from argoai_reviewer.conversation.commands.trust import Trust
+from argoai_reviewer.conversation.experiment import (
+    Assignment,
+    apply_to_analysis,
+    apply_to_policy,
+    assign,
+)
 from argoai_reviewer.conversation.failures import FailureComment
 from argoai_reviewer.conversation.feedback.rejections import Feedback
 from argoai_reviewer.conversation.lifecycle import Lifecycle
@@ -91,6 +100,7 @@ from argoai_reviewer.conversation.sources import ReviewSources, SourceOptions, r
 from argoai_reviewer.conversation.state import Conversation, TurnOptions
 from argoai_reviewer.conversation.summary.comment import SummaryComments
 from argoai_reviewer.domain import ChangedFile, FileStatus, PullRequest
+from argoai_reviewer.notify.routing import Notifier
 from argoai_reviewer.outcome import Heartbeat, OutcomeKind, ReviewOutcome
 
 log = get_logger(__name__)
@@ -121,6 +131,8 @@ class PipelineOptions:
     turn: TurnOptions = field(default_factory=TurnOptions)
     # The pod's repository snapshots and code index (no store: single-file reads, no related code).
     sources: SourceOptions = field(default_factory=SourceOptions)
+    # Where experiment variants' prompt directories (promptDir) are (ARGOAI_REVIEWER_PROMPTS_DIR).
+    prompts_dir: Path | None = None
 
 
 @dataclass
@@ -156,9 +168,11 @@ class ReviewPipeline:
         stores: ConversationStores,
         failures: FailureComment | None = None,
         answer_model: AnswerModel | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._github = github
         self._failures = failures
+        self._notifier = notifier or Notifier(None, ())
         self._policies = policies
         self._model = model
         self._lock = lock
@@ -213,13 +227,17 @@ class ReviewPipeline:
 
     async def run(self, job: AnyJob, heartbeat: Heartbeat) -> ReviewOutcome:
         """Review ``job`` (or carry out a comment command) and post at most one review for its head."""
+        policy = self._policies.policy_for(job.repo)
+        # Every job of a pull request in an experiment counts towards its variant (feedback included).
+        assignment = assign(policy, job.repo, job.number)
+        if assignment is not None:
+            metrics.set_variant(assignment.variant.name, assignment.experiment)
         if isinstance(job, CommandJob):
             return await self._commands.run(job, heartbeat)
         if isinstance(job, PullRequestClosedJob):
             return await self._lifecycle.closed(job)
         if job.replay_id is not None:
             job = await self._at_current_head(job)
-        policy = self._policies.policy_for(job.repo)
         # A review a trusted command (or a re-run of the check) asked for skips the event rules.
         forced = job.forced
         if not forced and job.action not in policy.events:
@@ -239,6 +257,7 @@ class ReviewPipeline:
             notes += merge_notes
         if job.draft and not policy.review_drafts and not forced:
             return ReviewOutcome.skipped("draft pull request (the policy does not review drafts)")
+        policy = apply_to_policy(policy, assignment)
         ttl = self._options.lock_ttl_seconds
         token = await self._lock.acquire(job.key, ttl)
         if token is None:
@@ -247,7 +266,7 @@ class ReviewPipeline:
         try:
             async with self._renewing(job.key, token):
                 with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
-                    return await self._review(job, policy, heartbeat, token, notes)
+                    return await self._review(job, policy, heartbeat, token, notes, assignment)
         finally:
             await self._release(job.key, token)
 
@@ -271,9 +290,15 @@ class ReviewPipeline:
         record = await self._conversation.stored(pr_key)
         return record is not None and record.paused
 
+    async def job_dead_lettered(self, job: AnyJob, reason: str, letter: str) -> None:
+        """The runtime's ``DeadLetterObserver``: the policy's ``dead_lettered`` notification."""
+        await self._notifier.dead_lettered(job, self._policies.policy_for(job.repo), reason, letter)
+
     async def review_failed(self, job: ReviewJob, reason: str) -> None:
         """The runtime's ``FailureNotifier``: tell the pull request (when configured to), and complete the
-        check run (never left in progress); the one failing does not keep the other from being done."""
+        check run (never left in progress); the one failing does not keep the other from being done; then
+        the policy's ``review_failed`` notification."""
+        await self._notifier.review_failed(job, self._policies.policy_for(job.repo), reason)
         try:
             if self._failures is not None:
                 await self._failures.review_failed(job, reason)
@@ -316,7 +341,13 @@ class ReviewPipeline:
                 await task
 
     async def _review(
-        self, job: ReviewJob, policy: PolicySpec, heartbeat: Heartbeat, token: str, notes: list[str]
+        self,
+        job: ReviewJob,
+        policy: PolicySpec,
+        heartbeat: Heartbeat,
+        token: str,
+        notes: list[str],
+        assignment: Assignment | None = None,
     ) -> ReviewOutcome:
         started = time.monotonic()
         gh = self._github.installation(job.installation_id)
@@ -343,7 +374,7 @@ class ReviewPipeline:
         try:
             check_id = await self._checks.start(gh, job.repo, job.head_sha, job.key)
             outcome = await self._analyze_and_publish(
-                gh, job, pr, policy, heartbeat, token, notes, check_id, started, record, progress
+                gh, job, pr, policy, heartbeat, token, notes, check_id, started, record, progress, assignment
             )
         except asyncio.CancelledError:
             # Stopped before publishing (the runtime stops the review of a head a newer push replaced, or the
@@ -379,8 +410,11 @@ class ReviewPipeline:
         started: float,
         record: PullRequestRecord | None,
         progress: _Progress,
+        assignment: Assignment | None = None,
     ) -> ReviewOutcome:
         pr_files = await gh.files(job.repo, job.number)
+        options = apply_to_analysis(self._options.analysis, assignment, self._options.prompts_dir)
+        variant = assignment.label if assignment is not None else None
         # A review asked for in full (``full review``, a re-run of the check) covers the whole pull request.
         scope = ReviewScope(pr_files=pr_files) if job.full else await self._scope(gh, job, pr_files)
         files = pr_files if scope.files is None else list(scope.files)
@@ -388,6 +422,8 @@ class ReviewPipeline:
         policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
         model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
         notes += [note for note in (provider_note, budget_note) if note]
+        if budget_note:
+            await self._notifier.budget_exhausted(job, policy)
 
         async def fence() -> ReviewOutcome | None:
             # Only the lock's owner posts, and only for the head the pull request still has.
@@ -398,7 +434,7 @@ class ReviewPipeline:
         async with review_sources(gh, job.repo, job.head_sha, self._options.sources) as sources:
             request = await self._request(pr, policy, pr_files, files, files_base, sources)
             analysis = await analyze(
-                request, policy, model, self._counter(policy), self._options.analysis, heartbeat=heartbeat
+                request, policy, model, self._counter(policy), options, heartbeat=heartbeat
             )
             await self._budget.spend(budget_scope(job), analysis.input_tokens + analysis.output_tokens)
             # Still in the snapshot: the "addressed" check reads the head's files from it.
@@ -415,14 +451,27 @@ class ReviewPipeline:
                     check_id=check_id,
                     fence=fence,
                     known=record,
+                    variant=variant,
                 )
             )
-        if published.outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
+        outcome = published.outcome
+        if outcome.kind in (OutcomeKind.POSTED, OutcomeKind.UPDATED):
             cost = await self._record(
                 job, analysis, published.review_id, published.comments, time.monotonic() - started
             )
-            return replace(published.outcome, usage=review_usage(analysis, published.review_id, cost))
-        return published.outcome
+            outcome = replace(outcome, usage=review_usage(analysis, published.review_id, cost))
+        if published.critical:
+            findings = [
+                NotifiedFinding(
+                    severity=p.finding.severity.value,
+                    title=p.finding.title[:500],
+                    path=p.path[:500],
+                    line=getattr(p, "start", None) or p.finding.start_line,
+                )
+                for p in published.critical
+            ]
+            await self._notifier.critical_findings(job, policy, findings, variant=variant)
+        return outcome
 
     @staticmethod
     def _moved_on(job: ReviewJob, pr: PullRequest) -> ReviewOutcome | None:

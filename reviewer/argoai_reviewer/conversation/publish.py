@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from argoai_core.logs import get_logger
+from argoai_core.models.findings import Severity
 from argoai_core.models.job import ReviewJob
 from argoai_core.models.policy import PolicySpec
 from argoai_core.sanitize import sanitize_markdown
@@ -77,6 +78,8 @@ class Published:
     outcome: ReviewOutcome
     review_id: int | None
     comments: int
+    # Critical findings this review posted (new ones only: none when nothing was posted).
+    critical: tuple[Placement, ...] = ()
 
 
 def _quote(placement: Placement) -> str:
@@ -145,10 +148,12 @@ class Publisher:
         check_id: int | None,
         fence: Fence,
         known: PullRequestRecord | None = None,
+        variant: tuple[str, str] | None = None,
     ) -> Published:
         """Post what the review found and bring the summary, the check run and the record up to date.
 
         ``known``: the record this job already read (from GitHub when Redis had none): not read again.
+        ``variant``: the (experiment, variant) reviewing it, recorded in the summary's hidden metadata.
         """
         repo, number, head = job.repo, job.number, job.head_sha
         async with self._conversation.turn(job.pr_key):
@@ -196,6 +201,7 @@ class Publisher:
                 gone.status, gone.addressed_in = "addressed", head
             await announce(gh, self._replies, repo, number, head, addressed)
             self._take_review(record, job, analysis, scope, notes)
+            record.experiment, record.variant = variant if variant is not None else (None, None)
             await self._conversation.publish(gh, repo, number, record, scope.pr_files)
             conclusion = conclusion_for(policy, record)
             if check_id is not None:
@@ -227,7 +233,11 @@ class Publisher:
         )
         count(repo, "suppressed", len(suppressed))
         if review_id is not None:
-            return Published(ReviewOutcome.posted(review_id), review_id, len(composed.draft.comments))
+            shown_now: list[Placement] = [*composed.selection.inline, *composed.selection.notes]
+            critical = tuple(p for p in shown_now if p.finding.severity is Severity.CRITICAL)
+            return Published(
+                ReviewOutcome.posted(review_id), review_id, len(composed.draft.comments), critical
+            )
         return Published(
             ReviewOutcome.updated("nothing new to post: the summary and the check were updated"), None, 0
         )

@@ -95,6 +95,9 @@ class PullRequestRecord(_Model):
     last_review: LastReview | None = None
     findings: dict[str, TrackedFinding] = Field(default_factory=dict)
     suppressed: dict[str, SuppressedFinding] = Field(default_factory=dict)
+    # The experiment and variant the last review ran under (the policy's experiment), or None.
+    experiment: str | None = None
+    variant: str | None = None
     # Not stored: this record was just rebuilt from GitHub's comments, so no summary comment exists yet.
     searched: bool = Field(default=False, exclude=True)
 

@@ -61,7 +61,7 @@ from argoai_reviewer.analysis.model import (
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy, ServerAskedDelay, TimedOut
 from argoai_reviewer.llm.schema import OutputSpec, describe_invalid
-from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS
+from argoai_reviewer.metrics import LLM_CALLS, LLM_COST, LLM_SECONDS, LLM_TOKENS, variant
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -311,9 +311,10 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
             raise
         finally:
             LLM_SECONDS.labels(model=model).observe(time.perf_counter() - started)
-        LLM_TOKENS.labels(model=model, direction="input").inc(answer.input_tokens)
-        LLM_TOKENS.labels(model=model, direction="output").inc(answer.output_tokens)
-        LLM_COST.labels(model=model).inc(
+        arm = variant()
+        LLM_TOKENS.labels(model=model, direction="input", variant=arm).inc(answer.input_tokens)
+        LLM_TOKENS.labels(model=model, direction="output", variant=arm).inc(answer.output_tokens)
+        LLM_COST.labels(model=model, variant=arm).inc(
             self._settings.estimate_cost(answer.input_tokens, answer.output_tokens)
         )
         return answer

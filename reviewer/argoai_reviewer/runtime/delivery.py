@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
-from argoai_reviewer.settings import ReviewerSettings
+from argoai_reviewer.settings import NotifySettings, ReviewerSettings
 
 
 class Delivery(Protocol):
@@ -93,6 +93,10 @@ class JobQueue(JobSink, Protocol):
 
     async def review_source(self, settings: ReviewerSettings) -> DeliverySource:
         """Declare (or update) the consumer of review jobs every pod shares, and pull from it."""
+        ...
+
+    async def notify_source(self, settings: NotifySettings) -> DeliverySource:
+        """Declare (or update) the consumer of notifications every pod shares, and pull from it."""
         ...
 
     async def watch_exhausted(

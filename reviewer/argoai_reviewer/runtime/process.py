@@ -25,7 +25,14 @@ from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
 from argoai_reviewer.runtime.health import HealthServer
 from argoai_reviewer.runtime.history import HistoryRecorder
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
-from argoai_reviewer.runtime.worker import FailureNotifier, OutageWaiter, ReviewRunner, ReviewWorker
+from argoai_reviewer.runtime.notify_worker import NotificationWorker
+from argoai_reviewer.runtime.worker import (
+    DeadLetterObserver,
+    FailureNotifier,
+    OutageWaiter,
+    ReviewRunner,
+    ReviewWorker,
+)
 from argoai_reviewer.settings import ReviewerConfig
 
 log = get_logger(__name__)
@@ -43,6 +50,8 @@ class Assembly:
     connected: Callable[[], bool]
     # Where reviews stopped by an open circuit breaker wait (None: they are retried like any failure).
     outages: OutageWaiter | None = None
+    # Sends notifications to their targets; None when no target is configured (no consumer then).
+    notifications: NotificationWorker | None = None
     # Where the audit history goes (None: not recorded, e.g. tests of other parts).
     history: HistoryRecorder | None = None
 
@@ -97,8 +106,15 @@ class Reviewer:
             )
             # The production pipeline also reports final failures on the pull request; a bare runner does not.
             notifier = runner if isinstance(runner, FailureNotifier) else None
+            observer = runner if isinstance(runner, DeadLetterObserver) else None
             review = ReviewWorker(
-                runner, queue, settings, notifier, outages=assembly.outages, history=assembly.history
+                runner,
+                queue,
+                settings,
+                notifier,
+                outages=assembly.outages,
+                history=assembly.history,
+                observer=observer,
             )
             sources = await self._unless_stopped(self._open_sources(stack, queue))
             if sources is None:
@@ -123,6 +139,22 @@ class Reviewer:
                     grace_period=settings.grace_period_seconds,
                 ),
             ]
+            if assembly.notifications is not None:
+                notify_source = await self._unless_stopped(queue.notify_source(self._config.notify))
+                if notify_source is None:
+                    log.info("reviewer stopped before it was ready")
+                    return
+                stack.push_async_callback(notify_source.close)
+                self._loops.append(
+                    ConsumerLoop(
+                        "notify",
+                        notify_source,
+                        assembly.notifications.handle,
+                        concurrency=self._config.notify.concurrency,
+                        fetch_timeout=settings.fetch_timeout_seconds,
+                        grace_period=settings.grace_period_seconds,
+                    )
+                )
             stack.push_async_callback(await queue.watch_exhausted(review.handle_exhausted))
             stack.push_async_callback(await queue.watch_superseded(review.supersede))
             tasks = [asyncio.create_task(loop.run(), name=f"consumer:{loop.name}") for loop in self._loops]

@@ -63,6 +63,9 @@ from argoai_reviewer.metrics import (
     REVIEWS_CANCELLED,
     REVIEWS_IN_FLIGHT,
     REVIEWS_WAITING,
+    experiment_assignment,
+    variant,
+    variant_scope,
 )
 from argoai_reviewer.outcome import Heartbeat, ReviewOutcome
 from argoai_reviewer.runtime.delivery import Delivery, JobSink
@@ -108,6 +111,16 @@ class FailureNotifier(Protocol):
         Called again for the same job when a dead-letter settlement is retried or several pods hear of
         one exhausted job: it must be idempotent. Raises ArgoAIError when it could not report.
         """
+        ...
+
+
+@runtime_checkable
+class DeadLetterObserver(Protocol):
+    """Told about every job that went to the dead-letter stream (e.g. to notify a team)."""
+
+    async def job_dead_lettered(self, job: AnyJob, reason: str, letter: str) -> None:
+        """``job`` was dead-lettered for ``reason`` (a :class:`DeadReason` value) under key ``letter``;
+        idempotent, like :meth:`FailureNotifier.review_failed`. Never raises for a failed notification."""
         ...
 
 
@@ -158,12 +171,14 @@ class ReviewWorker:
         notifier: FailureNotifier | None = None,
         outages: OutageWaiter | None = None,
         history: HistoryRecorder | None = None,
+        observer: DeadLetterObserver | None = None,
     ) -> None:
         self._runner = runner
         self._outages = outages
         self._history = history
         self._sink = sink
         self._notifier = notifier
+        self._observer = observer
         self._max_deliver = settings.max_deliver
         self._heartbeat_seconds = settings.heartbeat_seconds
         self._max_review_seconds = settings.max_review_seconds
@@ -173,6 +188,10 @@ class ReviewWorker:
 
     async def handle(self, delivery: Delivery) -> None:
         """Run the pipeline on one delivery and settle it."""
+        with variant_scope():
+            await self._handle(delivery)
+
+    async def _handle(self, delivery: Delivery) -> None:
         started = time.monotonic()
         REVIEWS_IN_FLIGHT.inc()
         try:
@@ -193,7 +212,7 @@ class ReviewWorker:
                 await self._settle(delivery, job, result, time.monotonic() - started)
         finally:
             REVIEWS_IN_FLIGHT.dec()
-            REVIEW_SECONDS.observe(time.monotonic() - started)
+            REVIEW_SECONDS.labels(variant=variant()).observe(time.monotonic() - started)
 
     async def _wait_out(self, delivery: Delivery, error: CircuitOpenError) -> bool:
         """Hold the delivery while ``error``'s circuit is open; whether to run the job again."""
@@ -214,7 +233,7 @@ class ReviewWorker:
             job: AnyJob | None = decode_job(body)
         except InvalidJobError:
             job = None
-        REVIEWS.labels(outcome="failed").inc()
+        REVIEWS.labels(outcome="failed", variant=variant()).inc()
         error = RetryableError(f"no reviewer settled it in {delivery.num_delivered} deliveries")
         if job is not None:
             self._record(delivery, job, "failed", reason=str(error))
@@ -285,18 +304,21 @@ class ReviewWorker:
         # The job's key with its stream sequence and attempt: one record per settlement, however often a
         # settlement is repeated, and no clash when a recreated stream reuses sequences.
         natural = f"{job.key}@{delivery.stream_sequence}.{delivery.num_delivered}"
-        self._history.record(
-            job_record(
-                job,
-                outcome,  # type: ignore[arg-type]  # one of the Outcome literals, by construction
-                record_id=record_id(outcome, natural),
-                reason=reason,
-                seconds=seconds,
-                result=result,
-                attempts=delivery.num_delivered,
-                dead_letter_id=dead_letter_id,
-            )
+        record = job_record(
+            job,
+            outcome,  # type: ignore[arg-type]  # one of the Outcome literals, by construction
+            record_id=record_id(outcome, natural),
+            reason=reason,
+            seconds=seconds,
+            result=result,
+            attempts=delivery.num_delivered,
+            dead_letter_id=dead_letter_id,
         )
+        # The experiment variant the pipeline assigned this pull request (set while it ran this job).
+        assignment = experiment_assignment()
+        if assignment is not None:
+            record = record.model_copy(update={"experiment": assignment[0], "variant": assignment[1]})
+        self._history.record(record)
 
     async def _settle(
         self, delivery: Delivery, job: AnyJob, result: ReviewOutcome | Exception, seconds: float | None = None
@@ -308,7 +330,7 @@ class ReviewWorker:
                 self._record(
                     delivery, job, result.kind.value, reason=result.reason, seconds=seconds, result=result
                 )
-                REVIEWS.labels(outcome=result.kind.value).inc()
+                REVIEWS.labels(outcome=result.kind.value, variant=variant()).inc()
                 log.info(
                     "review finished",
                     outcome=result.kind.value,
@@ -316,21 +338,21 @@ class ReviewWorker:
                     review=result.review_id,
                 )
             elif isinstance(result, PermanentError):
-                REVIEWS.labels(outcome="failed").inc()
+                REVIEWS.labels(outcome="failed", variant=variant()).inc()
                 self._record(delivery, job, "failed", reason=str(result), seconds=seconds)
                 await self._dead_letter(delivery, DeadReason.PERMANENT_ERROR, result, job=job)
             else:
                 if not isinstance(result, RetryableError):
                     log.error("review failed unexpectedly", exc_info=result)
                 if delivery.num_delivered >= self._max_deliver:
-                    REVIEWS.labels(outcome="failed").inc()
+                    REVIEWS.labels(outcome="failed", variant=variant()).inc()
                     self._record(delivery, job, "failed", reason=str(result), seconds=seconds)
                     await self._dead_letter(delivery, DeadReason.MAX_DELIVER, result, job=job)
                     return
                 delay = (
                     result.delay if isinstance(result, RetryableError) else UNEXPECTED_FAILURE_DELAY_SECONDS
                 )
-                REVIEWS.labels(outcome="retried").inc()
+                REVIEWS.labels(outcome="retried", variant=variant()).inc()
                 self._record(delivery, job, "retried", reason=str(result), seconds=seconds)
                 log.warning(
                     "review will be retried", error=str(result), delay=delay, attempt=delivery.num_delivered
@@ -381,6 +403,13 @@ class ReviewWorker:
                 delivery, job, "dead_lettered", reason=f"{reason.value}: {error}", dead_letter_id=sequence
             )
         await delivery.term()
+        if job is not None and self._observer is not None:
+            try:
+                await self._observer.job_dead_lettered(
+                    job, reason.value, f"{delivery.subject}:{delivery.stream_sequence}"
+                )
+            except ArgoAIError as exc:
+                log.warning("could not notify about the dead-lettered job", error=str(exc))
         if isinstance(job, ReviewJob):
             # A failed command names no head to report on; its commenter can ask again.
             await self._notify(job, reason)

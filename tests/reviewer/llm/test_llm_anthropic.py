@@ -185,8 +185,8 @@ async def test_tokens_are_counted_per_model(fake_llm: FakeLLM, make_model: Model
 
     first, second = fake_llm.requests
     assert reply.input_tokens == len(first.text) // 4 + len(second.text) // 4
-    assert REGISTRY.get_sample_value("argoai_llm_tokens_total", {"model": name, "direction": "input"}) == (
-        reply.input_tokens
-    )
-    cost = REGISTRY.get_sample_value("argoai_llm_cost_usd_total", {"model": name})
+    assert REGISTRY.get_sample_value(
+        "argoai_llm_tokens_total", {"model": name, "direction": "input", "variant": "none"}
+    ) == (reply.input_tokens)
+    cost = REGISTRY.get_sample_value("argoai_llm_cost_usd_total", {"model": name, "variant": "none"})
     assert cost == pytest.approx((reply.input_tokens * 1.0 + reply.output_tokens * 5.0) / 1e6)

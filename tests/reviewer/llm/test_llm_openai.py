@@ -382,10 +382,11 @@ async def test_metrics_record_calls_tokens_and_cost(fake_llm: FakeLLM, make_mode
 
     assert _sample("argoai_llm_calls_total", model=name, outcome="ok") == 1
     assert _sample("argoai_llm_calls_total", model=name, outcome="invalid_output") == 1
-    assert _sample("argoai_llm_tokens_total", model=name, direction="input") == reply.input_tokens
-    assert _sample("argoai_llm_tokens_total", model=name, direction="output") == reply.output_tokens
+    tokens = "argoai_llm_tokens_total"
+    assert _sample(tokens, model=name, direction="input", variant="none") == reply.input_tokens
+    assert _sample(tokens, model=name, direction="output", variant="none") == reply.output_tokens
     expected = (reply.input_tokens * 3.0 + reply.output_tokens * 15.0) / 1e6
-    assert _sample("argoai_llm_cost_usd_total", model=name) == pytest.approx(expected)
+    assert _sample("argoai_llm_cost_usd_total", model=name, variant="none") == pytest.approx(expected)
     assert _sample("argoai_llm_call_duration_seconds_count", model=name) == 2
 
 

@@ -109,7 +109,7 @@ class Suppressor:
 def count(repo: RepoRef, signal: Signal, amount: int = 1) -> None:
     """Add to the per-repository feedback metric."""
     if amount > 0:
-        metrics.FEEDBACK.labels(repo=repo.full_name, signal=signal).inc(amount)
+        metrics.FEEDBACK.labels(repo=repo.full_name, signal=signal, variant=metrics.variant()).inc(amount)
 
 
 class Feedback:

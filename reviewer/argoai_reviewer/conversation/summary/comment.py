@@ -147,18 +147,33 @@ def render_summary(record: PullRequestRecord, inputs: SummaryInputs) -> str:
         coverage=coverage,
         heads=[h[:12] for h in reversed(record.heads[-HEADS_SHOWN:])],
         heads_more=max(0, len(record.heads) - HEADS_SHOWN),
-        marker=summary_marker({"v": 1, "heads": record.heads[-META_HEADS:], "paused": record.paused}),
+        marker=summary_marker(_meta(record)),
     )
     if len(body) > BODY_LIMIT:  # pragma: no cover - the section budgets keep it far below
         raise AssertionError(f"summary body of {len(body)} characters exceeds the budget")
     return body
 
 
+def _meta(record: PullRequestRecord) -> dict[str, Any]:
+    """The hidden metadata: reviewed heads, the pause, and the experiment variant of the last review."""
+    meta: dict[str, Any] = {"v": 1, "heads": record.heads[-META_HEADS:], "paused": record.paused}
+    if record.variant is not None:
+        meta["experiment"], meta["variant"] = record.experiment, record.variant
+    return meta
+
+
 def record_from_comment(comment: IssueComment) -> PullRequestRecord:
     """What a summary comment's hidden metadata says (after Redis lost the record)."""
     meta = find_summary_meta(comment.body) or {}
     heads = [h for h in meta.get("heads", []) if isinstance(h, str)]
-    return PullRequestRecord(summary_comment_id=comment.id, heads=heads, paused=bool(meta.get("paused")))
+    experiment, variant = meta.get("experiment"), meta.get("variant")
+    return PullRequestRecord(
+        summary_comment_id=comment.id,
+        heads=heads,
+        paused=bool(meta.get("paused")),
+        experiment=experiment if isinstance(experiment, str) else None,
+        variant=variant if isinstance(variant, str) else None,
+    )
 
 
 class SummaryComments:
