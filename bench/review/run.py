@@ -63,6 +63,17 @@ async def in_process(github: Any, llm: Any, redis_url: str, runs: int, workdir: 
     return {"pr_20_files": small, "pr_300_files": large, "rereview_after_one_file_push": again}
 
 
+# The default policy with the analyzers off (``--no-analyzers``).
+NO_ANALYZERS_POLICY = """apiVersion: argoai.dev/v1alpha1
+kind: ReviewPolicy
+metadata:
+  name: default
+spec:
+  analyzers:
+    enabled: false
+"""
+
+
 def verdicts(result: dict[str, Any]) -> dict[str, bool]:
     """Each target: met or not."""
     a = result["in_process"]
@@ -97,6 +108,15 @@ def main() -> int:
     parser.add_argument("--llm-delay", type=float, default=2.0, help="fake LLM answer delay in (b)")
     parser.add_argument("--timeout", type=float, default=150.0, help="longest wait for one (b) batch")
     parser.add_argument("--skip-throughput", action="store_true", help="only the in-process parts")
+    parser.add_argument("--skip-in-process", action="store_true", help="only the processes: (b) and (e)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra reviewer environment in (b)"
+    )
+    parser.add_argument(
+        "--no-analyzers",
+        action="store_true",
+        help="(b) with a policy turning the analyzers off: the reviewer's own cost without tool processes",
+    )
     args = parser.parse_args()
     configure_logging("WARNING")  # the in-process pipeline logs each review; keep stdout for the JSON
     started = time.monotonic()
@@ -109,21 +129,27 @@ def main() -> int:
             fake_llm(workdir, 0.0, "fake_llm_instant") as instant,
             fake_llm(workdir, args.llm_delay, "fake_llm_delayed") as delayed,
         ):
-            result["in_process"] = asyncio.run(
-                in_process(github, instant, services.redis_url, args.runs, workdir)
-            )
+            if not args.skip_in_process:
+                result["in_process"] = asyncio.run(
+                    in_process(github, instant, services.redis_url, args.runs, workdir)
+                )
             if not args.skip_throughput:
                 others = {
                     "fake_github": github.process.pid,
                     "fake_llm": delayed.process.pid,
                     "nats_server": services.nats.process.pid if services.nats.process else 0,
                 }
+                extra_env = dict(item.split("=", 1) for item in args.env)
+                if args.no_analyzers:
+                    policy = workdir / "policy.yaml"
+                    policy.write_text(NO_ANALYZERS_POLICY)
+                    extra_env["ARGOAI_POLICY_FILE"] = str(policy)
                 result["throughput"] = throughput.run(
                     github, delayed, services.nats_url, services.redis_url, workdir,
                     concurrency=args.concurrency, installations=args.installations, jobs_one=args.jobs_one,
-                    jobs_two=args.jobs_two, timeout=args.timeout, others=others,
+                    jobs_two=args.jobs_two, timeout=args.timeout, others=others, extra_env=extra_env,
                 )  # fmt: skip
-    if "throughput" in result:
+    if "throughput" in result and "in_process" in result:
         result["met"] = verdicts(result)
     result["bench_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(result, indent=2))

@@ -202,6 +202,7 @@ def run(
     jobs_two: int,
     timeout: float,
     others: dict[str, int],
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One reviewer process, then two, each draining a batch of jobs; peak RSS of each process."""
     prefix = f"RB{uuid.uuid4().hex[:8].upper()}"
@@ -211,7 +212,7 @@ def run(
     fleet.setup_installations()
     batch_one, batch_two = fleet.open(jobs_one), fleet.open(jobs_two)
     set_up = time.monotonic() - set_up
-    env = reviewer_env(github, llm, nats_url, redis_url, prefix, concurrency)
+    env = {**reviewer_env(github, llm, nats_url, redis_url, prefix, concurrency), **(extra_env or {})}
     reviewers: list[ReviewerProcess] = []
     try:
         reviewers.append(start_reviewer("reviewer-1", env, workdir))

@@ -88,6 +88,8 @@ class GitHubSettings(_Section):
     webhook_secret: SecretStr | None = None
     webhook_secret_file: Path | None = None
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # GETs revalidated with the ETag of the last answer (kept in Redis): a 304 costs no rate-limit quota.
+    conditional_requests: bool = True
 
     @field_validator("api_url")
     @classmethod
@@ -164,6 +166,8 @@ class LLMSettings(_Section):
     # Prices per million tokens, for the estimated-cost metric; unknown prices count as zero.
     input_price_per_mtok: float = Field(default=0.0, ge=0)
     output_price_per_mtok: float = Field(default=0.0, ge=0)
+    # Price of prompt tokens the provider read from its prompt cache; unset: the input price (an upper bound).
+    cached_input_price_per_mtok: float | None = Field(default=None, ge=0)
 
     @field_validator("base_url")
     @classmethod
@@ -186,10 +190,19 @@ class LLMSettings(_Section):
         """Whether an LLM is configured at all (otherwise only the built-in checks run)."""
         return self.provider is not None
 
-    def estimate_cost(self, input_tokens: int, output_tokens: int) -> float:
-        """Estimated cost in US dollars from the configured prices per million tokens (unknown: 0)."""
+    def estimate_cost(self, input_tokens: int, output_tokens: int, *, cached: int = 0) -> float:
+        """Estimated cost in US dollars from the configured prices per million tokens (unknown: 0);
+        ``cached`` of the input tokens are priced at the cached-input price."""
+        cached = min(cached, input_tokens)
+        cached_price = (
+            self.input_price_per_mtok
+            if self.cached_input_price_per_mtok is None
+            else self.cached_input_price_per_mtok
+        )
         return (
-            input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok
+            (input_tokens - cached) * self.input_price_per_mtok
+            + cached * cached_price
+            + output_tokens * self.output_price_per_mtok
         ) / 1_000_000
 
 

@@ -89,13 +89,24 @@ JOBS_DEAD_LETTERED = Counter(
 LLM_CALLS = Counter("argoai_llm_calls_total", "LLM calls, by model and outcome", ["model", "outcome"])
 LLM_TOKENS = Counter(
     "argoai_llm_tokens_total",
-    "LLM tokens, by model, direction (input/output) and experiment variant",
+    "LLM tokens, by model, direction (input, output; cached_input: the part of input the provider served "
+    "from its prompt cache, already counted in input) and experiment variant",
     ["model", "direction", "variant"],
 )
 LLM_COST = Counter(
     "argoai_llm_cost_usd_total",
     "Estimated LLM cost in US dollars, by model and variant",
     ["model", "variant"],
+)
+LLM_CACHE = Counter(
+    "argoai_llm_cache_total",
+    "LLM response cache lookups, by model and result (hit, miss; error: the store failed)",
+    ["model", "result"],
+)
+LLM_CACHE_SAVED_TOKENS = Counter(
+    "argoai_llm_cache_saved_tokens_total",
+    "LLM tokens not spent because an identical question was answered from the cache, by model and direction",
+    ["model", "direction"],
 )
 LLM_SECONDS = Histogram(
     "argoai_llm_call_duration_seconds",
@@ -111,6 +122,16 @@ LLM_TTFT = Histogram(
 )
 GITHUB_CALLS = Counter(
     "argoai_github_calls_total", "GitHub API calls, by kind and status", ["kind", "status"]
+)
+GITHUB_CONDITIONAL = Counter(
+    "argoai_github_conditional_total",
+    "GitHub GETs by how the ETag cache served them (not_modified: a free 304, modified: a 200 that replaced "
+    "the entry, uncached: no ETag known)",
+    ["result"],
+)
+GITHUB_COALESCED = Counter(
+    "argoai_github_coalesced_total",
+    "GitHub GETs that shared the answer of an identical request already in flight in this process",
 )
 GITHUB_RATE_REMAINING = Gauge(
     "argoai_github_rate_limit_remaining", "x-ratelimit-remaining last seen, by installation", ["installation"]

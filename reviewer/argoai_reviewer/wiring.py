@@ -23,6 +23,7 @@ from argoai_core.logs import get_logger
 from argoai_core.policy_set import StaticPolicyProvider, load_policy_file
 from argoai_core.settings import LLMSettings
 from argoai_core.streams import StreamNames
+from argoai_reviewer.adapters.caching.llm_replies import RedisReplyStore
 from argoai_reviewer.adapters.circuit_redis import RedisBreakerStore
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.github_retry import GitHubPolicy
@@ -45,6 +46,7 @@ from argoai_reviewer.conversation.pipeline import ConversationStores, PipelineOp
 from argoai_reviewer.conversation.ports import PolicyProvider
 from argoai_reviewer.conversation.sources import SourceOptions
 from argoai_reviewer.index.cache import IndexCache
+from argoai_reviewer.llm.cache import ReplyCache
 from argoai_reviewer.llm.circuit import AnyModel, CircuitModel, FallbackModel, circuit_name
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
@@ -284,5 +286,6 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
                 closed_ttl_seconds=min(state_ttl, settings.closed_state_ttl_days * SECONDS_PER_DAY),
                 sources=SourceOptions(store=store, index_cache=IndexCache()),
                 prompts_dir=settings.prompts_dir,
+                llm_cache=ReplyCache(RedisReplyStore(services.redis), config.llm),
             ),
         )

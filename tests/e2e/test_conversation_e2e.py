@@ -43,6 +43,8 @@ kind: ReviewPolicy
 metadata: {name: cluster-default}
 spec:
   checkFailOn: major
+  # No LLM response cache: the re-run test wants the model asked again (a different answer for one head).
+  llmCacheTtlHours: 0
 """
 
 

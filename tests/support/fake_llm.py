@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -662,6 +663,8 @@ class Personality:
     stream_usage: bool = True
     cancels_on_disconnect: bool = True
     one_at_a_time: bool = False
+    # OpenAI caches prompt prefixes by itself and reports ``prompt_tokens_details.cached_tokens``.
+    prefix_cache: bool = False
     # Tool calling; a server without it refuses a request carrying ``tools`` with this status and message.
     tools: bool = True
     tools_refusal: str = ""
@@ -696,7 +699,7 @@ PERSONALITIES: dict[str, Personality] = {
     personality.name: personality
     for personality in (
         # api.openai.com (and Azure): json_schema; max_completion_tokens (reasoning models refuse max_tokens).
-        Personality("openai", limit_params=("max_completion_tokens", "max_tokens")),
+        Personality("openai", limit_params=("max_completion_tokens", "max_tokens"), prefix_cache=True),
         # vLLM ≥ 0.6: json_schema through its guided decoding; both limits; flat error bodies.
         Personality("vllm", error_style="vllm", schema_in_json_object=False),
         # vLLM before json_schema support: pydantic refuses the literal, 400 in vLLM's flat error body.
@@ -759,6 +762,9 @@ _PIECE = 48
 Outcome = Literal["answered", "client left", "generated for nobody"]
 
 
+PREFIX_CACHE_MIN_TOKENS = 1024
+
+
 def _tokens(text: str) -> int:
     """A deterministic token count (about 4 characters per token)."""
     return max(1, len(text) // 4)
@@ -802,6 +808,9 @@ class FakeLLM:
         self._outcomes: dict[int, Outcome] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        # The providers' prompt caches: Anthropic's marked prefixes; hashes of OpenAI's prompt prefixes.
+        self._prefixes: set[str] = set()
+        self._prefix_hashes: set[bytes] = set()
         self._numbers = itertools.count(1)
         self._slot: asyncio.Lock | None = None  # created in the server's loop
         self._server: uvicorn.Server | None = None
@@ -856,8 +865,10 @@ class FakeLLM:
         return found
 
     def reset(self) -> None:
-        """Forget recorded requests, outcomes and queued replies."""
+        """Forget recorded requests, outcomes, queued replies and the prompt cache."""
         with self._lock:
+            self._prefixes.clear()
+            self._prefix_hashes.clear()
             self._queue.clear()
             self._requests.clear()
             self._outcomes.clear()
@@ -1064,10 +1075,52 @@ class FakeLLM:
             }
         )
 
-    @staticmethod
-    def _openai_usage(recorded: Recorded, output: str) -> dict[str, int]:
+    def _openai_usage(self, recorded: Recorded, output: str) -> dict[str, Any]:
         prompt, completion = _tokens(recorded.text), _tokens(output)
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        if self.personality.prefix_cache:
+            usage["prompt_tokens_details"] = {"cached_tokens": self._openai_cached(recorded.text)}
+        return usage
+
+    def _openai_cached(self, text: str) -> int:
+        """OpenAI's prompt caching: the longest prefix shared with an earlier prompt, from 1,024 tokens, in
+        steps of 128 tokens."""
+        # Prefixes are remembered in whole steps of 128 tokens (512 characters at 4 per token), by hash.
+        step = 128 * 4
+        prefixes = [hashlib.sha256(text[:end].encode()).digest() for end in range(step, len(text) + 1, step)]
+        with self._lock:
+            hits = [digest in self._prefix_hashes for digest in prefixes]
+            self._prefix_hashes.update(prefixes)
+        steps = hits.index(False) if False in hits else len(hits)
+        tokens = steps * 128
+        return 0 if tokens < PREFIX_CACHE_MIN_TOKENS else tokens
+
+    def _anthropic_usage(self, recorded: Recorded, output: Any) -> dict[str, int]:
+        """Anthropic's usage: a system prompt marked ``cache_control`` (with the tools before it) is written
+        to the cache the first time and read from it afterwards, from 1,024 tokens; ``input_tokens`` counts
+        the rest of the prompt only."""
+        total = _tokens(recorded.text)
+        system = recorded.body.get("system")
+        marked = isinstance(system, list) and any(
+            isinstance(block, dict) and block.get("cache_control") for block in system
+        )
+        prefix = _tokens(json.dumps(recorded.body.get("tools", [])) + recorded.system) if marked else 0
+        usage = {"input_tokens": total, "output_tokens": _tokens(json.dumps(output))}
+        if prefix < PREFIX_CACHE_MIN_TOKENS:
+            return usage
+        key = json.dumps([recorded.body.get("tools", []), system], sort_keys=True)
+        with self._lock:
+            seen = key in self._prefixes
+            self._prefixes.add(key)
+        # The tools are part of the prompt too (counted here, where they are part of the cached prefix).
+        total = _tokens(json.dumps(recorded.body.get("tools", [])) + recorded.text)
+        usage["input_tokens"] = max(0, total - prefix)
+        usage["cache_read_input_tokens" if seen else "cache_creation_input_tokens"] = prefix
+        return usage
 
     async def _openai_events(
         self,
@@ -1171,7 +1224,7 @@ class FakeLLM:
         else:
             content = [{"type": "text", "text": str(reply.value)}]
             stop = "refusal" if reply.kind == "refusal" else "end_turn"
-        usage = {"input_tokens": _tokens(recorded.text), "output_tokens": _tokens(json.dumps(content))}
+        usage = self._anthropic_usage(recorded, content)
         message = {
             "id": f"msg_fake_{number}",
             "type": "message",

@@ -412,6 +412,15 @@ class PolicySpec(_Spec):
     token_budget_per_day: int | None = Field(
         default=None, ge=1000, le=1_000_000_000, description="LLM tokens per repository per day"
     )
+    llm_cache_ttl_hours: int = Field(
+        default=168,
+        ge=0,
+        le=2160,
+        description=(
+            "Hours an LLM answer is reused for an identical question (same model and prompt, same "
+            "installation): a full review of an unchanged head costs no tokens; 0 turns the cache off"
+        ),
+    )
     commands: list[Command] = Field(
         default_factory=_default_commands,
         max_length=9,

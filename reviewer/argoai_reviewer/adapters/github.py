@@ -34,6 +34,9 @@ from redis.exceptions import RedisError
 from argoai_core.errors import PermanentError, RateLimitedError, UnavailableError
 from argoai_core.models.job import RepoRef
 from argoai_core.settings import GitHubSettings, RedisSettings
+from argoai_reviewer.adapters.caching.coalescing import CoalescingTransport
+from argoai_reviewer.adapters.caching.conditional import ConditionalTransport
+from argoai_reviewer.adapters.caching.etags import RedisEtagStore
 from argoai_reviewer.adapters.github_client import (
     CALL_INSTALLATION,
     CALL_KIND,
@@ -77,6 +80,23 @@ MAX_PR_FILES = 3000  # GitHub lists no more; stop there even if a server kept pa
 WRITE_LOCK_SECONDS = 6.0
 
 
+def github_transport(settings: GitHubSettings, redis: Redis, key_prefix: str) -> httpx.AsyncBaseTransport:
+    """The layers under githubkit, as Prow's ghproxy stacks them: identical concurrent GETs coalesced, then
+    revalidated with their ETag (kept in Redis per installation), then the connection pool."""
+    api = httpx.URL(settings.api_url)
+
+    def handles(request: httpx.Request) -> bool:
+        # The API's answers only: the archive host (another origin) streams large tarballs.
+        url = request.url
+        return url.host == api.host and url.port == api.port and "/tarball/" not in url.path
+
+    below: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50))
+    if settings.conditional_requests:
+        store = RedisEtagStore(redis, prefix=f"{cache_prefix(key_prefix, settings.host)}:etag")
+        below = ConditionalTransport(below, store, scope=CALL_INSTALLATION.get, handles=handles)
+    return CoalescingTransport(below, handles=handles)
+
+
 class _Calls:
     """What the App and its installations share: the client, the Redis token cache and the write gate."""
 
@@ -93,7 +113,7 @@ class _Calls:
         self.app_id, _ = settings.app_credentials()
         self.redis = redis
         self.key_prefix = key_prefix
-        self.transport = SharedTransport(httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50)))
+        self.transport = SharedTransport(github_transport(settings, redis, key_prefix))
         self.github = build_github(
             settings, redis, key_prefix=key_prefix, policy=policy, transport=self.transport
         )

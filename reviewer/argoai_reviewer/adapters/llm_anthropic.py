@@ -27,7 +27,14 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import Message, MessageParam, RawMessageStreamEvent, ToolChoiceParam, ToolParam
+from anthropic.types import (
+    Message,
+    MessageParam,
+    RawMessageStreamEvent,
+    TextBlockParam,
+    ToolChoiceParam,
+    ToolParam,
+)
 from opentelemetry.trace import Tracer
 
 from argoai_core.errors import ArgoAIError, ConfigError, InvalidInputError, PermanentError
@@ -131,6 +138,7 @@ class _Assembly:
     stop_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
 
     def add(self, event: RawMessageStreamEvent) -> bool:
         """Take one event; True when it carried output (text or tool input)."""
@@ -144,6 +152,7 @@ class _Assembly:
                 + (usage.cache_read_input_tokens or 0)
             )
             self.output_tokens = usage.output_tokens
+            self.cached_tokens = usage.cache_read_input_tokens or 0
         elif event.type == "content_block_start":
             block = event.content_block
             if block.type == "tool_use":
@@ -172,7 +181,11 @@ class _Assembly:
         """The assembled answer, for validation exactly as a whole one."""
         turn = _Turn(blocks=[self.blocks[i] for i in sorted(self.blocks)], stop_reason=self.stop_reason)
         return Answer(
-            reply=turn, input_tokens=self.input_tokens, output_tokens=self.output_tokens, model=self.model
+            reply=turn,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            model=self.model,
+            cached_tokens=self.cached_tokens,
         )
 
 
@@ -262,7 +275,7 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             self._client.messages.create(
                 model=model,
                 max_tokens=self._max_tokens,
-                system=conversation.system,
+                system=_cached_system(conversation.system),
                 messages=conversation.messages,
                 tools=conversation.tool_params(),
                 tool_choice=conversation.tool_choice(),
@@ -281,7 +294,7 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
         message: Message = await self._client.messages.create(
             model=model,
             max_tokens=self._max_tokens,
-            system=conversation.system,
+            system=_cached_system(conversation.system),
             messages=conversation.messages,
             tools=conversation.tool_params(),
             tool_choice=conversation.tool_choice(),
@@ -298,6 +311,7 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             input_tokens=input_tokens,
             output_tokens=usage.output_tokens,
             model=message.model,
+            cached_tokens=usage.cache_read_input_tokens or 0,
         )
 
     def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
@@ -339,6 +353,13 @@ class AnthropicReviewModel(StructuredReviewModel[_Conversation]):
             )
         else:
             conversation.messages.append({"role": "user", "content": correction})
+
+
+def _cached_system(system: str) -> list[TextBlockParam]:
+    """The system prompt as one block marked ``cache_control``: the tool definition and the system prompt
+    (the same for every call) are the prompt prefix Anthropic caches, read back at a tenth of the price.
+    Below the model's minimum cacheable length the mark is simply ignored."""
+    return [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
 
 
 def _map_error(exc: anthropic.AnthropicError | httpx2.HTTPError, limits: CallLimits) -> ArgoAIError:

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 import openai
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 from opentelemetry.trace import Tracer
@@ -398,6 +399,7 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             model=completion.model or request.model,
+            cached_tokens=_cached(usage),
         )
 
     def _validate(self, answer: Answer, spec: OutputSpec[T]) -> T:
@@ -416,6 +418,13 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         conversation.messages.append({"role": "user", "content": self._instructions.correct(problem)})
 
 
+def _cached(usage: CompletionUsage | None) -> int:
+    """Prompt tokens the server read from its prefix cache (OpenAI's ``prompt_tokens_details``; servers
+    without prefix caching leave it out)."""
+    details = usage.prompt_tokens_details if usage is not None else None
+    return (details.cached_tokens or 0) if details is not None else 0
+
+
 @dataclass
 class _Assembly:
     """A streamed answer put back together: the text of the first choice, its finish reason, the usage."""
@@ -426,6 +435,7 @@ class _Assembly:
     finish_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
     # Streamed tool calls by index: [id, name, argument fragments].
     calls: dict[int, list[Any]] = field(default_factory=dict)
 
@@ -436,6 +446,7 @@ class _Assembly:
         if chunk.usage is not None:  # the last chunk with include_usage (choices empty)
             self.input_tokens = chunk.usage.prompt_tokens
             self.output_tokens = chunk.usage.completion_tokens
+            self.cached_tokens = _cached(chunk.usage)
         carried = False
         for choice in chunk.choices:
             if choice.index != 0:
@@ -473,6 +484,7 @@ class _Assembly:
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             model=self.model,
+            cached_tokens=self.cached_tokens,
         )
 
 

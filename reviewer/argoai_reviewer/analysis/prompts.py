@@ -1,15 +1,24 @@
 """The prompts sent to the LLM, rendered from the Jinja2 templates in ``prompts/``.
 
 Everything that comes from the pull request (title, description, paths, code) is untrusted: it is redacted
-(:mod:`argoai_core.redact`) and placed inside data blocks whose boundary is a random token made for each
-prompt. The token is drawn again until no piece of data contains it, so data can never close its block and
-pose as instructions; the system prompt says that nothing inside a block is to be obeyed. Only the review
-policy (set by the repository's administrators, never read from the pull request) is rendered outside.
-The system prompt does not depend on the pull request, so providers can cache it.
+(:mod:`argoai_core.redact`) and placed inside data blocks whose boundary is a token no piece of the data
+contains (drawn again until none does), so data can never close its block and pose as instructions; the
+system prompt says that nothing inside a block is to be obeyed. Only the review policy (set by the
+repository's administrators, never read from the pull request) is rendered outside.
+
+**Caching.** The boundary is derived from the pull request's title and description (a hash, then a counter
+while the data contains it), not drawn at random: safety comes from the containment check, and a prompt
+rendered twice from the same pull request text is byte-identical, which the LLM response cache
+(:mod:`argoai_reviewer.llm.cache`) and the providers' prefix caches need. For the latter the user prompt puts
+what changes least first: the pull request text, the policy's instructions, the related unchanged code,
+then the changed files and which call of the review this is. The system prompt does not depend on the pull
+request at all, so providers cache it across reviews.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
@@ -33,6 +42,17 @@ DEFAULT_MAX_FINDINGS = 20
 
 def _token() -> str:
     return f"DATA-{secrets.token_hex(12)}"
+
+
+def derived_tokens(*seed: str) -> Callable[[], str]:
+    """Boundary candidates derived from ``seed``: the same sequence for the same seed (see the docstring)."""
+    counter = itertools.count()
+
+    def token() -> str:
+        text = "\0".join((*seed, str(next(counter))))
+        return f"DATA-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+    return token
 
 
 @lru_cache(maxsize=8)
@@ -97,11 +117,12 @@ def render_batch_prompt(
     batch: Batch,
     calls: int = 1,
     related: str = "",
-    token: Callable[[], str] = _token,
+    token: Callable[[], str] | None = None,
     prompts: Path | None = None,
 ) -> str:
-    """The user prompt of one LLM call: the pull request, the policy's instructions, the batch's files, and
-    the related unchanged code chosen for it (already redacted and trimmed)."""
+    """The user prompt of one LLM call: the pull request, the policy's instructions, the related unchanged
+    code chosen for it (already redacted and trimmed) and the batch's files; ``token`` overrides the
+    boundary candidates (derived from the pull request's text by default)."""
     return _render(
         prompts=prompts,
         pr=pr,
@@ -156,10 +177,12 @@ def _render(
     path_instructions: list[tuple[str, str]],
     call: int,
     calls: int,
-    token: Callable[[], str],
+    token: Callable[[], str] | None,
 ) -> str:
     title = redact(_clip(pr.title, MAX_TITLE_CHARS))
     body = redact(_clip(pr.body or "(no description)", MAX_BODY_CHARS))
+    if token is None:
+        token = derived_tokens(str(pr.number), title, body)
     # The files are already redacted by the context builder; redacting again is cheap insurance.
     files = redact_keeping_lines(files)
     related = redact_keeping_lines(related)

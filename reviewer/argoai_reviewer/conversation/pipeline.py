@@ -83,6 +83,7 @@ from argoai_reviewer.conversation.ports import (
     ConversationKeys,
     GitHubApp,
     GitHubInstallation,
+    LLMCache,
     PolicyProvider,
     PullRequestRecords,
     RepositoryFeedback,
@@ -133,6 +134,8 @@ class PipelineOptions:
     sources: SourceOptions = field(default_factory=SourceOptions)
     # Where experiment variants' prompt directories (promptDir) are (ARGOAI_REVIEWER_PROMPTS_DIR).
     prompts_dir: Path | None = None
+    # The LLM response cache (None: every question is asked); the policy's llmCacheTtlHours sets its TTL.
+    llm_cache: LLMCache | None = None
 
 
 @dataclass
@@ -421,6 +424,11 @@ class ReviewPipeline:
         files_base = scope.since or pr.base_sha
         policy, provider_note = within_configured_llm(policy, self._options.llm.provider)
         model, budget_note = await llm_within_budget(self._budget, self._model, job, policy)
+        cache = self._options.llm_cache
+        if model is not None and cache is not None:
+            # Per installation: an answer about one customer's code is never served to another.
+            installation = f"{job.repo.host}/{job.installation_id}"
+            model = cache.around(model, scope=installation, ttl_seconds=policy.llm_cache_ttl_hours * 3600.0)
         notes += [note for note in (provider_note, budget_note) if note]
         if budget_note:
             await self._notifier.budget_exhausted(job, policy)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from argoai_core.models.job import CommentKind, RepoRef
 from argoai_core.models.policy import PolicySpec
+from argoai_reviewer.analysis.model import ReviewModel
 from argoai_reviewer.domain import (
     Annotation,
     ChangedFile,
@@ -221,6 +222,14 @@ class TokenBudget(Protocol):
 
     async def spend(self, scope: str, tokens: int) -> None:
         """Add ``tokens`` to today's total of ``scope``."""
+        ...
+
+
+class LLMCache(Protocol):
+    """The LLM response cache (``argoai_reviewer.llm.cache``): identical questions are answered once."""
+
+    def around(self, model: ReviewModel, *, scope: str, ttl_seconds: float) -> ReviewModel:
+        """``model`` answering repeated questions of ``scope`` (an installation) from the cache."""
         ...
 
 

@@ -108,6 +108,8 @@ class Answer:
     input_tokens: int
     output_tokens: int
     model: str
+    # The part of ``input_tokens`` the provider served from its prompt (prefix) cache.
+    cached_tokens: int = 0
 
 
 H = TypeVar("H")
@@ -314,7 +316,10 @@ class StructuredReviewModel(abc.ABC, Generic[H]):
         arm = variant()
         LLM_TOKENS.labels(model=model, direction="input", variant=arm).inc(answer.input_tokens)
         LLM_TOKENS.labels(model=model, direction="output", variant=arm).inc(answer.output_tokens)
+        LLM_TOKENS.labels(model=model, direction="cached_input", variant=arm).inc(answer.cached_tokens)
         LLM_COST.labels(model=model, variant=arm).inc(
-            self._settings.estimate_cost(answer.input_tokens, answer.output_tokens)
+            self._settings.estimate_cost(
+                answer.input_tokens, answer.output_tokens, cached=answer.cached_tokens
+            )
         )
         return answer

@@ -41,7 +41,8 @@ async def test_tool_call_round_trip(fake_llm: FakeLLM, make_model: ModelFactory)
     assert KEY not in str(sent.body)
     assert sent.body["tool_choice"] == {"type": "tool", "name": SCHEMA_NAME}
     assert sent.schema == review_schema()
-    assert sent.body["system"] == SYSTEM
+    # One block marked cache_control: the tools and the system prompt are the prefix Anthropic caches.
+    assert sent.body["system"] == [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]
     assert sent.body["max_tokens"] == 4096
     assert sent.model == "claude-fake"
     assert reply.model == "claude-fake"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import io
 import json
 import re
@@ -38,6 +39,7 @@ from support.fake_github.state import (
     PostedComment,
     PostedReview,
     Pull,
+    RateWindow,
     Reaction,
     Repo,
     ReviewComment,
@@ -1066,16 +1068,32 @@ def _authenticate(
 
 def _rate_headers(state: FakeGitHubState, principal: str) -> tuple[dict[str, str], bool]:
     window = state.count_call(principal)
-    exceeded = window.used > window.limit
+    return _window_headers(window), window.used > window.limit
+
+
+def _window_headers(window: RateWindow) -> dict[str, str]:
     remaining = max(0, window.limit - window.used)
-    headers = {
+    return {
         "x-ratelimit-limit": str(window.limit),
         "x-ratelimit-remaining": str(remaining),
         "x-ratelimit-reset": str(int(window.reset_at)),
         "x-ratelimit-used": str(min(window.used, window.limit)),
         "x-ratelimit-resource": "core",
     }
-    return headers, exceeded
+
+
+def etag_of(content: bytes, accept: str) -> str:
+    """GitHub's weak ETag of a representation: it changes with the body and with the media type asked for."""
+    digest = hashlib.sha256(accept.encode() + b"\0" + content).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """``If-None-Match`` (a list, or ``*``) against ``etag``, compared weakly as RFC 9110 says for GETs."""
+    if not if_none_match:
+        return False
+    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in wanted or etag.removeprefix("W/") in wanted
 
 
 def endpoint(
@@ -1110,21 +1128,21 @@ def endpoint(
         )
         headers: dict[str, str] = {}
         started: float | None = None
+        principal: str | None = None  # whose primary rate limit this request counts against
         with state.lock:
             reply = Reply(fault.status, fault.body, dict(fault.headers)) if fault and fault.status else None
             if reply is None:
                 reply = _authenticate(state, request, auth, call, entry)
-            if reply is None or reply.status != 401:
+            if (reply is None or reply.status != 401) and (call.app_id or call.installation_id):
                 principal = f"app:{call.app_id}" if call.app_id else f"installation:{call.installation_id}"
-                if call.app_id or call.installation_id:
-                    headers, exceeded = _rate_headers(state, principal)
-                    if reply is None and exceeded:
-                        reply = Reply(
-                            403,
-                            shapes.error(
-                                f"API rate limit exceeded for {principal.replace(':', ' ID ')}.", status=403
-                            ),
-                        )
+                headers, exceeded = _rate_headers(state, principal)
+                if reply is None and exceeded:
+                    reply = Reply(
+                        403,
+                        shapes.error(
+                            f"API rate limit exceeded for {principal.replace(':', ' ID ')}.", status=403
+                        ),
+                    )
             if reply is None and write and call.installation_id is not None:
                 if state.content_limited(call.installation_id):
                     reply = Reply(
@@ -1150,9 +1168,24 @@ def endpoint(
                 reply = handler(state, call)
         entry.status = reply.status
         headers = {**headers, **reply.headers}
-        if reply.raw is not None:
-            return Response(reply.raw, status_code=reply.status, headers=headers)
-        return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+        response = (
+            Response(reply.raw, status_code=reply.status, headers=headers)
+            if reply.raw is not None
+            else JSONResponse(reply.body, status_code=reply.status, headers=headers)
+        )
+        if request.method != "GET" or reply.status != 200:
+            return response
+        # Every 200 to a GET carries an ETag; a request naming it is answered 304 with no body, and (as on
+        # GitHub) a 304 does not count against the primary rate limit.
+        etag = etag_of(bytes(response.body), request.headers.get("accept", ""))
+        if not _matches(request.headers.get("if-none-match", ""), etag):
+            response.headers["etag"] = etag
+            return response
+        entry.status = 304
+        if principal is not None:
+            headers = {**headers, **_window_headers(state.refund_call(principal))}
+        kept = {k: v for k, v in headers.items() if k.lower().startswith("x-") or k.lower() == "link"}
+        return Response(status_code=304, headers={**kept, "etag": etag})
 
     return run
 
@@ -1231,6 +1264,7 @@ ADMIN_METHODS = {
     "rate_limit_next",
     "delay_next",
     "set_rate_limit",
+    "quota_used",
     "expire_tokens",
     "reviews_posted",
     "comments_posted",

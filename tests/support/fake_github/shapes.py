@@ -16,9 +16,14 @@ WEB = "https://github.com"
 Json = dict[str, Any]
 
 
+# The time the fake started: timestamps it does not track are stable, as GitHub's are (a representation that
+# changed every second would never be answered 304).
+STARTED = datetime.now(UTC)
+
+
 def iso(moment: datetime | None = None) -> str:
-    """GitHub's timestamp format: ``2026-11-02T10:00:00Z``."""
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """GitHub's timestamp format: ``2026-11-02T10:00:00Z`` (unknown moments: when the fake started)."""
+    return (moment or STARTED).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stable_id(*parts: object) -> int:

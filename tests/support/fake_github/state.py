@@ -811,6 +811,19 @@ class FakeGitHubState:
             window.used += 1
             return window
 
+    def refund_call(self, principal: str) -> RateWindow:
+        """Take back one counted call (a conditional request answered 304 is free on GitHub)."""
+        with self.lock:
+            window = self.rate_windows[principal]
+            window.used = max(0, window.used - 1)
+            return window
+
+    def quota_used(self, principal: str) -> int:
+        """Calls counted against ``principal``'s primary limit in its current window."""
+        with self.lock:
+            window = self.rate_windows.get(principal)
+            return 0 if window is None or window.reset_at <= time.time() else window.used
+
     # ----- tokens ---------------------------------------------------------------------------------
 
     def issue_token(self, installation_id: int) -> Token:
