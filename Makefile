@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer operator/argoai_operator cli/argoai_cli
 
-.PHONY: install run dev test lint typecheck imports pytest faults crds bench bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api compat fmt clean
+.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api compat fmt clean
 
 # The stamp is touched as soon as the Python packages are in: a later failure (or a retry) does not
 # reinstall them. A half-made venv (no pip: python3-venv missing) is made again.
@@ -49,6 +49,11 @@ pytest: install
 
 faults: install
 	$(BIN)/pytest tests/faults -v
+
+## faults-long: the LLM down for 30 minutes under load (opt-in, not in CI): every PR reviewed once after it
+## returns, nothing dead-lettered (the same test as CI's 3-minute outage, run longer)
+faults-long: install
+	ARGOAI_FAULTS_OUTAGE_SECONDS=1800 $(BIN)/pytest tests/faults/test_outages.py -v -s -k llm_down
 
 crds: install
 	$(BIN)/python scripts/gen_crd.py

@@ -32,6 +32,18 @@ class UnavailableError(RetryableError):
     """A dependency (NATS, Redis, GitHub, the LLM) did not answer or answered 5xx."""
 
 
+class CircuitOpenError(UnavailableError):
+    """A dependency's circuit breaker is open (an outage seen across reviews): the call was not even tried.
+
+    ``circuit`` names the breaker (provider and base URL), so the job can wait for that one to close instead
+    of spending its deliveries.
+    """
+
+    def __init__(self, message: str, *, circuit: str, delay: float = 5.0) -> None:
+        super().__init__(message, delay=delay)
+        self.circuit = circuit
+
+
 class RateLimitedError(RetryableError):
     """A dependency asked us to slow down; ``delay`` is how long it asked us to wait."""
 

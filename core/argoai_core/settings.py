@@ -176,12 +176,13 @@ class LLMSettings(_Section):
 
     @model_validator(mode="after")
     def _key(self) -> Self:
+        cls = type(self)
         try:
             object.__setattr__(self, "api_key", _secret(self.api_key, self.api_key_file))
         except ValueError as exc:
-            raise ValueError(f"ARGOAI_LLM_API_KEY: {exc}") from None
+            raise ValueError(f"{env_name(cls, 'api_key')}: {exc}") from None
         if self.provider is not None and not self.model:
-            raise ValueError("ARGOAI_LLM_MODEL: required when ARGOAI_LLM_PROVIDER is set")
+            raise ValueError(f"{env_name(cls, 'model')}: required when {env_name(cls, 'provider')} is set")
         return self
 
     @property
@@ -203,6 +204,13 @@ class LLMSettings(_Section):
             + cached * cached_price
             + output_tokens * self.output_price_per_mtok
         ) / 1_000_000
+
+
+class FallbackLLMSettings(LLMSettings):
+    """An optional second model (``ARGOAI_FALLBACK_LLM_*``, the same fields as ``ARGOAI_LLM_*``) that reviews
+    while the first one's circuit breaker is open."""
+
+    model_config = SettingsConfigDict(env_prefix="ARGOAI_FALLBACK_LLM_")
 
 
 class NatsSettings(_Section):

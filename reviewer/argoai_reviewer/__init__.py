@@ -14,8 +14,10 @@ declared in pyproject.toml's import-linter ``layers`` contract, so ``make import
 ``analysis`` | ``notify``      what the model sees, how its findings are verified and placed on the diff |
                                which events go to which notification target, and each platform's format
 ``agent``                      agent mode's read-only tools over a snapshot, their budget, fenced results
-``index`` | ``workspace``      definitions and references across a repository (tree-sitter) |
-                               the repository's files at the reviewed head (safe snapshots, LRU cache)
+``index`` | ``workspace`` | ``resilience``
+                               definitions and references across a repository (tree-sitter) |
+                               the repository's files at the reviewed head (safe snapshots, LRU cache) |
+                               circuit breakers of the LLM and GitHub, shared through Redis
 ``domain``, ``outcome``, ``metrics``, ``settings``
                                plain data, results, Prometheus metrics and settings every stage shares
 """

@@ -241,6 +241,22 @@ SUGGESTION_CHECKS = Counter(
     "no_parser)",
     ["result"],
 )
+CIRCUIT_OPEN = Gauge(
+    "argoai_circuit_open",
+    "1 while the circuit breaker of a dependency (llm:<provider>:<base URL>, github:<host>) is open, as this "
+    "process last saw it",
+    ["circuit"],
+)
+CIRCUIT_OPENED = Counter(
+    "argoai_circuit_opened_total", "Times this process saw a dependency's circuit breaker open", ["circuit"]
+)
+REVIEWS_WAITING = Gauge(
+    "argoai_reviews_waiting_for_circuit",
+    "Reviews of this process holding their job while a dependency's circuit breaker is open",
+)
+LLM_FALLBACK_CALLS = Counter(
+    "argoai_llm_fallback_calls_total", "LLM calls answered by the fallback model while the primary was down"
+)
 NOTIFICATIONS = Counter(
     "argoai_notifications_total",
     "Notifications, by target, event and outcome (published, not_published, sent, retried, rate_limited, "

@@ -20,6 +20,7 @@ from argoai_core.models.notification import TARGET_NAME_PATTERN
 from argoai_core.secrets import is_placeholder, read_secret_file
 from argoai_core.settings import (
     CommonSettings,
+    FallbackLLMSettings,
     GitHubSettings,
     HistorySettings,
     LLMSettings,
@@ -78,6 +79,19 @@ class ReviewerSettings(BaseSettings):
     max_review_seconds: float = Field(default=900.0, ge=1, le=86_400)
     # On SIGTERM running reviews get this long to finish; the rest are handed back to JetStream.
     grace_period_seconds: float = Field(default=25.0, ge=0, le=3600)
+
+    # Circuit breakers (one per LLM provider + base URL and one per GitHub host, shared by every pod through
+    # Redis): this many failed calls in a row (after each call's own retries: 5xx, timeouts, overload, 429s
+    # past their retry-after) open the breaker; failures further apart than the window do not add up.
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_window_seconds: float = Field(default=120.0, ge=1, le=86_400)
+    # While a breaker is open, one waiting review tries the dependency again this often (the probe).
+    breaker_probe_seconds: float = Field(default=15.0, ge=0.1, le=3600)
+    # How often waiting reviews look whether the breaker closed (they resume within this of the probe).
+    breaker_poll_seconds: float = Field(default=2.0, ge=0.05, le=60)
+    # Reviews wait for an open breaker, without spending deliveries, until it has been open this long; past
+    # it they are retried and dead-lettered as usual (default 6 hours).
+    outage_tolerance_seconds: float = Field(default=6 * 3600.0, ge=0, le=7 * 86_400)
 
     # Review state in Redis: last reviewed head and posted fingerprints live this long after the last write.
     state_ttl_days: int = Field(default=30, ge=1, le=3650)
@@ -232,6 +246,8 @@ class ReviewerConfig:
     nats: NatsSettings
     redis: RedisSettings
     reviewer: ReviewerSettings
+    # An optional second model, reviewing while the first one's circuit breaker is open.
+    fallback_llm: FallbackLLMSettings = field(default_factory=FallbackLLMSettings.model_construct)
     # No targets unless the environment names some (a config built by hand, in tests, notifies nobody).
     notify: NotifySettings = field(default_factory=lambda: NotifySettings.model_construct())
     # Audit history (ARGOAI_HISTORY_*); a default for callers that build a config by hand.
@@ -247,6 +263,7 @@ class ReviewerConfig:
             nats=load(NatsSettings),
             redis=load(RedisSettings),
             reviewer=load(ReviewerSettings, **reviewer_overrides),
+            fallback_llm=load(FallbackLLMSettings),
             notify=load(NotifySettings),
             history=load(HistorySettings),
         )

@@ -24,6 +24,7 @@ from argoai_core.policy_set import StaticPolicyProvider, load_policy_file
 from argoai_core.settings import LLMSettings
 from argoai_core.streams import StreamNames
 from argoai_reviewer.adapters.caching.llm_replies import RedisReplyStore
+from argoai_reviewer.adapters.circuit_redis import RedisBreakerStore
 from argoai_reviewer.adapters.github import GitHubAppAdapter
 from argoai_reviewer.adapters.github_retry import GitHubPolicy
 from argoai_reviewer.adapters.jobs import JetStream, JetStreamJobs, close_connection
@@ -46,11 +47,13 @@ from argoai_reviewer.conversation.ports import PolicyProvider
 from argoai_reviewer.conversation.sources import SourceOptions
 from argoai_reviewer.index.cache import IndexCache
 from argoai_reviewer.llm.cache import ReplyCache
+from argoai_reviewer.llm.circuit import AnyModel, CircuitModel, FallbackModel, circuit_name
 from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.limits import ConcurrencyLimitedModel
 from argoai_reviewer.llm.retry import RetryPolicy
 from argoai_reviewer.llm.structured import LLMClient
 from argoai_reviewer.notify.routing import NotificationSink, Notifier
+from argoai_reviewer.resilience.breaker import BreakerOptions, Breakers
 from argoai_reviewer.runtime.notify_worker import NotificationWorker
 from argoai_reviewer.runtime.process import Assembly
 from argoai_reviewer.runtime.worker import ReviewRunner
@@ -74,6 +77,8 @@ class RuntimeServices:
     lock: RedisReviewLock
     state: RedisReviewState
     history: RedisReviewHistory
+    # The circuit breakers of the LLM and GitHub, shared with every pod through Redis.
+    breakers: Breakers
     # Publishes the notifications the policies route (to nobody when no target is configured).
     notifier: Notifier = field(default_factory=lambda: Notifier(None, ()))
 
@@ -91,6 +96,7 @@ class RuntimeServices:
             lock=RedisReviewLock(redis),
             state=RedisReviewState(redis, ttl_seconds=settings.state_ttl_days * SECONDS_PER_DAY),
             history=RedisReviewHistory(redis, max_per_repo=settings.history_per_repo),
+            breakers=Breakers(RedisBreakerStore(redis), BreakerOptions.from_settings(settings)),
             notifier=Notifier(notifications, list(config.notify.parsed_targets)),
         )
 
@@ -141,6 +147,7 @@ def assembler(
                 queue=queue,
                 runner=runner,
                 connected=lambda: nc.is_connected,
+                outages=services.breakers,
                 history=history,
                 notifications=notifications,
             )
@@ -168,6 +175,15 @@ def build_model(
 
         return AnthropicReviewModel(settings, retry=policy, instructions=instructions)
     raise ConfigError("ARGOAI_LLM_PROVIDER: not set (openai or anthropic) — no LLM is configured")
+
+
+async def guarded_model(stack: AsyncExitStack, settings: LLMSettings, breakers: Breakers) -> CircuitModel:
+    """The model of ``settings`` behind the circuit breaker of its provider and base URL (closed with
+    ``stack``)."""
+    client = build_model(settings)
+    stack.push_async_callback(client.aclose)
+    assert settings.provider is not None  # narrowed for mypy: only configured settings get here
+    return CircuitModel(client, breakers.circuit(circuit_name(settings.provider, settings.base_url)))
 
 
 def snapshot_limits(settings: ReviewerSettings) -> SnapshotLimits:
@@ -219,13 +235,18 @@ async def build_runner(config: ReviewerConfig, services: RuntimeServices) -> Asy
             services.redis.client,
             key_prefix=config.redis.key_prefix,
             policy=GitHubPolicy(write_spacing_seconds=config.reviewer.github_write_spacing_seconds),
+            circuit=services.breakers.circuit(f"github:{config.github.host}"),
         )
         stack.push_async_callback(github.aclose)
         model: ConcurrencyLimitedModel | None = None
         if config.llm.configured:
-            client = build_model(config.llm)
-            stack.push_async_callback(client.aclose)
-            model = ConcurrencyLimitedModel(client, config.reviewer.llm_concurrency)
+            guarded: AnyModel = await guarded_model(stack, config.llm, services.breakers)
+            if config.fallback_llm.configured:
+                fallback = await guarded_model(stack, config.fallback_llm, services.breakers)
+                guarded = FallbackModel(
+                    guarded, fallback, primary_label=f"{config.llm.provider} {config.llm.model}"
+                )
+            model = ConcurrencyLimitedModel(guarded, config.reviewer.llm_concurrency)
         else:
             log.warning("no LLM configured: reviews run the built-in checks only")
         policies: PolicyProvider

@@ -48,6 +48,13 @@ def tally(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
+def more_tallies(request: pytest.FixtureRequest) -> Callable[[str], Tally]:
+    """Further lines of the report for a test that runs several scenarios at once (``<test>[<suffix>]``)."""
+    report = request.config.stash[REPORT_KEY]
+    return lambda suffix: report.tally(f"{request.node.name}[{suffix}]")
+
+
+@pytest.fixture
 def fake_llm() -> Iterator[FakeLLM]:
     """A fake OpenAI-compatible LLM reporting a finding for each FIXME-BUG line."""
     with FakeLLM(api_key=LLM_KEY, responder=MarkerResponder()) as fake:

@@ -30,6 +30,8 @@ class Tally:
     canaries_leaked: int = 0
     expected: set[tuple[str, int, str]] = field(default_factory=set)
     forbidden: set[tuple[str, int, str]] = field(default_factory=set)
+    # Measured figures worth reading beside the counters (e.g. how soon reviews resumed after an outage).
+    measured: dict[str, float] = field(default_factory=dict)
 
     def sent(self, response: httpx.Response) -> httpx.Response:
         """Count one webhook delivery and whether the gateway accepted it (202)."""
@@ -110,11 +112,15 @@ class FaultReport:
             f"0 unwanted ({totals['reviews_unwanted']}), 0 leaked ({totals['canaries_leaked']}) -> "
             + ("MET" if verdict and totals["reviews_unwanted"] == 0 else "MISSED")
         )
+        for name, tally in self.tallies.items():
+            for what, value in tally.measured.items():
+                out.append(f"{name}: {what} = {value:g}")
         return out
 
     def as_json(self) -> dict[str, object]:
         """The report as a JSON document."""
         return {
             "tests": {name: tally.figures() for name, tally in self.tallies.items()},
+            "measured": {name: tally.measured for name, tally in self.tallies.items() if tally.measured},
             "totals": self.totals(),
         }

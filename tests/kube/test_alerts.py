@@ -56,6 +56,7 @@ EXPECTED_ALERTS = {
     "ArgoAIGitHubRateLimitLow",
     "ArgoAIPolicyInvalid",
     "ArgoAITokenBudgetExhausted",
+    "ArgoAICircuitOpen",
 }
 
 METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary"}
@@ -164,7 +165,8 @@ def test_source_scan_finds_every_metric_the_processes_register() -> None:
 
 
 def test_the_rule_covers_each_alert_asked_for() -> None:
-    """One alert per topic: 5xx, gateway, queue lag, oldest job, dead letters, failures, LLM, rate, policy."""
+    """One alert per topic: 5xx, gateway, queue lag, oldest job, dead letters, failures, LLM, rate, policy,
+    budget, open circuit breaker."""
     assert {r["alert"] for r in rules()} == EXPECTED_ALERTS
 
 

@@ -703,12 +703,43 @@ NO_APP = {"github": {"appId": None, "privateKeySecret": {"name": ""}}}
         ({"nats": {"replicas": 3}}, "nats.replicas=3 needs a NATS cluster"),
         ({"operator": {"standalone": True, "replicas": 2}}, "needs peering"),
         ({"gateway": {"ingress": {"enabled": True}}}, "gateway.ingress.host is required"),
+        ({"fallbackLlm": {"provider": "anthropic"}}, "fallbackLlm.model is required"),
     ],
 )
 def test_values_that_cannot_start_fail_the_render(override: dict[str, Any], message: str) -> None:
     """Every combination whose pods would crash-loop stops the install, naming the value to set."""
     with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
         render(merged(values("minimal"), override))
+
+
+def test_a_fallback_llm_reaches_the_reviewer_with_its_key_mounted_as_a_file() -> None:
+    """fallbackLlm.* become ARGOAI_FALLBACK_LLM_* of the reviewer, the key a file from its own Secret; the
+    outage tolerance is given in seconds."""
+    docs = render(
+        merged(
+            values("minimal"),
+            {
+                "llm": {"provider": "openai", "model": "gpt-4.1-mini", "apiKeySecret": {"name": "openai"}},
+                "fallbackLlm": {
+                    "provider": "anthropic",
+                    "model": "claude-x",
+                    "apiKeySecret": {"name": "anth"},
+                },
+                "reviewer": {"outageToleranceHours": 2},
+            },
+        )
+    )
+    [reviewer] = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "argoai-reviewer"]
+    pod = pod_of(reviewer)
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ARGOAI_FALLBACK_LLM_PROVIDER"] == "anthropic"
+    assert env["ARGOAI_FALLBACK_LLM_MODEL"] == "claude-x"
+    assert env["ARGOAI_FALLBACK_LLM_API_KEY_FILE"] == "/var/run/secrets/argoai/llm-fallback/api-key"
+    assert float(env["ARGOAI_REVIEWER_OUTAGE_TOLERANCE_SECONDS"]) == 7200
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["llm-fallback"]["secret"]["secretName"] == "anth"
+    assert "/var/run/secrets/argoai/llm-fallback" in {m["mountPath"] for m in container["volumeMounts"]}
 
 
 def test_without_the_app_only_the_gateway_and_operator_can_run() -> None:

@@ -19,7 +19,8 @@ which output-limit parameter it honours (llama-cpp-python and Ollama ignore ``ma
 whether it reports usage in a stream, whether a non-streaming answer keeps being generated after its client
 left and whether it serves one request at a time. See :data:`PERSONALITIES`.
 
-What each request is answered with is decided by, in order: replies queued with
+What each request is answered with is decided by, in order: :attr:`FakeLLM.outage` while it is set (a
+provider that is down answers every request alike, e.g. ``Reply.overloaded()``), replies queued with
 :meth:`FakeLLM.enqueue` (one per request, FIFO), else the ``responder`` callback. The default responder,
 :class:`MarkerResponder`, reports one finding for each prompt line containing a marker (``FIXME-BUG``), citing
 that line's path and number and quoting its code, so end-to-end tests and benchmarks get checkable findings.
@@ -801,6 +802,8 @@ class FakeLLM:
         self._host = host
         self._port = port
         self._queue: deque[Reply] = deque()
+        # While set, every request is answered with this (an outage), before queued replies and the responder.
+        self.outage: Reply | None = None
         self._requests: list[Recorded] = []
         self._outcomes: dict[int, Outcome] = {}
         self._lock = threading.Lock()
@@ -907,6 +910,9 @@ class FakeLLM:
     # ---- handling
 
     def _next_reply(self, request: Recorded) -> Reply:
+        outage = self.outage
+        if outage is not None:
+            return outage
         with self._lock:
             scripted = self._queue.popleft() if self._queue else None
         return scripted or self.responder(request)

@@ -151,6 +151,12 @@ value to set. Included once, from checks.yaml. */}}
 {{- if and (eq $v.llm.provider "openai") (not $v.llm.apiKeySecret.name) (not $v.llm.baseUrl) -}}
 {{- fail "llm.apiKeySecret.name is required for api.openai.com (or set llm.baseUrl to a server that needs no key)" -}}
 {{- end -}}
+{{- if and $v.fallbackLlm.provider (not $v.fallbackLlm.model) -}}
+{{- fail "fallbackLlm.model is required with fallbackLlm.provider" -}}
+{{- end -}}
+{{- if and $v.fallbackLlm.provider (not $v.llm.provider) -}}
+{{- fail "fallbackLlm needs llm: the fallback reviews only while the configured llm is down" -}}
+{{- end -}}
 {{- if and $v.llm.apiVersion (or (not $v.llm.baseUrl) (not $v.llm.apiKeySecret.name)) -}}
 {{- fail "llm.apiVersion selects Azure OpenAI: llm.baseUrl (the resource endpoint) and llm.apiKeySecret.name are required with it" -}}
 {{- end -}}
@@ -216,6 +222,26 @@ value to set. Included once, from checks.yaml. */}}
 {{- if .Values.llm.apiKeySecret.name }}
 - name: ARGOAI_LLM_API_KEY_FILE
   value: /var/run/secrets/argoai/llm/{{ .Values.llm.apiKeySecret.key }}
+{{- end }}
+{{- with .Values.fallbackLlm }}
+{{- if .provider }}
+- name: ARGOAI_FALLBACK_LLM_PROVIDER
+  value: {{ .provider | quote }}
+- name: ARGOAI_FALLBACK_LLM_MODEL
+  value: {{ .model | quote }}
+{{- with .baseUrl }}
+- name: ARGOAI_FALLBACK_LLM_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .apiVersion }}
+- name: ARGOAI_FALLBACK_LLM_API_VERSION
+  value: {{ . | quote }}
+{{- end }}
+{{- if .apiKeySecret.name }}
+- name: ARGOAI_FALLBACK_LLM_API_KEY_FILE
+  value: /var/run/secrets/argoai/llm-fallback/{{ .apiKeySecret.key }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

@@ -6,6 +6,9 @@
   a 401 on a cached credential drops it from Redis and retries once with a fresh one.
 * Explicit timeouts; capped retries (``github_retry``); every failure leaves as ArgoAI's error tree through
   ``github_errors.to_argoai_error`` in :meth:`_Calls.call`, the one place that maps them.
+* Every call goes through the GitHub host's circuit breaker when one is given: a storm of 5xx, timeouts or
+  unreachable answers opens it, and calls then fail at once with ``CircuitOpenError`` (the job waits for the
+  breaker instead of spending its deliveries). Rate limits are per installation and never open it.
 * Reviews and comments go through ``github_writes.WriteGate``: one at a time per installation, across pods.
 * The conversation's endpoints (comments, threads, reactions, permissions, check runs, GraphQL) are in
   ``github_conversation``.
@@ -28,7 +31,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from argoai_core.errors import PermanentError, UnavailableError
+from argoai_core.errors import PermanentError, RateLimitedError, UnavailableError
 from argoai_core.models.job import RepoRef
 from argoai_core.settings import GitHubSettings, RedisSettings
 from argoai_reviewer.adapters.caching.coalescing import CoalescingTransport
@@ -64,6 +67,7 @@ from argoai_reviewer.domain import (
 )
 from argoai_reviewer.metrics import GITHUB_CALLS
 from argoai_reviewer.redeliver.job import HookDelivery
+from argoai_reviewer.resilience.breaker import Circuit
 from argoai_reviewer.workspace.archive import OverLimitError
 
 T = TypeVar("T")
@@ -96,8 +100,16 @@ def github_transport(settings: GitHubSettings, redis: Redis, key_prefix: str) ->
 class _Calls:
     """What the App and its installations share: the client, the Redis token cache and the write gate."""
 
-    def __init__(self, settings: GitHubSettings, redis: Redis, key_prefix: str, policy: GitHubPolicy) -> None:
+    def __init__(
+        self,
+        settings: GitHubSettings,
+        redis: Redis,
+        key_prefix: str,
+        policy: GitHubPolicy,
+        circuit: Circuit | None = None,
+    ) -> None:
         self.host = settings.host
+        self.circuit = circuit
         self.app_id, _ = settings.app_credentials()
         self.redis = redis
         self.key_prefix = key_prefix
@@ -126,32 +138,45 @@ class _Calls:
         A 401 means the cached token (or JWT) was revoked or expired early: it is dropped from Redis for every
         pod and the operation runs once more. A status in ``absent_on`` returns None (e.g. 404 for a file).
         """
+        if self.circuit is not None:
+            await self.circuit.before_call()
         kind_token = CALL_KIND.set(kind)
         inst_token = CALL_INSTALLATION.set(str(installation_id) if installation_id is not None else "app")
         try:
             for attempt in range(2):
                 try:
-                    return await operation()
+                    result = await operation()
                 except GitHubException as exc:
                     status = status_of(exc)
                     if status is None:
                         GITHUB_CALLS.labels(kind=kind, status="error").inc()
                     if status in absent_on:
+                        await self._answered()
                         return None
                     if status == 401 and attempt == 0:
                         await self.forget_credentials(installation_id)
                         continue
-                    raise to_argoai_error(exc, kind) from exc
+                    error = to_argoai_error(exc, kind)
+                    outage = isinstance(error, UnavailableError) and not isinstance(error, RateLimitedError)
+                    if outage and self.circuit is not None:
+                        raise await self.circuit.failed(error) from exc
+                    raise error from exc
                 except ValidationError as exc:
                     raise UnavailableError(
                         f"unexpected answer from GitHub to {kind}: {exc.error_count()} errors"
                     ) from exc
                 except RedisError as exc:
                     raise UnavailableError(f"Redis unavailable for the GitHub token cache: {exc}") from exc
+                await self._answered()
+                return result
             raise AssertionError("unreachable: the second attempt returns or raises")
         finally:
             CALL_KIND.reset(kind_token)
             CALL_INSTALLATION.reset(inst_token)
+
+    async def _answered(self) -> None:
+        if self.circuit is not None:
+            await self.circuit.succeeded()
 
     async def required(
         self, kind: str, installation_id: int | None, operation: Callable[[], Awaitable[T]]
@@ -350,12 +375,13 @@ class GitHubAppAdapter:
         key_prefix: str,
         policy: GitHubPolicy | None = None,
         owns_redis: bool = False,
+        circuit: Circuit | None = None,
     ) -> None:
         """``redis`` holds the token cache and write pacing under ``key_prefix`` (RedisSettings.key_prefix).
 
         Raises ``ConfigError`` when the App id or private key is missing.
         """
-        self._calls = _Calls(settings, redis, key_prefix, policy or GitHubPolicy())
+        self._calls = _Calls(settings, redis, key_prefix, policy or GitHubPolicy(), circuit)
         self._owns_redis = owns_redis
 
     @classmethod

@@ -29,6 +29,8 @@ class Reply(Generic[T_co]):
     model: str
     input_tokens: int
     output_tokens: int
+    # Said in the review's summary, e.g. that a fallback model answered because the configured one was down.
+    note: str = ""
 
 
 # The reply of a review call (kept as a name: most of the analysis deals in reviews only).

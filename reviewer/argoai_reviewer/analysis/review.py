@@ -382,6 +382,9 @@ async def _review(
             analysis.output_tokens += reply.output_tokens
             analysis.calls += 1
         answered = [reply for reply in replies if not isinstance(reply, PermanentError)]
+        said = tuple(dict.fromkeys(reply.note for reply in answered if reply.note))
+        if said:
+            analysis.coverage = replace(analysis.coverage, notes=(*analysis.coverage.notes, *said))
         findings = [f for reply in answered for f in reply.output.findings]
     analysis.analyzers = await analyzing
     checked = analysis.analyzers.checked

@@ -26,7 +26,13 @@ from argoai_reviewer.runtime.health import HealthServer
 from argoai_reviewer.runtime.history import HistoryRecorder
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
 from argoai_reviewer.runtime.notify_worker import NotificationWorker
-from argoai_reviewer.runtime.worker import DeadLetterObserver, FailureNotifier, ReviewRunner, ReviewWorker
+from argoai_reviewer.runtime.worker import (
+    DeadLetterObserver,
+    FailureNotifier,
+    OutageWaiter,
+    ReviewRunner,
+    ReviewWorker,
+)
 from argoai_reviewer.settings import ReviewerConfig
 
 log = get_logger(__name__)
@@ -42,6 +48,8 @@ class Assembly:
     runner: ReviewRunner
     # Whether the queue's connection is up now (readiness).
     connected: Callable[[], bool]
+    # Where reviews stopped by an open circuit breaker wait (None: they are retried like any failure).
+    outages: OutageWaiter | None = None
     # Sends notifications to their targets; None when no target is configured (no consumer then).
     notifications: NotificationWorker | None = None
     # Where the audit history goes (None: not recorded, e.g. tests of other parts).
@@ -100,7 +108,13 @@ class Reviewer:
             notifier = runner if isinstance(runner, FailureNotifier) else None
             observer = runner if isinstance(runner, DeadLetterObserver) else None
             review = ReviewWorker(
-                runner, queue, settings, notifier, history=assembly.history, observer=observer
+                runner,
+                queue,
+                settings,
+                notifier,
+                outages=assembly.outages,
+                history=assembly.history,
+                observer=observer,
             )
             sources = await self._unless_stopped(self._open_sources(stack, queue))
             if sources is None:

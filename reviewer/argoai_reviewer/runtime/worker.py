@@ -4,6 +4,8 @@
 pipeline result                 delivery
 ==============================  ==============================================================
 ReviewOutcome (any kind)        ack
+CircuitOpenError                wait for the dependency's breaker (delivery held), then run again;
+                                past the outage tolerance: like RetryableError
 RetryableError                  nak(delay=error.delay); on the last allowed delivery: dead letter + term
 PermanentError                  dead letter (with the reason) + term
 undecodable / unknown version   dead letter + term
@@ -12,6 +14,13 @@ anything else (a bug)           like RetryableError, logged with its traceback
 
 While the pipeline runs, the delivery is kept alive with in-progress acknowledgements every ack_wait/3, and
 the pipeline may send one itself through the ``heartbeat`` it is given.
+
+A review stopped by an open circuit breaker (the LLM or GitHub is down for everyone) keeps its delivery
+while it waits, sending in-progress acknowledgements: JetStream counts a delivery each time it redelivers a
+message (a ``nak`` with a delay included), so naking through an outage would exhaust ``max_deliver`` and
+dead-letter the job. A held delivery is never redelivered while its pod lives, and the consumer fetches no
+more jobs than it has free slots, so the rest wait in the stream without being delivered at all. If the pod
+dies meanwhile, JetStream redelivers after the ack wait, as for any other review.
 
 Every settlement is also written to the audit history (:mod:`.history`), in the background: a history that
 cannot be written never changes the settlement.
@@ -37,6 +46,7 @@ from pydantic import ValidationError
 
 from argoai_core.errors import (
     ArgoAIError,
+    CircuitOpenError,
     InvalidInputError,
     PermanentError,
     RetryableError,
@@ -52,6 +62,7 @@ from argoai_reviewer.metrics import (
     REVIEWS,
     REVIEWS_CANCELLED,
     REVIEWS_IN_FLIGHT,
+    REVIEWS_WAITING,
     experiment_assignment,
     variant,
     variant_scope,
@@ -78,6 +89,15 @@ class ReviewRunner(Protocol):
         ``heartbeat`` tells the queue the review is still alive; the consumer already sends one every
         ack_wait/3, so calling it is optional (useful before a step known to take long).
         """
+        ...
+
+
+class OutageWaiter(Protocol):
+    """Waits out a dependency's open circuit breaker (the worker owns this view of the breakers)."""
+
+    async def wait_out(self, circuit: str) -> bool:
+        """Return True once ``circuit`` lets this job try again, False when the outage has lasted longer
+        than the tolerance (the job is then retried and dead-lettered as usual)."""
         ...
 
 
@@ -149,10 +169,12 @@ class ReviewWorker:
         sink: JobSink,
         settings: ReviewerSettings,
         notifier: FailureNotifier | None = None,
+        outages: OutageWaiter | None = None,
         history: HistoryRecorder | None = None,
         observer: DeadLetterObserver | None = None,
     ) -> None:
         self._runner = runner
+        self._outages = outages
         self._history = history
         self._sink = sink
         self._notifier = notifier
@@ -185,10 +207,24 @@ class ReviewWorker:
                 structlog.contextvars.bound_contextvars(job=job.key, delivery=job.delivery_id),
             ):
                 result = await self._run(delivery, job)
+                while isinstance(result, CircuitOpenError) and await self._wait_out(delivery, result):
+                    result = await self._run(delivery, job)
                 await self._settle(delivery, job, result, time.monotonic() - started)
         finally:
             REVIEWS_IN_FLIGHT.dec()
             REVIEW_SECONDS.labels(variant=variant()).observe(time.monotonic() - started)
+
+    async def _wait_out(self, delivery: Delivery, error: CircuitOpenError) -> bool:
+        """Hold the delivery while ``error``'s circuit is open; whether to run the job again."""
+        if self._outages is None:
+            return False
+        log.warning("dependency down: the review waits for its circuit breaker", circuit=error.circuit)
+        REVIEWS_WAITING.inc()
+        try:
+            async with self._heartbeats(delivery):
+                return await self._outages.wait_out(error.circuit)
+        finally:
+            REVIEWS_WAITING.dec()
 
     async def handle_exhausted(self, delivery: Delivery) -> None:
         """Dead-letter a job whose last allowed delivery ended unsettled (its pod died mid-review)."""

@@ -777,6 +777,11 @@ class FakeGitHubState:
                 Fault(status=0, count=count, path_contains=path_contains, method=method, delay=seconds)
             )
 
+    def clear_faults(self) -> None:
+        """Forget every injected failure not used yet (an outage made of ``fail_next`` ends)."""
+        with self.lock:
+            self.faults.clear()
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         """The injected failure that applies to this request, if any (consumes one use of it)."""
         with self.lock:
