@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent / "review"))
 
 from prs import make_pr  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
-from services import LLM_KEY, backends, fake_github, fake_llm  # noqa: E402
+from services import LLM_KEY, backends, fake_github, fake_llm, key_prefix  # noqa: E402
 
 from argoai_core.logs import configure_logging  # noqa: E402
 from argoai_core.models.job import CommandJob, RepoRef, ReviewJob  # noqa: E402
@@ -81,7 +81,7 @@ class TimedAnswers:
 
 async def measure(github: Any, llm: Any, redis_url: str, runs: int, workdir: Path) -> dict[str, Any]:
     """Review one pull request, then answer ``runs`` + 1 questions in its threads (the first is warm-up)."""
-    prefix = f"bench:{uuid.uuid4().hex[:8]}"
+    prefix = key_prefix()
     settings = GitHubSettings(
         api_url=github.url, app_id=github.app_id, private_key=SecretStr(github.private_key)
     )

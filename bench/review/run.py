@@ -24,7 +24,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import throughput  # noqa: E402
 from inprocess import Bench, overhead, rereview, shapes  # noqa: E402
-from services import backends, fake_github, fake_llm  # noqa: E402
+from services import backends, fake_github, fake_llm, key_prefix  # noqa: E402
 
 from argoai_core.logs import configure_logging  # noqa: E402
 
@@ -51,7 +50,7 @@ TARGETS = {
 async def in_process(github: Any, llm: Any, redis_url: str, runs: int, workdir: Path) -> dict[str, Any]:
     """Parts (a), (c), (d)."""
     bench = Bench(
-        github, llm, redis_url, key_prefix=f"bench:{uuid.uuid4().hex[:8]}", snapshot_dir=workdir / "snapshots"
+        github, llm, redis_url, key_prefix=key_prefix(), snapshot_dir=workdir / "snapshots"
     )
     try:
         prs = shapes()

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from argoai_cli.local_services import LocalProcess, free_port, nats_process, port_open, redis_process
 
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 LLM_KEY = "bench-llm-key"
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
+# Every Redis key a benchmark makes is under this run's prefix, deleted when its backends stop.
+RUN_PREFIX = f"bench:{uuid.uuid4().hex[:8]}"
 
 
 def _env() -> dict[str, str]:
@@ -150,14 +154,44 @@ class Backends:
 
 
 @contextmanager
+def delete_keys(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` in the Redis at ``url``."""
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        for batch in _batches(client.scan_iter(match=f"{prefix}:*", count=1000), 1000):
+            client.delete(*batch)
+    finally:
+        client.close()
+
+
+def _batches(keys: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def key_prefix() -> str:
+    """A Redis key prefix of its own for one benchmarked system, under this run's :data:`RUN_PREFIX`."""
+    return f"{RUN_PREFIX}:{uuid.uuid4().hex[:8]}"
+
+
 def backends(workdir: Path) -> Iterator[Backends]:
-    """A fresh nats-server (temp store, free port); Redis on 127.0.0.1:6379, or a redis-server we start."""
+    """A fresh nats-server (temp store, free port); Redis on 127.0.0.1:6379, or a redis-server we start.
+
+    On the machine's Redis, every key under this run's :data:`RUN_PREFIX` is deleted at the end.
+    """
     with ExitStack() as stack:
         nats = nats_process(workdir / "nats")
         nats.start()
         stack.callback(nats.stop)
         if port_open("127.0.0.1", 6379):
             redis_url = "redis://127.0.0.1:6379/0"
+            stack.callback(delete_keys, redis_url, RUN_PREFIX)
         else:
             redis = redis_process(workdir / "redis", port=free_port())
             redis.start()

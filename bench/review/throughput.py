@@ -22,6 +22,7 @@ import nats
 from prs import BenchFile, make_pr
 from services import (
     LLM_KEY,
+    RUN_PREFIX,
     FakeGitHubProcess,
     FakeLLMProcess,
     ReviewerProcess,
@@ -181,7 +182,7 @@ def reviewer_env(
         "ARGOAI_NATS_URL": nats_url,
         "ARGOAI_NATS_PREFIX": prefix,
         "ARGOAI_REDIS_URL": redis_url,
-        "ARGOAI_REDIS_KEY_PREFIX": f"bench:{prefix.lower()}",
+        "ARGOAI_REDIS_KEY_PREFIX": f"{RUN_PREFIX}:{prefix.lower()}",
         "ARGOAI_REVIEWER_CONCURRENCY": str(concurrency),
         # Every in-flight review may be waiting on the LLM at once: the process-wide limit must not cap them.
         "ARGOAI_REVIEWER_LLM_CONCURRENCY": str(concurrency),
