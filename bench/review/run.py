@@ -49,9 +49,7 @@ TARGETS = {
 
 async def in_process(github: Any, llm: Any, redis_url: str, runs: int, workdir: Path) -> dict[str, Any]:
     """Parts (a), (c), (d)."""
-    bench = Bench(
-        github, llm, redis_url, key_prefix=key_prefix(), snapshot_dir=workdir / "snapshots"
-    )
+    bench = Bench(github, llm, redis_url, key_prefix=key_prefix(), snapshot_dir=workdir / "snapshots")
     try:
         prs = shapes()
         small = await overhead(bench, prs["pr_20_files"], runs)
