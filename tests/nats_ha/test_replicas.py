@@ -14,6 +14,7 @@ from nats.js.api import StreamInfo
 from structlog.testing import capture_logs
 
 from argoai_cli.local_services import LocalProcess
+from argoai_core.adapters.history_stream import ensure_history_stream
 from argoai_core.adapters.jetstream import (
     NatsClient,
     connect,
@@ -22,7 +23,7 @@ from argoai_core.adapters.jetstream import (
 )
 from argoai_core.adapters.policy_kv import POLICY_KEY, ensure_policy_bucket
 from argoai_core.errors import ConfigError, UnavailableError
-from argoai_core.settings import NatsSettings
+from argoai_core.settings import HistorySettings, NatsSettings
 from argoai_core.streams import StreamNames, kv_stream, object_store_stream
 from support.nats_cluster import NatsCluster
 
@@ -30,10 +31,12 @@ NODES = {"n0", "n1", "n2"}
 
 
 def every_stream(names: StreamNames) -> list[str]:
-    """Every stream ArgoAI creates for ``names``: its own three, the object store's and the KV bucket's."""
+    """Every stream the gateway and operator create for ``names``: webhooks, jobs, notifications, dead
+    letters, the object store's and the KV bucket's (reviewers and the API add the history stream)."""
     return [
         names.webhooks_stream,
         names.jobs_stream,
+        names.notify_stream,
         names.dead_letter_stream,
         object_store_stream(names.payload_bucket),
         kv_stream(names.policy_bucket),
@@ -82,6 +85,21 @@ async def test_every_stream_bucket_and_object_store_gets_three_replicas_on_a_clu
         info = await placed(js, stream, 3)
         assert info.cluster is not None
         assert {info.cluster.leader, *(peer.name for peer in info.cluster.replicas or [])} == NODES
+
+
+async def test_the_history_stream_is_brought_to_three_replicas_with_its_retention(
+    declare: dict[int, NatsClient], prefix: str
+) -> None:
+    """The audit history stream (declared by reviewers and the API) follows ARGOAI_NATS_REPLICAS like the
+    others: created with 1, then brought to 3 on every server, keeping the retention from its settings."""
+    names = StreamNames(prefix)
+    settings = HistorySettings(max_age_days=30, max_bytes=64 * 1024**2)
+    await ensure_history_stream(declare[1].jetstream(), names, settings)
+    assert (await declare[1].jetstream().stream_info(names.history_stream)).config.num_replicas == 1
+    replicated = declare[3].jetstream()
+    await ensure_history_stream(replicated, names, settings)
+    info = await placed(replicated, names.history_stream, 3)
+    assert (info.config.max_bytes, info.config.max_age) == (64 * 1024**2, 30 * 86_400)
 
 
 async def test_existing_single_replica_streams_and_buckets_are_brought_to_three_keeping_their_data(

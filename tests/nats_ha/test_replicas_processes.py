@@ -99,6 +99,7 @@ def test_gateway_restarted_with_three_replicas_brings_existing_streams_to_three(
     streams = [
         names.webhooks_stream,
         names.jobs_stream,
+        names.notify_stream,
         names.dead_letter_stream,
         object_store_stream(names.payload_bucket),
     ]
