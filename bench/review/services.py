@@ -153,7 +153,6 @@ class Backends:
     nats: LocalProcess
 
 
-@contextmanager
 def delete_keys(url: str, prefix: str) -> None:
     """Delete every key under ``prefix`` in the Redis at ``url``."""
     client = redis.Redis.from_url(url, socket_timeout=5)
@@ -180,6 +179,7 @@ def key_prefix() -> str:
     return f"{RUN_PREFIX}:{uuid.uuid4().hex[:8]}"
 
 
+@contextmanager
 def backends(workdir: Path) -> Iterator[Backends]:
     """A fresh nats-server (temp store, free port); Redis on 127.0.0.1:6379, or a redis-server we start.
 
