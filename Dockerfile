@@ -32,9 +32,11 @@ LABEL org.opencontainers.image.title="argoai" \
       org.opencontainers.image.description="LLM code review for GitHub pull requests" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/argoai/argoai"
-# A fixed non-root uid/gid (the chart's securityContext uses the same) and no login shell.
+# A fixed non-root uid/gid (the chart's securityContext uses the same) and no login shell. The analyzer sandbox
+# sets its limits with util-linux's prlimit (part of every Debian image): the build fails without it.
 RUN groupadd --system --gid 10001 argoai \
- && useradd --system --uid 10001 --gid argoai --home-dir /tmp --shell /usr/sbin/nologin argoai
+ && useradd --system --uid 10001 --gid argoai --home-dir /tmp --shell /usr/sbin/nologin argoai \
+ && test -x /usr/bin/prlimit
 COPY --from=build /opt/argoai /opt/argoai
 ENV PATH=/opt/argoai/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -1,12 +1,15 @@
 """Run one analyzer process under limits: no inherited environment, no network settings, bounded CPU, memory,
 wall time and output; a runaway process and everything it started are killed.
 
-Limits are set in the child before ``exec`` (``preexec_fn``): ``RLIMIT_CPU`` (soft limit → SIGXCPU, hard limit
-one second later → SIGKILL), a memory cap, ``RLIMIT_FSIZE`` (a tool has no reason to write large files) and
-no core dumps. The memory cap is ``RLIMIT_AS`` (address space) for most tools; runtimes that reserve a large
-address space up front and commit little of it (Go) fail at start under ``RLIMIT_AS`` and get
-``RLIMIT_DATA`` instead, which counts the memory actually mapped for data. The process leads its own session,
-so on a timeout the whole group is killed, not only the direct child.
+Limits are set in the child before the tool runs: by util-linux's ``prlimit``, which sets them and then
+``exec``s the tool (same process), or, where there is no ``prlimit``, by ``preexec_fn``. ``prlimit`` comes
+first because a ``preexec_fn`` makes Python ``fork()`` the whole reviewer (about 16 ms of blocked event loop
+per analyzer process in a 300 MB process) where it can otherwise ``vfork()`` (about 1 ms). The limits:
+``RLIMIT_CPU`` (soft limit → SIGXCPU, hard limit one second later → SIGKILL), a memory cap, ``RLIMIT_FSIZE``
+(a tool has no reason to write large files) and no core dumps. The memory cap is ``RLIMIT_AS`` (address space)
+for most tools; runtimes that reserve a large address space up front and commit little of it (Go) fail at
+start under ``RLIMIT_AS`` and get ``RLIMIT_DATA`` instead, which counts the memory actually mapped for data.
+The process leads its own session, so on a timeout the whole group is killed, not only the direct child.
 
 The environment is built from nothing: ``PATH`` (the tools' directory and the system's), ``HOME`` and the XDG
 directories in a private empty directory (no user configuration such as ``~/.config/yamllint`` is found),
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import resource
+import shutil
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +37,8 @@ _STDERR_KEPT = 16 * 1024
 _READ_CHUNK = 64 * 1024
 _POLL_SECONDS = 0.02
 _CLOSE_SECONDS = 5.0
+# util-linux's prlimit (Debian: essential, so in every Debian-based image), looked up once.
+_PRLIMIT = shutil.which("prlimit", path="/usr/bin:/bin")
 
 
 class Failure(StrEnum):
@@ -113,6 +119,19 @@ def _limiter(limits: Limits) -> Callable[[], None]:
     return apply
 
 
+def _prlimit_options(limits: Limits) -> list[str]:
+    """The same limits as :func:`_limiter`, as ``prlimit`` options (``soft:hard``)."""
+    cpu = max(1, int(limits.cpu_seconds + 0.999))
+    memory = int(limits.memory_bytes)
+    return [
+        f"--cpu={cpu}:{cpu + 1}",
+        f"--{limits.memory_kind}={memory}:{memory}",
+        f"--fsize={_FILE_SIZE_LIMIT}:{_FILE_SIZE_LIMIT}",
+        "--core=0:0",
+        "--",
+    ]
+
+
 def _kill_group(process: asyncio.subprocess.Process) -> None:
     # The group's id stays reserved while any member lives, so this never reaches an unrelated process
     # group unless the pid space wrapped around between the leader's exit and this call.
@@ -181,17 +200,24 @@ async def run_limited(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
     A non-zero exit status is not an error here (linters exit 1 when they find something): the caller
     decides which statuses mean success (:func:`exit_failure` for the others).
     """
+    # The tool is found on the sandbox's PATH here, so that a missing one is told apart from prlimit's errors.
+    tool = argv[0] if os.sep in argv[0] else shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    if tool is None or not os.access(tool, os.X_OK):
+        raise SandboxError(Failure.MISSING, Path(argv[0]).name)
+    command = [tool, *argv[1:]]
+    if _PRLIMIT is not None:
+        command = [_PRLIMIT, *_prlimit_options(limits), *command]
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv,
+            *command,
             cwd=str(cwd),
             env=dict(env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            # Limits must be set in the child before exec; the function only calls setrlimit.
-            preexec_fn=_limiter(limits),
+            # Without prlimit, the limits are set in the child before exec (it only calls setrlimit).
+            preexec_fn=_limiter(limits) if _PRLIMIT is None else None,
             close_fds=True,
         )
     except FileNotFoundError as exc:

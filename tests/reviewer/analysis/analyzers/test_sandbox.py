@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from argoai_reviewer.analysis.analyzers import sandbox
 from argoai_reviewer.analysis.analyzers.sandbox import (
     Completed,
     Failure,
@@ -87,7 +88,33 @@ async def test_a_child_left_behind_is_killed_when_the_process_exits(tmp_path: Pa
     assert not await _gone_within(child, 5.0)
 
 
-async def test_cpu_limit_stops_a_busy_loop(tmp_path: Path) -> None:
+@pytest.fixture(params=["prlimit", "preexec_fn"])
+def launcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Limits set by util-linux's prlimit (here, Debian images), or by preexec_fn where it is missing."""
+    if request.param == "prlimit":
+        assert sandbox._PRLIMIT is not None, "Debian's util-linux ships prlimit"
+    else:
+        monkeypatch.setattr(sandbox, "_PRLIMIT", None)
+    return str(request.param)
+
+
+async def test_the_tool_runs_with_every_limit_set(tmp_path: Path, launcher: str) -> None:
+    """The tool itself (not a launcher left in between) sees the CPU, memory, file size and core limits."""
+    code = (
+        "import json, os, resource as r; print(json.dumps([os.getpid() == os.getsid(0), "
+        "r.getrlimit(r.RLIMIT_CPU), r.getrlimit(r.RLIMIT_AS), r.getrlimit(r.RLIMIT_FSIZE), "
+        "r.getrlimit(r.RLIMIT_CORE)]))"
+    )
+    done = await _run(tmp_path, code, cpu_seconds=3.0, memory_bytes=400 * 1024 * 1024)
+    leader, cpu, memory, size, core = json.loads(done.stdout)
+    assert leader  # the tool leads its own session: a timeout kills its whole group
+    assert cpu == [3, 4]
+    assert memory == [400 * 1024 * 1024] * 2
+    assert size == [64 * 1024 * 1024] * 2
+    assert core == [0, 0]
+
+
+async def test_cpu_limit_stops_a_busy_loop(tmp_path: Path, launcher: str) -> None:
     """A process spinning on the CPU is stopped by RLIMIT_CPU well before its wall time."""
     started = time.monotonic()
     with pytest.raises(SandboxError) as caught:
@@ -96,7 +123,7 @@ async def test_cpu_limit_stops_a_busy_loop(tmp_path: Path) -> None:
     assert time.monotonic() - started < 15
 
 
-async def test_memory_cap_stops_a_large_allocation(tmp_path: Path) -> None:
+async def test_memory_cap_stops_a_large_allocation(tmp_path: Path, launcher: str) -> None:
     """Allocating past the memory cap fails inside the tool; the run is reported as out of memory."""
     done = await _run(tmp_path, "x = bytearray(800 * 1024 * 1024)", memory_bytes=256 * 1024 * 1024)
     assert done.returncode != 0
