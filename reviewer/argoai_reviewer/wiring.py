@@ -66,6 +66,8 @@ log = get_logger(__name__)
 # Closing the NATS connection drains it (pending acks and publishes flushed); a frozen server must not hold
 # the process past its grace period, so the drain gets this long before the connection is simply closed.
 NATS_DRAIN_SECONDS = 3.0
+# Pooled Redis connections kept for what runs beside the jobs (policy watcher, breakers, heartbeats, drains).
+BACKGROUND_REDIS_CONNECTIONS = 36
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,16 @@ class RuntimeServices:
     ) -> RuntimeServices:
         """The services on ``js`` and on a new Redis pool (closed by the caller: ``redis.aclose()``);
         notifications are published to ``notifications`` when targets are configured."""
-        redis = RedisConnection.from_settings(config.redis, timeout=config.reviewer.redis_timeout_seconds)
         settings = config.reviewer
+        redis = RedisConnection.from_settings(
+            config.redis,
+            timeout=settings.redis_timeout_seconds,
+            # A connection for each job that may run at once, and some for the loops beside them (policy
+            # watcher, breakers, heartbeats): fewer made 200 concurrent reviews fail on "No connection available".
+            max_connections=(
+                settings.concurrency + settings.intake_concurrency + BACKGROUND_REDIS_CONNECTIONS
+            ),
+        )
         return cls(
             js=js,
             redis=redis,

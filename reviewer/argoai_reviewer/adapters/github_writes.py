@@ -17,15 +17,15 @@ back to the queue with a delay instead of holding a worker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from argoai_core.errors import RateLimitedError, UnavailableError
+from argoai_core.leases import kept_alive
 from argoai_core.logs import get_logger
 from argoai_reviewer.adapters.github_retry import GitHubPolicy
 
@@ -61,30 +61,17 @@ class WriteGate:
                 f"installation {installation_id}: no write turn in {self._policy.write_wait_seconds:.0f}s",
                 delay=self._policy.write_wait_seconds,
             )
-        renewing = asyncio.create_task(self._renew(lock))
         try:
-            await self._check_budget(base)
-            wait_ms = await self._redis.pttl(f"{base}:spacing")
-            if wait_ms > 0:
-                await asyncio.sleep(wait_ms / 1000)
-            yield
+            async with kept_alive(lambda: _reacquired(lock), self._lock_ttl / 3, what="a GitHub write turn"):
+                await self._check_budget(base)
+                wait_ms = await self._redis.pttl(f"{base}:spacing")
+                if wait_ms > 0:
+                    await asyncio.sleep(wait_ms / 1000)
+                yield
         except RedisError as exc:
             raise UnavailableError(f"Redis unavailable for GitHub write pacing: {exc}") from exc
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
             await self._finish(base, lock)
-
-    async def _renew(self, lock: Lock) -> None:
-        """Keep the turn while the write runs (a short lease, so that a pod dying mid-write frees it soon)."""
-        while True:
-            await asyncio.sleep(self._lock_ttl / 3)
-            try:
-                await lock.reacquire()
-            except (LockError, RedisError) as exc:
-                # The next renewal may get through; at worst another pod writes a moment early.
-                log.warning("github_write_lock_not_renewed", error=str(exc))
 
     async def _check_budget(self, base: str) -> None:
         limit = self._policy.writes_per_hour
@@ -115,3 +102,14 @@ class WriteGate:
             log.warning("github_write_lock_expired", key=f"{base}:lock")
         except RedisError as exc:
             log.warning("github_write_lock_not_released", error=str(exc))
+
+
+async def _reacquired(lock: Lock) -> bool:
+    """Renew the write turn: False when it is no longer ours; a Redis failure is an outage (the next renewal
+    may get through; at worst another pod writes a moment early)."""
+    try:
+        return bool(await lock.reacquire())
+    except LockNotOwnedError:
+        return False
+    except (LockError, RedisError) as exc:
+        raise UnavailableError(f"Redis: renewing the GitHub write turn failed: {exc}") from exc

@@ -28,9 +28,11 @@ from argoai_core.models.job import RepoRef
 from argoai_core.settings import RedisSettings
 from argoai_reviewer.domain import ReviewRecord
 
-# Connections per process; a command waits up to the Redis timeout for a free one (commands take well under
-# a millisecond, so even a thousand concurrent reviews rarely wait).
+# Connections per process unless the caller sizes the pool to its concurrency.
 POOL_SIZE = 100
+# Longest wait for a free pooled connection. Separate from the socket timeouts: a busy event loop returns
+# connections late (200 reviews starting at once on one core waited over 2 s), which is no Redis outage.
+POOL_WAIT_SECONDS = 10.0
 # Retry hint when Redis is unreachable (the pipeline naks the job with it).
 RETRY_DELAY_SECONDS = 5.0
 
@@ -69,14 +71,16 @@ class RedisConnection:
         self.key_prefix = key_prefix
 
     @classmethod
-    def from_settings(cls, settings: RedisSettings, *, timeout: float = 2.0) -> RedisConnection:
+    def from_settings(
+        cls, settings: RedisSettings, *, timeout: float = 2.0, max_connections: int = POOL_SIZE
+    ) -> RedisConnection:
         """A client for ``settings.url`` that fails fast (``timeout`` seconds) and recovers on its own."""
         # A blocking pool: hundreds of concurrent reviews share it, and redis-py's default pool raises
         # MaxConnectionsError past 100 connections in use instead of waiting for one to come back.
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.url,
-            max_connections=POOL_SIZE,
-            timeout=timeout,
+            max_connections=max_connections,
+            timeout=max(timeout, POOL_WAIT_SECONDS),
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             socket_keepalive=True,

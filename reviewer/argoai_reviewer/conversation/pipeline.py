@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +40,7 @@ from typing import Any, TypeVar
 from opentelemetry import trace
 
 from argoai_core.errors import ArgoAIError, RetryableError, UnavailableError
+from argoai_core.leases import kept_alive
 from argoai_core.logs import get_logger
 from argoai_core.models.job import AnyJob, CommandJob, PullRequestClosedJob, ReviewJob
 from argoai_core.models.notification import NotifiedFinding
@@ -267,7 +267,10 @@ class ReviewPipeline:
             # Another pod is reviewing this head; come back later, when its outcome is recorded.
             raise RetryableError("another reviewer holds this head's lock", delay=ttl / 2)
         try:
-            async with self._renewing(job.key, token):
+            # Fencing refuses to post if the lock was lost while the review ran.
+            async with kept_alive(
+                lambda: self._lock.extend(job.key, token, ttl), ttl / 3, what="this head's lock"
+            ):
                 with tracer.start_as_current_span("review", attributes={"review.key": job.key}):
                     return await self._review(job, policy, heartbeat, token, notes, assignment)
         finally:
@@ -318,30 +321,6 @@ class ReviewPipeline:
                 )
             except ArgoAIError as exc:
                 log.warning("could not complete the failed review's check run", key=job.key, error=str(exc))
-
-    @asynccontextmanager
-    async def _renewing(self, key: str, token: str) -> AsyncIterator[None]:
-        """Extend the lock every third of its TTL until the block ends; fencing checks we still own it."""
-        ttl = self._options.lock_ttl_seconds
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(ttl / 3)
-                try:
-                    if not await self._lock.extend(key, token, ttl):
-                        log.warning("lost this head's lock while reviewing", key=key)
-                        return
-                except UnavailableError as exc:
-                    # The next renewal may get through; fencing refuses to post if the lock was lost.
-                    log.warning("could not renew this head's lock", key=key, error=str(exc))
-
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
     async def _review(
         self,

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from argoai_core.errors import RetryableError, UnavailableError
+from argoai_core.leases import kept_alive
 from argoai_core.logs import get_logger
 from argoai_core.models.job import RepoRef
 from argoai_reviewer.conversation.ports import ConversationGitHub, PullRequestRecords, ReviewLock
@@ -109,23 +110,12 @@ class Conversation:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)
 
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(ttl / 3)
-                try:
-                    if not await self._lock.extend(key, token, ttl):
-                        log.warning("lost a pull request's turn", pr=pr_key)
-                        return
-                except UnavailableError as exc:
-                    log.warning("could not renew a pull request's turn", pr=pr_key, error=str(exc))
-
-        task = asyncio.create_task(renew())
         try:
-            yield
+            async with kept_alive(
+                lambda: self._lock.extend(key, token, ttl), ttl / 3, what=f"the turn of {pr_key}"
+            ):
+                yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
             try:
                 await self._lock.release(key, token)
             except UnavailableError as exc:
