@@ -95,10 +95,9 @@ class RuntimeServices:
             config.redis,
             timeout=settings.redis_timeout_seconds,
             # A connection for each job that may run at once, and some for the loops beside them (policy
-            # watcher, breakers, heartbeats): fewer made 200 concurrent reviews fail on "No connection available".
-            max_connections=(
-                settings.concurrency + settings.intake_concurrency + BACKGROUND_REDIS_CONNECTIONS
-            ),
+            # watcher, breakers, heartbeats): with fewer, 200 concurrent reviews failed on "No connection
+            # available".
+            max_connections=settings.concurrency + settings.intake_concurrency + BACKGROUND_REDIS_CONNECTIONS,
         )
         return cls(
             js=js,
