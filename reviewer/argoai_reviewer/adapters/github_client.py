@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import httpx
+import jwt
 from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
 from githubkit.auth.app import AppAuth
 from githubkit.cache import AsyncRedisCacheStrategy
 from githubkit.utils import UNSET, Unset
+from jwt.algorithms import RSAAlgorithm
 from redis.asyncio import Redis
 
 from argoai_core.settings import GitHubSettings
@@ -49,12 +53,28 @@ class SharedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+@cache
+def _signing_key(pem: str) -> Any:
+    """The App's private key, parsed once per process (PyJWT's own parsing)."""
+    return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(pem)
+
+
 class _AppAuth(AppAuth):
-    """githubkit's App auth flow, able to request paths that contain ``#`` or ``?`` (e.g. ``C#/x.cs``).
+    """githubkit's App auth flow, able to request paths that contain ``#`` or ``?`` (e.g. ``C#/x.cs``), and
+    signing its JWTs with a key parsed once.
 
     githubkit 0.16.1 decides between JWT and token auth by rebuilding the URL from its *decoded* path, which
-    httpx refuses when the path holds ``#`` or ``?``; this reads the still-encoded path instead.
+    httpx refuses when the path holds ``#`` or ``?``; this reads the still-encoded path instead. It also hands
+    PyJWT the PEM text for every JWT, which parses and checks the RSA key each time: 36 ms of CPU per JWT on
+    this machine, against 0.3 ms with the parsed key. A pod starting 200 reviews of new installations at
+    once signed 200 JWTs (the cached one is only there once the first is stored).
     """
+
+    def _create_jwt(self) -> str:
+        # As githubkit's own: issued a minute in the past (clock drift), valid ten minutes.
+        issued = datetime.now(UTC) - timedelta(minutes=1)
+        claims = {"iss": self.issuer, "iat": issued, "exp": issued + timedelta(minutes=10)}
+        return jwt.encode(claims, _signing_key(self.private_key), algorithm="RS256")
 
     def _get_api_route(self, url: httpx.URL) -> httpx.URL:
         path = url.raw_path.decode("ascii").partition("?")[0]
