@@ -103,7 +103,7 @@ def main() -> int:
     parser.add_argument("--jobs-one", type=int, default=600, help="reviews drained by one process")
     parser.add_argument("--jobs-two", type=int, default=1000, help="reviews drained by two processes")
     parser.add_argument("--llm-delay", type=float, default=2.0, help="fake LLM answer delay in (b)")
-    parser.add_argument("--timeout", type=float, default=150.0, help="longest wait for one (b) batch")
+    parser.add_argument("--timeout", type=float, default=400.0, help="longest wait for one (b) batch")
     parser.add_argument("--skip-throughput", action="store_true", help="only the in-process parts")
     parser.add_argument("--skip-in-process", action="store_true", help="only the processes: (b) and (e)")
     parser.add_argument(

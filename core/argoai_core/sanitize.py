@@ -67,6 +67,10 @@ _URL_TRAILING = ".,;:!?)'\"*_~"
 _MENTION = re.compile(r"@[A-Za-z0-9]")
 _ISSUE = re.compile(r"(?:#|GH-)\d", re.IGNORECASE)
 _SPACE_RUN = re.compile(r"\s+")
+# A run of characters no rule of ``_inline`` applies to, copied in one step: not a rule's first character,
+# and not h/f/w/g (http, ftp, www., GH-) unless an ASCII letter or digit precedes it (URLs and GH-123 are
+# only recognized at a word start).
+_PLAIN = re.compile(r"(?:[^\\`!\[\]<@#*_hfwgHFWG]|(?<=[A-Za-z0-9])[hfwgHFWG])+")
 
 
 def _clean_chars(text: str) -> str:
@@ -121,6 +125,11 @@ def _inline(text: str, *, emphasis: bool = False) -> str:
     out: list[str] = []
     i, size = 0, len(text)
     while i < size:
+        plain = _PLAIN.match(text, i)
+        if plain is not None:
+            out.append(plain.group(0))
+            i = plain.end()
+            continue
         char = text[i]
         prev = text[i - 1] if i else ""
         if char == "\\" and i + 1 < size and text[i + 1] in _ESCAPABLE:
