@@ -222,6 +222,22 @@ class GitHubInstallationAdapter(ConversationEndpoints):
                 break
         return items
 
+    async def _listed(
+        self,
+        kind: str,
+        request: Callable[..., Awaitable[Response[Any]]],
+        parse: Callable[[Any], T],
+        *,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> list[T]:
+        """A paginated list read as one ``kind`` of call, each item parsed by ``parse``."""
+
+        async def get() -> list[T]:
+            return [parse(item) for item in await self._all_pages(request, limit=limit, **kwargs)]
+
+        return await self._calls.required(kind, self.installation_id, get)
+
     async def pull_request(self, repo: RepoRef, number: int) -> PullRequest:
         """The pull request as it is now."""
         self._check_host(repo)
@@ -236,17 +252,15 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         """Every changed file, all pages (GitHub lists at most 3,000); ``patch`` None when GitHub omits it."""
         self._check_host(repo)
 
-        async def get() -> list[ChangedFile]:
-            items = await self._all_pages(
-                self._gh.rest.pulls.async_list_files,
-                limit=MAX_PR_FILES,
-                owner=repo.owner,
-                repo=repo.name,
-                pull_number=number,
-            )
-            return [FileJson.model_validate(item).to_domain() for item in items]
-
-        return await self._calls.required("pull_files", self.installation_id, get)
+        return await self._listed(
+            "pull_files",
+            self._gh.rest.pulls.async_list_files,
+            lambda item: FileJson.model_validate(item).to_domain(),
+            limit=MAX_PR_FILES,
+            owner=repo.owner,
+            repo=repo.name,
+            pull_number=number,
+        )
 
     async def compare(self, repo: RepoRef, base: str, head: str) -> Comparison:
         """``base...head``: GitHub's status (``diverged``/``behind`` after a force-push) and changed files."""
@@ -315,13 +329,14 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         """Reviews already posted on the pull request, all pages."""
         self._check_host(repo)
 
-        async def get() -> list[ExistingReview]:
-            items = await self._all_pages(
-                self._gh.rest.pulls.async_list_reviews, owner=repo.owner, repo=repo.name, pull_number=number
-            )
-            return [ReviewJson.model_validate(item).to_domain() for item in items]
-
-        return await self._calls.required("reviews", self.installation_id, get)
+        return await self._listed(
+            "reviews",
+            self._gh.rest.pulls.async_list_reviews,
+            lambda item: ReviewJson.model_validate(item).to_domain(),
+            owner=repo.owner,
+            repo=repo.name,
+            pull_number=number,
+        )
 
     async def post_review(self, repo: RepoRef, number: int, review: ReviewDraft) -> int:
         """Post one review with its inline comments (side RIGHT); return its id.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from githubkit.exception import GraphQLFailed
 
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from argoai_reviewer.adapters.github import _Calls
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 MAX_COMMENTS = 3000  # comments read per pull request (a conversation longer than this is cut)
 MAX_THREAD_PAGES = 20  # GraphQL pages of 100 threads
@@ -107,39 +109,45 @@ class ConversationEndpoints:
             **kwargs: Any,
         ) -> list[Any]: ...
 
+        async def _listed(
+            self,
+            kind: str,
+            request: Callable[..., Awaitable[Response[Any]]],
+            parse: Callable[[Any], T],
+            *,
+            limit: int | None = None,
+            **kwargs: Any,
+        ) -> list[T]: ...
+
     # ----- reads ---------------------------------------------------------------------------------------
 
     async def issue_comments(self, repo: RepoRef, number: int) -> list[IssueComment]:
         """The pull request's conversation comments, all pages."""
         self._check_host(repo)
 
-        async def get() -> list[IssueComment]:
-            items = await self._all_pages(
-                self._gh.rest.issues.async_list_comments,
-                limit=MAX_COMMENTS,
-                owner=repo.owner,
-                repo=repo.name,
-                issue_number=number,
-            )
-            return [IssueCommentJson.model_validate(item).to_domain() for item in items]
-
-        return await self._calls.required("issue_comments", self.installation_id, get)
+        return await self._listed(
+            "issue_comments",
+            self._gh.rest.issues.async_list_comments,
+            lambda item: IssueCommentJson.model_validate(item).to_domain(),
+            limit=MAX_COMMENTS,
+            owner=repo.owner,
+            repo=repo.name,
+            issue_number=number,
+        )
 
     async def review_comments(self, repo: RepoRef, number: int) -> list[ReviewComment]:
         """Every diff comment of the pull request, with its reaction counts, all pages."""
         self._check_host(repo)
 
-        async def get() -> list[ReviewComment]:
-            items = await self._all_pages(
-                self._gh.rest.pulls.async_list_review_comments,
-                limit=MAX_COMMENTS,
-                owner=repo.owner,
-                repo=repo.name,
-                pull_number=number,
-            )
-            return [ReviewCommentJson.model_validate(item).to_domain() for item in items]
-
-        return await self._calls.required("review_comments", self.installation_id, get)
+        return await self._listed(
+            "review_comments",
+            self._gh.rest.pulls.async_list_review_comments,
+            lambda item: ReviewCommentJson.model_validate(item).to_domain(),
+            limit=MAX_COMMENTS,
+            owner=repo.owner,
+            repo=repo.name,
+            pull_number=number,
+        )
 
     async def review_comment(self, repo: RepoRef, comment_id: int) -> ReviewComment | None:
         """One diff comment; None when it is gone (404)."""
