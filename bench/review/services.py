@@ -91,11 +91,13 @@ class FakeLLMProcess:
         return f"{self.url}/v1"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (from /proc)."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds of process ``pid`` (from /proc); with ``children``, those of its children
+    that ended and were waited for instead (the reviewer's analyzer tool processes)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    first = 13 if children else 11  # cutime, cstime / utime, stime
+    return (int(fields[first]) + int(fields[first + 1])) / ticks
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:

@@ -129,6 +129,7 @@ def measure(
         start_posted = sum(r.metrics(client).get(POSTED, 0.0) for r in reviewers)
         pids = {**{r.name: r.process.pid for r in reviewers}, **others}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        tools_before = {r.name: cpu_seconds(r.process.pid, children=True) for r in reviewers}
         started = time.monotonic()
         done = 0.0
         while done < jobs:
@@ -146,6 +147,10 @@ def measure(
             time.sleep(0.2)
         elapsed = time.monotonic() - started
         cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
+        tools = {
+            f"{r.name}_tools": round(cpu_seconds(r.process.pid, children=True) - tools_before[r.name], 2)
+            for r in reviewers
+        }
     t10 = next(t for t, n in samples if n >= 0.1 * jobs)
     t90 = next(t for t, n in samples if n >= 0.9 * jobs)
     return {
@@ -154,9 +159,12 @@ def measure(
         "seconds_all": round(samples[-1][0], 1),
         "peak_in_flight": {name: int(value) for name, value in peak.items()},
         "peak_in_flight_total": int(peak_total),
-        "cpu_s": cpu,
-        "machine_cpu_busy": round(sum(cpu.values()) / elapsed / (os.cpu_count() or 1), 2),
+        "cpu_s": {**cpu, **tools},
+        "machine_cpu_busy": round(
+            (sum(cpu.values()) + sum(tools.values())) / elapsed / (os.cpu_count() or 1), 2
+        ),
         "reviewer_cpu_ms_per_review": round(1000 * sum(cpu[r.name] for r in reviewers) / jobs, 1),
+        "tools_cpu_ms_per_review": round(1000 * sum(tools.values()) / jobs, 1),
     }
 
 
