@@ -93,6 +93,11 @@ class StreamNames:
         return f"{self.prefix.lower()}.dead.review"
 
     @property
+    def dead_letter_subjects(self) -> str:
+        """Every subject of the dead-letter stream (jobs and webhooks, notifications)."""
+        return f"{self.prefix.lower()}.dead.>"
+
+    @property
     def history_stream(self) -> str:
         """Stream of audit history records (the system of record of what ArgoAI did)."""
         return f"{self.prefix}_HISTORY"

@@ -1,4 +1,4 @@
-"""The lease renewal loop: renews on schedule, stops when the lease is lost, and always ends with its block."""
+"""The lease renewal loop: renews on schedule, stops when the lease is lost, always ends with its block."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ async def test_keeps_renewing_through_an_outage_of_the_store() -> None:
 
 
 async def test_the_block_ends_when_a_renewal_swallows_its_cancellation() -> None:
-    """A renewal that eats the CancelledError (as a client library's timeout can) does not keep the block open."""
+    """A renewal that eats its CancelledError (as a library's timeout can) does not keep the block open."""
     started = asyncio.Event()
     swallowed: list[bool] = []
 

@@ -104,7 +104,8 @@ def _age(seconds: int) -> str:
 
 @app.command("show")
 def show(letter_id: Annotated[int, typer.Argument(metavar="ID", min=1, help="The dead letter's id")]) -> None:
-    """Show one dead letter: its job (or webhook), and every failure of that job with its reason and time."""
+    """Show one dead letter: its job (or webhook, or notification), and every failure of that job with its
+    reason and time."""
 
     async def work(letters: DeadLetters, _: object) -> dict[str, Any]:
         letter = await letters.get(letter_id)
@@ -115,6 +116,7 @@ def show(letter_id: Annotated[int, typer.Argument(metavar="ID", min=1, help="The
             "webhook": {"subject": letter.letter.subject, "headers": letter.letter.headers}
             if letter.letter.kind == "webhook"
             else None,
+            "notification": letter.letter.notification,
             "failures": [
                 {"id": f.id, "reason": f.letter.reason, "error": f.letter.error, "at": f.letter.failed_at}
                 for f in failures
@@ -151,7 +153,8 @@ def replay(
     repo: Annotated[str | None, typer.Option(help="Every dead letter of this repository")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every dead letter")] = False,
 ) -> None:
-    """Publish dead-lettered jobs (or webhooks) again under a new message id and remove their letters.
+    """Publish dead-lettered jobs (or webhooks, or notifications) again under a new message id and remove
+    their letters.
 
     A review job is reviewed at its pull request's current head. Each replay is recorded in the audit
     history (outcome ``replayed``, with who ran it)."""

@@ -34,7 +34,7 @@ Outcome = Literal[
 ]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 # What a record is about: a review of a head, a comment command, a closed pull request, a raw webhook.
-Subject = Literal["review", "command", "closed", "webhook"]
+Subject = Literal["review", "command", "closed", "webhook", "notification"]
 
 
 class Usage(BaseModel):

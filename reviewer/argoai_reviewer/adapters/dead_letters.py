@@ -56,7 +56,7 @@ class JetStreamDeadLetters:
                 return []
             last = int(info.state.last_seq)
             subscription = await self._js.pull_subscribe(
-                self._names.dead_letter_subject,
+                self._names.dead_letter_subjects,
                 stream=stream,
                 config=ConsumerConfig(
                     deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=30.0

@@ -1,9 +1,11 @@
-"""Dead letters you can act on: jobs that failed for good and webhooks the intake gave up on, as stored in
-the dead-letter stream, listed, shown, replayed and purged (``argoai dlq``, ``/api/v1/dead-letters``).
+"""Dead letters you can act on: jobs that failed for good, webhooks the intake gave up on and notifications
+no target took, as stored in the dead-letter stream, listed, shown, replayed and purged (``argoai dlq``,
+``/api/v1/dead-letters``).
 
 A letter's id is its sequence in the dead-letter stream. Replaying publishes the original job again under a
 new message id (so the job stream's deduplication does not drop it), marked ``replay_id`` so the pipeline
-reviews it at the pull request's current head; a webhook letter is published again on its webhook subject.
+reviews it at the pull request's current head; a webhook letter is published again on its webhook subject,
+and a notification on its target's subject.
 The replayed letter is removed from the stream, and the replay is recorded in the audit history.
 """
 
@@ -18,8 +20,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from argoai_core.errors import PermanentError
-from argoai_core.models.history import HistoryRecord
-from argoai_core.models.job import AnyJob, CommandJob, ReviewJob, parse_job
+from argoai_core.models.history import HistoryRecord, Subject
+from argoai_core.models.job import AnyJob, CommandJob, RepoRef, ReviewJob, parse_job
+from argoai_core.models.notification import Notification
 from argoai_core.streams import HEADER_DELIVERY, StreamNames
 
 
@@ -68,6 +71,8 @@ class Letter(BaseModel):
     raw: str | None = None
     delivery_id: str = ""
     headers: dict[str, str] = {}
+    # A notification that could not be delivered (kind "notification"), as it was published.
+    notification: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,21 +83,26 @@ class DeadLetter:
     stored_at: datetime
     letter: Letter
     job: AnyJob | None
+    notification: Notification | None = None
 
     @property
     def job_key(self) -> str:
-        """The job's identity (empty for a webhook or an undecodable job)."""
+        """The job's identity (empty for a webhook, a notification or an undecodable job)."""
         return self.job.key if self.job is not None else ""
 
     @property
     def repo(self) -> str:
-        """``owner/name`` of the job's repository (empty when unknown)."""
-        return self.job.repo.full_name if self.job is not None else ""
+        """``owner/name`` of the job's (or notification's) repository (empty when unknown)."""
+        if self.job is not None:
+            return self.job.repo.full_name
+        return self.notification.repository if self.notification is not None else ""
 
     @property
     def number(self) -> int | None:
-        """The job's pull request number."""
-        return self.job.number if self.job is not None else None
+        """The job's (or notification's) pull request number."""
+        if self.job is not None:
+            return self.job.number
+        return self.notification.number if self.notification is not None else None
 
     def summary(self, now: datetime | None = None) -> dict[str, Any]:
         """A JSON-ready line: id, kind, repository, pull request, reason, age, deliveries."""
@@ -118,13 +128,22 @@ def decode(stored: StoredLetter) -> DeadLetter:
         letter = Letter.model_validate(orjson.loads(stored.data))
     except (orjson.JSONDecodeError, ValidationError) as exc:
         letter = Letter(kind="unreadable", error=str(exc)[:200])
+    if letter.notification is not None and letter.kind == "job":
+        # Written before notification letters named their kind.
+        letter = letter.model_copy(update={"kind": "notification"})
     job: AnyJob | None = None
     if letter.job is not None:
         try:
             job = parse_job(letter.job)
         except ValidationError:
             job = None
-    return DeadLetter(stored.sequence, stored.time, letter, job)
+    notification: Notification | None = None
+    if letter.notification is not None:
+        try:
+            notification = Notification.model_validate(letter.notification)
+        except ValidationError:
+            notification = None
+    return DeadLetter(stored.sequence, stored.time, letter, job, notification)
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,8 @@ class DeadLetters:
         replay_id = f"dlq-{letter.id}-{uuid.uuid4().hex[:12]}"
         if letter.letter.kind == "webhook":
             message_id = await self._replay_webhook(letter, replay_id)
+        elif letter.letter.kind == "notification":
+            message_id = await self._replay_notification(letter, replay_id)
         else:
             message_id = await self._replay_job(letter, replay_id)
         await self._stream.delete(letter.id)
@@ -177,10 +198,10 @@ class DeadLetters:
         record = HistoryRecord(
             id=f"replayed-{replay_id}",
             outcome="replayed",
-            subject="webhook" if letter.letter.kind == "webhook" else _subject(job),
+            subject=_subject(letter),
             reason=f"dead letter {letter.id} ({letter.letter.reason}) replayed as {message_id}",
-            repo=job.repo if job is not None else None,
-            number=job.number if job is not None else None,
+            repo=job.repo if job is not None else _notified_repo(letter.notification),
+            number=letter.number,
             head_sha=job.head_sha if isinstance(job, ReviewJob) else None,
             job_key=letter.job_key,
             delivery_id=letter.letter.delivery_id or (job.delivery_id if job is not None else ""),
@@ -219,6 +240,22 @@ class DeadLetters:
         )
         return message_id
 
+    async def _replay_notification(self, letter: DeadLetter, replay_id: str) -> str:
+        note = letter.notification
+        if note is None:
+            raise PermanentError(
+                f"dead letter {letter.id} holds no notification this version can read: not replayable"
+            )
+        # Sent to its target again by the notification consumer; the target must be configured there still.
+        message_id = f"{note.id}/{replay_id}"
+        await self._stream.publish(
+            self._names.notify_stream,
+            self._names.notify_subject(note.target),
+            note.model_dump_json().encode(),
+            {"Nats-Msg-Id": message_id},
+        )
+        return message_id
+
     async def purge(self, letters: list[DeadLetter]) -> int:
         """Remove ``letters`` from the stream; how many."""
         for letter in letters:
@@ -226,9 +263,21 @@ class DeadLetters:
         return len(letters)
 
 
-def _subject(job: AnyJob | None) -> Any:
-    if isinstance(job, CommandJob):
+def _subject(letter: DeadLetter) -> Subject:
+    if letter.letter.kind in ("webhook", "notification"):
+        return "webhook" if letter.letter.kind == "webhook" else "notification"
+    if isinstance(letter.job, CommandJob):
         return "command"
-    if job is None or isinstance(job, ReviewJob):
+    if letter.job is None or isinstance(letter.job, ReviewJob):
         return "review"
     return "closed"
+
+
+def _notified_repo(note: Notification | None) -> RepoRef | None:
+    if note is None or "/" not in note.repository:
+        return None
+    owner, name = note.repository.split("/", 1)
+    try:
+        return RepoRef(host=note.host, owner=owner, name=name)
+    except ValidationError:
+        return None

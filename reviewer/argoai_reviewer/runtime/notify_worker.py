@@ -175,6 +175,7 @@ class NotificationWorker:
         self, delivery: Delivery, note: Notification | None, reason: str, error: str, body: bytes
     ) -> None:
         letter = {
+            "kind": "notification",
             "reason": reason,
             "error": error,
             "subject": delivery.subject,

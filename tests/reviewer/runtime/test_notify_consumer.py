@@ -13,7 +13,9 @@ import pytest
 from nats.js.api import ConsumerConfig
 
 from argoai_core.models.policy import PolicySpec
+from argoai_reviewer.adapters.dead_letters import JetStreamDeadLetters
 from argoai_reviewer.adapters.notify_http import HttpxPoster
+from argoai_reviewer.audit.dead_letters import DeadLetters
 from argoai_reviewer.notify.routing import Notifier
 from argoai_reviewer.runtime.consumer import ConsumerLoop
 from argoai_reviewer.runtime.notify_worker import NotificationWorker
@@ -142,6 +144,41 @@ async def test_a_refusing_target_is_dead_lettered_without_retries(
     assert letters[0]["notification"]["target"] == "slack"
     assert slack.url not in json.dumps(letters)
     assert len(slack.refused) == 1
+
+
+async def test_argoai_dlq_lists_a_notification_letter_and_replays_it_to_its_target(
+    stream: Stream, fakes: tuple[FakeSlack, FakeDiscord, FakeWebhook]
+) -> None:
+    """A refused notification is listed as kind notification with its pull request; once the target's URL is
+    fixed, replaying it delivers it once, removes the letter and records who replayed it."""
+    slack = fakes[0]
+    revoked = json.dumps({"slack": {"kind": "slack", "url": slack.url + "-revoked"}})
+    async with running(stream, NotifySettings(targets=revoked, backoff_seconds=0.2)):
+        await Notifier(stream.jobs, ["slack"]).review_failed(make_job(11), POLICY, "permanent_error")
+        await _dead_letters(stream, 1)
+    letters = DeadLetters(JetStreamDeadLetters(stream.js, stream.names), stream.names)
+    (letter,) = await letters.all()
+    summary = letter.summary()
+    assert (summary["kind"], summary["repo"], summary["pr"], summary["reason"]) == (
+        "notification",
+        make_job(11).repo.full_name,
+        11,
+        "refused",
+    )
+
+    fixed = json.dumps({"slack": {"kind": "slack", "url": slack.url}})
+    async with running(stream, NotifySettings(targets=fixed, backoff_seconds=0.2)):
+        replayed = await letters.replay(letter, actor="oncall")
+        await until(lambda: bool(slack.received))
+        await asyncio.sleep(0.5)
+    assert len(slack.received) == 1
+    assert "failed for good" in slack.received[0].json["text"]
+    assert await letters.all() == []
+    assert (replayed.record.subject, replayed.record.actor, replayed.record.number) == (
+        "notification",
+        "oncall",
+        11,
+    )
 
 
 async def test_an_unreachable_target_is_dead_lettered_after_max_deliver(
