@@ -33,6 +33,23 @@ async def redis(redis_settings: RedisSettings) -> AsyncIterator[RedisConnection]
     await connection.aclose()
 
 
+async def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_failing(
+    redis_settings: RedisSettings,
+) -> None:
+    """More concurrent commands than pooled connections, each holding its connection 0.5 s: the later ones
+    wait their turn (2.5 s in all, longer than the 2 s socket timeout) and every one succeeds."""
+    connection = RedisConnection.from_settings(redis_settings, timeout=2.0, max_connections=10)
+    try:
+        empty = connection.key("burst", "nothing")
+        started = time.monotonic()
+        results = await asyncio.gather(*(connection.client.blpop([empty], timeout=0.5) for _ in range(50)))
+        elapsed = time.monotonic() - started
+    finally:
+        await connection.aclose()
+    assert results == [None] * 50
+    assert elapsed >= 2.4  # five waves of ten: the pool bounded them
+
+
 async def test_lock_has_one_owner_at_a_time(redis: RedisConnection) -> None:
     """While held, the lock cannot be taken; after its owner releases it, it can."""
     lock = RedisReviewLock(redis)
