@@ -11,8 +11,10 @@ encoding cannot be loaded at all, OpenAI models fall back to the same estimate i
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Protocol
 
@@ -49,18 +51,34 @@ class EstimateCounter:
 
 
 class TiktokenCounter:
-    """Exact counts with a tiktoken encoding; repeated texts are counted once (bounded cache)."""
+    """Exact counts with a tiktoken encoding; repeated texts are counted once (bounded cache).
+
+    The cache is keyed by a digest of the text, not the text: whole prompts are counted too (up to the
+    per-call budget, tens of kilobytes), and 8,192 of them kept as keys would hold hundreds of megabytes. An
+    entry costs about a hundred bytes whatever the text's size. Counting runs on the event loop and in the
+    related-code thread, hence the lock (held for the cache only, never while encoding).
+    """
 
     def __init__(self, encoding: tiktoken.Encoding) -> None:
         self.encoding = encoding
-        # encode_ordinary: text that happens to contain "<|endoftext|>" is data, not a special token.
-        self._count: Callable[[str], int] = lru_cache(maxsize=_CACHE_SIZE)(
-            lambda text: len(encoding.encode_ordinary(text))
-        )
+        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()
 
     def count(self, text: str) -> int:
         """Tokens of ``text``."""
-        return self._count(text)
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        with self._lock:
+            cached = self._counts.get(key)
+            if cached is not None:
+                self._counts.move_to_end(key)
+                return cached
+        # encode_ordinary: text that happens to contain "<|endoftext|>" is data, not a special token.
+        tokens = len(self.encoding.encode_ordinary(text))
+        with self._lock:
+            self._counts[key] = tokens
+            if len(self._counts) > _CACHE_SIZE:
+                self._counts.popitem(last=False)
+        return tokens
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 from argoai_reviewer.analysis.tokens import EstimateCounter, TiktokenCounter, counter_for
@@ -17,6 +18,28 @@ def test_openai_models_are_counted_with_the_bundled_encoding() -> None:
     assert isinstance(counter, TiktokenCounter)
     assert counter.count("hello world") == 2
     assert counter.count("") == 0
+
+
+def test_repeated_texts_give_the_same_count_and_the_cache_keeps_no_texts() -> None:
+    """Counting 200 distinct 60 KB prompts keeps well under a megabyte (the texts are not cache keys), and a
+    text counted again gives the count it had."""
+    counter = counter_for("openai", "gpt-4o-mini")
+    body = "def handler(request):\n    return request.body\n" * 1400
+
+    def prompt(i: int) -> str:
+        return f"# prompt {i}\n{body}"
+
+    first = counter.count(prompt(0))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, 201):
+            counter.count(prompt(i))  # nothing but the counter keeps the text alive
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000  # the texts are 12 MB
+    assert counter.count(prompt(0)) == first > 10_000
 
 
 def test_special_token_text_is_counted_as_data() -> None:
