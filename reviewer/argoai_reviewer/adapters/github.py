@@ -251,7 +251,6 @@ class GitHubInstallationAdapter(ConversationEndpoints):
     async def files(self, repo: RepoRef, number: int) -> list[ChangedFile]:
         """Every changed file, all pages (GitHub lists at most 3,000); ``patch`` None when GitHub omits it."""
         self._check_host(repo)
-
         return await self._listed(
             "pull_files",
             self._gh.rest.pulls.async_list_files,
@@ -328,7 +327,6 @@ class GitHubInstallationAdapter(ConversationEndpoints):
     async def reviews(self, repo: RepoRef, number: int) -> list[ExistingReview]:
         """Reviews already posted on the pull request, all pages."""
         self._check_host(repo)
-
         return await self._listed(
             "reviews",
             self._gh.rest.pulls.async_list_reviews,

@@ -124,7 +124,6 @@ class ConversationEndpoints:
     async def issue_comments(self, repo: RepoRef, number: int) -> list[IssueComment]:
         """The pull request's conversation comments, all pages."""
         self._check_host(repo)
-
         return await self._listed(
             "issue_comments",
             self._gh.rest.issues.async_list_comments,
@@ -138,7 +137,6 @@ class ConversationEndpoints:
     async def review_comments(self, repo: RepoRef, number: int) -> list[ReviewComment]:
         """Every diff comment of the pull request, with its reaction counts, all pages."""
         self._check_host(repo)
-
         return await self._listed(
             "review_comments",
             self._gh.rest.pulls.async_list_review_comments,

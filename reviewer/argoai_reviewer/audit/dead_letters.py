@@ -264,8 +264,10 @@ class DeadLetters:
 
 
 def _subject(letter: DeadLetter) -> Subject:
-    if letter.letter.kind in ("webhook", "notification"):
-        return "webhook" if letter.letter.kind == "webhook" else "notification"
+    if letter.letter.kind == "webhook":
+        return "webhook"
+    if letter.letter.kind == "notification":
+        return "notification"
     if isinstance(letter.job, CommandJob):
         return "command"
     if letter.job is None or isinstance(letter.job, ReviewJob):
