@@ -3,17 +3,21 @@
 The real ``ReviewPipeline`` wired as part (a) of ``run.py`` wires it (``inprocess.Bench``: githubkit against
 the fake GitHub, Redis, the OpenAI adapter against the instant fake LLM, analyzers on), three warm-up reviews,
 then ``--reviews`` reviews of fresh pull requests of 2 files / 40 changed lines, one after the other.
-Reported: process CPU per review (``time.process_time``: every thread of this process, not the analyzer tool
+Reported: process CPU per review (``time.process_time`` while the pipeline runs, the bench's own checks of the
+posted review excluded: every thread of this process, not the analyzer tool
 processes it starts), the Redis commands per review (``INFO commandstats`` of the Redis used, commands run
 inside Lua scripts included, so it is only meaningful on a Redis nobody else uses at the time) and the GitHub
 requests per review by method and route, as the fake GitHub logged them.
 
-Usage: ``.venv/bin/python bench/review/cpu.py [--reviews N]``; one JSON object on stdout.
+Usage: ``.venv/bin/python bench/review/cpu.py [--reviews N] [--profile FILE]``; one JSON object on stdout.
+``--profile`` also writes a ``cProfile`` of the measured reviews to FILE (read it with ``python -m pstats``);
+the profiler's own overhead inflates the CPU figure, so profile and measure in separate runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import asyncio
 import json
 import re
@@ -47,7 +51,9 @@ def _command_calls(url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
-async def measure(bench: Bench, redis_url: str, reviews: int) -> dict[str, Any]:
+async def measure(
+    bench: Bench, redis_url: str, reviews: int, profile: Path | None = None
+) -> dict[str, Any]:
     """Warm up, then review ``reviews`` fresh pull requests: their CPU, Redis commands and GitHub requests."""
     files = make_pr(2, 40, marker_every=10)
     for _ in range(3):
@@ -56,10 +62,16 @@ async def measure(bench: Bench, redis_url: str, reviews: int) -> dict[str, Any]:
     opened = [bench.open_pr(files) for _ in range(reviews)]
     logged_before = len(bench.fake.call("requests_to"))
     commands_before = _command_calls(redis_url)
-    cpu = time.process_time()
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    cpu = 0.0
+    if profiler:
+        profiler.enable()
     for number, head in opened:
-        await bench.review(bench.job(number, head))
-    cpu = time.process_time() - cpu
+        cpu += (await bench.review(bench.job(number, head))).cpu
+    if profiler:
+        profiler.disable()
+    if profiler and profile:
+        profiler.dump_stats(profile)
     commands_after = _command_calls(redis_url)
     requests = bench.fake.call("requests_to")[logged_before:]
     commands = {
@@ -84,6 +96,7 @@ def main() -> int:
     """Run the measurement and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviews", type=int, default=30, help="measured reviews")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the measured reviews here")
     args = parser.parse_args()
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="argoai-bench-cpu-") as tmp:
@@ -97,7 +110,7 @@ def main() -> int:
             async def run() -> dict[str, Any]:
                 bench = Bench(github, llm, services.redis_url, key_prefix(), workdir / "snapshots")
                 try:
-                    return await measure(bench, services.redis_url, args.reviews)
+                    return await measure(bench, services.redis_url, args.reviews, args.profile)
                 finally:
                     await bench.aclose()
 

@@ -102,6 +102,7 @@ class ReviewRun:
     counted_tokens: int  # prompt + system as the reviewer's own token counter counts them
     body: str
     writes: int  # content-creating requests (POST/PATCH) the review sent to GitHub
+    cpu: float  # this process's CPU seconds (all threads) while the pipeline ran, the bench's own checks not
 
     @property
     def overhead(self) -> float:
@@ -190,9 +191,9 @@ class Bench:
             return None
 
         writes_before = self.writes()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outcome = await self.pipeline.run(job, heartbeat)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         if outcome.kind is not OutcomeKind.POSTED:
             raise RuntimeError(f"review of {job.key} was not posted: {outcome}")
         calls = list(self.model.calls)
@@ -209,6 +210,7 @@ class Bench:
             counted_tokens=sum(self.counter.count(c.prompt) + self.counter.count(c.system) for c in calls),
             body=summaries[-1]["body"],
             writes=self.writes() - writes_before,
+            cpu=cpu,
         )
 
     def writes(self) -> int:

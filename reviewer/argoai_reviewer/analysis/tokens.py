@@ -85,11 +85,26 @@ class TiktokenCounter:
 def offline_encoding() -> tiktoken.Encoding | None:
     """The bundled ``cl100k_base`` encoding (loaded once), or None when it is not installed."""
     try:
-        return tiktoken.get_encoding(OFFLINE_ENCODING)
+        encoding = tiktoken.get_encoding(OFFLINE_ENCODING)
     except (ValueError, OSError) as exc:
         # tiktoken raises ValueError for an unknown encoding (plugin missing), OSError for an unreadable file.
         _log.warning("token_encoding_unavailable", encoding=OFFLINE_ENCODING, error=str(exc))
         return None
+    _drop_pickling_copy(encoding)
+    return encoding
+
+
+def _drop_pickling_copy(encoding: tiktoken.Encoding) -> None:
+    """Empty the Python copy of the merge ranks that tiktoken keeps beside its Rust encoder.
+
+    tiktoken (0.14) reads that dict only to pickle the ``Encoding`` (``__getstate__``); encoding and decoding go
+    through the Rust ``CoreBPE``, which holds its own copy. 100,256 ``bytes`` keys and the dict are ~15 MB of
+    every reviewer's memory; nothing in ArgoAI pickles an encoding. A future tiktoken without the attribute
+    is left alone.
+    """
+    ranks = getattr(encoding, "_mergeable_ranks", None)
+    if isinstance(ranks, dict):
+        ranks.clear()
 
 
 _OPENAI_PREFIXES = ("gpt-", "gpt4", "o1", "o3", "o4", "chatgpt", "text-embedding", "davinci", "babbage")

@@ -90,3 +90,24 @@ def test_missing_encoding_falls_back_to_the_estimate(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "2"
     assert "token_encoding_unavailable" in done.stdout + done.stderr
+
+
+def test_the_loaded_encoding_keeps_no_python_copy_of_its_merge_ranks() -> None:
+    """Loading the bundled encoding leaves under 4 MB of Python objects (tiktoken's pickling copy is ~12 MB)."""
+    script = textwrap.dedent(
+        """
+        import tracemalloc
+        tracemalloc.start()
+        from argoai_reviewer.analysis.tokens import offline_encoding
+        before = tracemalloc.get_traced_memory()[0]
+        encoding = offline_encoding()
+        assert encoding is not None
+        assert encoding.encode_ordinary("hello world") == [15339, 1917]  # still encodes (cl100k ids)
+        print(tracemalloc.get_traced_memory()[0] - before)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip().splitlines()[-1]) < 4 * 1024 * 1024
