@@ -103,6 +103,9 @@ class ReviewerSettings(BaseSettings):
     # Review records kept per repository (Redis stream, trimmed approximately).
     history_per_repo: int = Field(default=10_000, ge=10, le=10_000_000)
     redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Every this many seconds, free heap memory is handed back to the system (glibc's malloc_trim; see
+    # runtime/memory.py): without it a busy reviewer's heap keeps tens of MB of free holes. 0: never.
+    heap_trim_seconds: float = Field(default=2.0, ge=0, le=3600)
 
     # Repository snapshots: the reviewed head's files, unpacked once per head into a per-pod cache directory
     # (an emptyDir in the chart; unset: a temporary directory removed at exit) and LRU-evicted past its size.

@@ -25,6 +25,7 @@ from argoai_reviewer.runtime.delivery import DeliverySource, JobQueue
 from argoai_reviewer.runtime.health import HealthServer
 from argoai_reviewer.runtime.history import HistoryRecorder
 from argoai_reviewer.runtime.intake_consumer import IntakeWorker
+from argoai_reviewer.runtime.memory import trim_heaps_every
 from argoai_reviewer.runtime.notify_worker import NotificationWorker
 from argoai_reviewer.runtime.worker import (
     DeadLetterObserver,
@@ -158,6 +159,9 @@ class Reviewer:
             stack.push_async_callback(await queue.watch_exhausted(review.handle_exhausted))
             stack.push_async_callback(await queue.watch_superseded(review.supersede))
             tasks = [asyncio.create_task(loop.run(), name=f"consumer:{loop.name}") for loop in self._loops]
+            if settings.heap_trim_seconds > 0:
+                trimming = asyncio.create_task(trim_heaps_every(settings.heap_trim_seconds), name="heap-trim")
+                stack.push_async_callback(_cancelled, trimming)
             log.info("reviewer started", concurrency=settings.concurrency, metrics_port=self.health.port)
             stopped = asyncio.create_task(self._stop.wait())
             await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -214,3 +218,9 @@ class Reviewer:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         return None
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel a background task at shutdown and wait until it has stopped."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
