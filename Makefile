@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := core/argoai_core gateway/argoai_gateway reviewer/argoai_reviewer operator/argoai_operator cli/argoai_cli
 
-.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api compat fmt clean
+.PHONY: install run dev test lint typecheck imports pytest faults faults-long crds bench bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api bench-llm-stream compat fmt clean
 
 # The stamp is touched as soon as the Python packages are in: a later failure (or a retry) does not
 # reinstall them. A half-made venv (no pip: python3-venv missing) is made again.
@@ -62,7 +62,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api
+bench: bench-gateway bench-review bench-context bench-analyzers bench-agent bench-answers bench-eval bench-api bench-llm-stream
 
 bench-gateway: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
@@ -88,6 +88,9 @@ bench-eval: install
 
 bench-api: install
 	$(BIN)/python bench/api/run.py
+
+bench-llm-stream: install
+	$(BIN)/python bench/llm_stream/run.py
 
 ## compat: `argoai review` against a real llama.cpp server and a tiny model from PyPI (opt-in, not in CI;
 ## the first run builds llama.cpp from source: 30-60 minutes on 2 cores)

@@ -17,8 +17,8 @@ the profiler's own overhead inflates the CPU figure, so profile and measure in s
 from __future__ import annotations
 
 import argparse
-import cProfile
 import asyncio
+import cProfile
 import json
 import re
 import sys
@@ -51,9 +51,7 @@ def _command_calls(url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
-async def measure(
-    bench: Bench, redis_url: str, reviews: int, profile: Path | None = None
-) -> dict[str, Any]:
+async def measure(bench: Bench, redis_url: str, reviews: int, profile: Path | None = None) -> dict[str, Any]:
     """Warm up, then review ``reviews`` fresh pull requests: their CPU, Redis commands and GitHub requests."""
     files = make_pr(2, 40, marker_every=10)
     for _ in range(3):

@@ -133,10 +133,11 @@ def fake_github(workdir: Path) -> Iterator[FakeGitHubProcess]:
 
 
 @contextmanager
-def fake_llm(workdir: Path, delay: float, name: str) -> Iterator[FakeLLMProcess]:
-    """The fake LLM in its own process, answering every request after ``delay`` seconds."""
+def fake_llm(workdir: Path, delay: float, name: str, *options: str) -> Iterator[FakeLLMProcess]:
+    """The fake LLM in its own process, answering every request after ``delay`` seconds (``options``: more
+    of its command-line options, e.g. ``--piece-chars 4``)."""
     process = subprocess.Popen(
-        [PYTHON, "-m", "support.fake_llm", "--api-key", LLM_KEY, "--delay", str(delay)],
+        [PYTHON, "-m", "support.fake_llm", "--api-key", LLM_KEY, "--delay", str(delay), *options],
         stdout=subprocess.PIPE, stderr=(workdir / f"{name}.log").open("w"), text=True, env=_env(), cwd=ROOT,
     )  # fmt: skip
     try:

@@ -756,8 +756,8 @@ _DEFAULT_ERROR_TYPES = {
                   529: "overloaded_error"},
 }  # fmt: skip
 
-# Characters of answer per streamed chunk.
-_PIECE = 48
+# Characters of answer per streamed chunk by default (the real APIs send about a token, ~4 characters).
+PIECE_CHARS = 48
 
 Outcome = Literal["answered", "client left", "generated for nobody"]
 
@@ -770,8 +770,8 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _pieces(text: str) -> list[str]:
-    return [text[i : i + _PIECE] for i in range(0, len(text), _PIECE)] or [""]
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
@@ -792,8 +792,11 @@ class FakeLLM:
         personality: Personality | str = "openai",
         host: str = "127.0.0.1",
         port: int = 0,
+        piece_chars: int = PIECE_CHARS,
     ) -> None:
         self.api_key = api_key
+        # Characters per streamed chunk: 4 makes a stream as long as a real one (benchmarks).
+        self.piece_chars = piece_chars
         self.responder: Responder = responder or MarkerResponder()
         self.delay = delay
         # False: behave like older vLLM/Ollama, answering every ``json_schema`` request with HTTP 400.
@@ -1158,7 +1161,7 @@ class FakeLLM:
                 for index, call in enumerate(calls):
                     opening = {**call, "index": index, "function": {**call["function"], "arguments": ""}}
                     yield chunk([{"index": 0, "delta": {"tool_calls": [opening]}, "finish_reason": None}])
-                    for piece in _pieces(call["function"]["arguments"]):
+                    for piece in _pieces(call["function"]["arguments"], self.piece_chars):
                         fragment = {"index": index, "function": {"arguments": piece}}
                         yield chunk(
                             [{"index": 0, "delta": {"tool_calls": [fragment]}, "finish_reason": None}]
@@ -1170,7 +1173,7 @@ class FakeLLM:
                 finished = True
                 return
             field_name, text = ("refusal", refusal) if refusal is not None else ("content", content or "")
-            pieces = _pieces(text)
+            pieces = _pieces(text, self.piece_chars)
             for index, piece in enumerate(pieces):
                 if reply.stall and index == len(pieces) // 2:
                     await self._sleep(reply.stall)
@@ -1272,7 +1275,7 @@ class FakeLLM:
                     "content_block_start",
                 )
                 yield _sse({"type": "ping"}, "ping")
-                pieces = _pieces(text)
+                pieces = _pieces(text, self.piece_chars)
                 for position, piece in enumerate(pieces):
                     if reply.stall and position == len(pieces) // 2:
                         await self._sleep(reply.stall)
@@ -1324,6 +1327,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--personality", default="openai", choices=sorted(PERSONALITIES), help="which server to answer as"
     )
+    parser.add_argument(
+        "--piece-chars", type=int, default=PIECE_CHARS, help="characters of answer per streamed chunk"
+    )
     args = parser.parse_args(argv)
     fake = FakeLLM(
         api_key=args.api_key or None,
@@ -1334,6 +1340,7 @@ def main(argv: list[str] | None = None) -> None:
         personality=args.personality,
         host=args.host,
         port=args.port,
+        piece_chars=args.piece_chars,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -40,9 +40,10 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 from opentelemetry.trace import Tracer
+from pydantic import ValidationError
 
 from argoai_core.errors import (
     ArgoAIError,
@@ -53,6 +54,7 @@ from argoai_core.errors import (
 )
 from argoai_core.logs import get_logger
 from argoai_core.settings import LLMSettings
+from argoai_reviewer.adapters.llm_openai_chunks import ChunkJson
 from argoai_reviewer.agent.calls import ToolCall, ToolResult, ToolSpec
 from argoai_reviewer.analysis.model import ToolsUnsupportedError
 from argoai_reviewer.llm.instructions import ReplyInstructions
@@ -148,6 +150,19 @@ class _Request:
         if not self.tools:
             return {}
         return {"tools": self.tools, "tool_choice": self.tool_choice}
+
+    def body(self, *, stream: bool) -> dict[str, Any]:
+        """The JSON body ``chat.completions.create`` would send for these parameters (``extra_body`` merged
+        in last, as the SDK merges it)."""
+        body: dict[str, Any] = {"model": self.model, "messages": self.messages, "stream": stream}
+        if self.response_format is not None:
+            body["response_format"] = self.response_format
+        body.update(self.limits)
+        if stream and self.stream_options:
+            body["stream_options"] = {"include_usage": True}
+        body.update(self.tool_arguments())
+        body.update(self.extra_body)
+        return body
 
     @property
     def optional(self) -> set[str]:
@@ -349,23 +364,29 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
 
     async def _streamed(self, request: _Request) -> Answer:
         first = FirstToken(request.model)
+        # The SDK's generic POST (its documented way to custom requests) with raw chunks: the SDK's typed
+        # chunks cost 0.15-0.2 ms of CPU each, ~90 ms per answer of 500 tokens (llm_openai_chunks.py).
+        # Same request, retries, server-sent-event decoding and errors as chat.completions.create.
         stream = await self._limits.first(
-            self._client.chat.completions.create(
-                model=request.model,
-                messages=request.messages,
-                response_format=request.response_format or openai.omit,
-                max_completion_tokens=request.limits.get("max_completion_tokens", openai.omit),
-                max_tokens=request.limits.get("max_tokens", openai.omit),
+            self._client.post(
+                "/chat/completions",
+                body=request.body(stream=True),
+                cast_to=object,
                 stream=True,
-                stream_options={"include_usage": True} if request.stream_options else openai.omit,
-                **request.tool_arguments(),
-                extra_body=request.extra_body or None,
+                stream_cls=openai.AsyncStream[object],
             )
         )
         reply = _Assembly(model=request.model)
         # Leaving this block for any reason (the end, a timeout, a cancelled task) closes the connection.
         async with stream:
-            async for chunk in self._limits.paced(stream):
+            async for data in self._limits.paced(stream):
+                try:
+                    chunk = ChunkJson.model_validate(data)
+                except ValidationError as exc:
+                    raise UnavailableError(
+                        f"LLM {request.model} streamed a chunk that is not a chat completion chunk: "
+                        f"{exc.error_count()} errors"
+                    ) from None
                 if reply.add(chunk):
                     first.output()
         return reply.answer()
@@ -439,25 +460,30 @@ class _Assembly:
     # Streamed tool calls by index: [id, name, argument fragments].
     calls: dict[int, list[Any]] = field(default_factory=dict)
 
-    def add(self, chunk: ChatCompletionChunk) -> bool:
+    def add(self, chunk: ChunkJson) -> bool:
         """Take one chunk; True when it carried output (text or refusal)."""
         if chunk.model:
             self.model = chunk.model
         if chunk.usage is not None:  # the last chunk with include_usage (choices empty)
-            self.input_tokens = chunk.usage.prompt_tokens
-            self.output_tokens = chunk.usage.completion_tokens
-            self.cached_tokens = _cached(chunk.usage)
+            self.input_tokens = chunk.usage.prompt_tokens or 0
+            self.output_tokens = chunk.usage.completion_tokens or 0
+            self.cached_tokens = chunk.usage.cached_tokens
         carried = False
-        for choice in chunk.choices:
+        for choice in chunk.choices or []:
             if choice.index != 0:
                 continue
-            if choice.delta.content:
-                self.content.append(choice.delta.content)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+            delta = choice.delta
+            if delta is None:
+                continue
+            if delta.content:
+                self.content.append(delta.content)
                 carried = True
-            if choice.delta.refusal:
-                self.refusal.append(choice.delta.refusal)
+            if delta.refusal:
+                self.refusal.append(delta.refusal)
                 carried = True
-            for call in choice.delta.tool_calls or []:
+            for call in delta.tool_calls or []:
                 entry = self.calls.setdefault(call.index, ["", "", []])
                 entry[0] = call.id or entry[0]
                 if call.function is not None:
@@ -465,8 +491,6 @@ class _Assembly:
                     if call.function.arguments:
                         entry[2].append(call.function.arguments)
                 carried = True
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
         return carried
 
     def answer(self) -> Answer:

@@ -13,7 +13,7 @@ from argoai_reviewer.llm.instructions import ReplyInstructions
 from argoai_reviewer.llm.retry import RetryPolicy
 from argoai_reviewer.llm.structured import LLMClient
 from argoai_reviewer.wiring import build_model
-from support.fake_llm import PERSONALITIES, FakeLLM, MarkerResponder
+from support.fake_llm import PERSONALITIES, PIECE_CHARS, FakeLLM, MarkerResponder
 
 KEY = "sk-test-llm-key-123456"
 
@@ -44,6 +44,7 @@ def fake_llm(_fake_llm_server: FakeLLM) -> FakeLLM:
     fake.reset()
     fake.api_key, fake.delay, fake.json_schema_supported = KEY, 0.0, True
     fake.personality = PERSONALITIES["openai"]
+    fake.piece_chars = PIECE_CHARS
     fake.responder = MarkerResponder()
     return fake
 

@@ -421,3 +421,22 @@ def test_factory_refuses_an_unconfigured_llm() -> None:
 
     with pytest.raises(ConfigError, match="ARGOAI_LLM_PROVIDER"):
         build_model(LLMSettings(provider=None))
+
+
+async def test_an_answer_streamed_a_character_per_chunk_is_the_same_answer(
+    fake_llm: FakeLLM, make_model: ModelFactory
+) -> None:
+    """Streamed one character per chunk (hundreds of chunks), the reply, its model and usage are as in 48s."""
+    model = make_model("openai")
+    whole = await model.review(system=SYSTEM, prompt=PROMPT)
+    fake_llm.piece_chars = 1
+
+    fine = await model.review(system=SYSTEM, prompt=PROMPT)
+
+    assert fine.output == whole.output
+    assert (fine.model, fine.input_tokens, fine.output_tokens) == (
+        whole.model,
+        whole.input_tokens,
+        whole.output_tokens,
+    )
+    assert fine.output_tokens > 100  # over 400 characters: over 400 chunks of one character
