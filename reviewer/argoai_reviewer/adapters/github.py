@@ -10,23 +10,24 @@
   unreachable answers opens it, and calls then fail at once with ``CircuitOpenError`` (the job waits for the
   breaker instead of spending its deliveries). Rate limits are per installation and never open it.
 * Reviews and comments go through ``github_writes.WriteGate``: one at a time per installation, across pods.
+* Every REST call is githubkit's generic ``arequest`` through :func:`_rest`, which sends the API version
+  (:data:`GITHUB_API_VERSION`); none goes through githubkit's generated methods, which import the versioned
+  models (``githubkit_schemas.v*``: ~40 modules, ~5 MB) and validate every request body with pydantic.
+  Answers are read from ``response.json()`` into ``github_json``'s own models.
 * The conversation's endpoints (comments, threads, reactions, permissions, check runs, GraphQL) are in
   ``github_conversation``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 from githubkit import GitHub, Response
 from githubkit.exception import GitHubException
-from githubkit_schemas.latest.types import (
-    ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType as ReviewCommentBody,
-)
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -74,10 +75,45 @@ T = TypeVar("T")
 ReviewEvent = Literal["APPROVE", "REQUEST_CHANGES", "COMMENT"]
 _EVENTS = frozenset({"APPROVE", "REQUEST_CHANGES", "COMMENT"})
 
+# The REST API version every call asks for: the one githubkit's generated methods sent (``_REST_API_VERSION``
+# of githubkit_schemas v2026_03_10), so GitHub's answers keep the shapes ``github_json`` reads.
+GITHUB_API_VERSION = "2026-03-10"
+# Also handed to githubkit's paginator, which sends it again with each later page's ``Link`` URL.
+_API_HEADERS: Mapping[str, str] = {"X-GitHub-Api-Version": GITHUB_API_VERSION}
+
 PER_PAGE = 100
 MAX_PR_FILES = 3000  # GitHub lists no more; stop there even if a server kept paging
 # Lease of an installation's write turn, renewed every third of it while the write runs.
 WRITE_LOCK_SECONDS = 6.0
+
+
+class ReviewCommentBody(TypedDict):
+    """One inline comment of ``POST /repos/{o}/{r}/pulls/{n}/reviews`` (keys in GitHub's documented order)."""
+
+    path: str
+    body: str
+    line: int
+    side: Literal["RIGHT"]
+    start_line: NotRequired[int]
+    start_side: NotRequired[Literal["RIGHT"]]
+
+
+async def _rest(
+    github: GitHub[Any],
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+    stream: bool = False,
+) -> Response[Any]:
+    """One REST request to ``path`` (under the API's base URL), with the API version header."""
+    return await github.arequest(method, path, params=params, json=json, headers=_API_HEADERS, stream=stream)
+
+
+def _repo_path(owner: str, name: str) -> str:
+    """``/repos/{owner}/{name}``, each part percent-encoded (a stray ``/`` or ``?`` cannot alter the path)."""
+    return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
 
 
 def github_transport(settings: GitHubSettings, redis: Redis, key_prefix: str) -> httpx.AsyncBaseTransport:
@@ -210,12 +246,31 @@ class GitHubInstallationAdapter(ConversationEndpoints):
                 f"repository on {repo.host}, but this GitHub client talks to {self._calls.host}"
             )
 
-    async def _all_pages(
-        self, request: Callable[..., Awaitable[Response[Any]]], *, limit: int | None = None, **kwargs: Any
-    ) -> list[Any]:
-        """Every item of a ``Link``-paginated list, 100 a page (stopping at ``limit`` items)."""
+    def _repo(self, repo: RepoRef) -> str:
+        """The REST path of ``repo``: ``/repos/{owner}/{name}``, percent-encoded."""
+        return _repo_path(repo.owner, repo.name)
+
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Response[Any]:
+        """One REST request as this installation (see :func:`_rest`)."""
+        return await _rest(self._gh, method, path, params=params, json=json)
+
+    async def _get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Response[Any]:
+        """The first page of a list, for githubkit's paginator (which calls it with its own keywords).
+
+        ``headers`` is only there for the paginator, which sends it with the later pages' ``Link`` URLs;
+        this page gets the API version from :func:`_rest`.
+        """
+        return await _rest(self._gh, "GET", path, params=params)
+
+    async def _all_pages(self, path: str, *, limit: int | None = None, **params: Any) -> list[Any]:
+        """Every item of the ``Link``-paginated list at ``path``, 100 a page (stopping at ``limit`` items)."""
         items: list[Any] = []
-        paginator = self._gh.rest.paginate(request, map_func=_json_list, per_page=PER_PAGE, **kwargs)
+        # ``params`` before ``per_page``: the query keeps the order githubkit's generated methods sent.
+        paginator = self._gh.rest.paginate(
+            self._get, map_func=_json_list, path=path, headers=_API_HEADERS, **params, per_page=PER_PAGE
+        )
         async for item in paginator:
             items.append(item)
             if limit is not None and len(items) >= limit:
@@ -223,18 +278,12 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         return items
 
     async def _listed(
-        self,
-        kind: str,
-        request: Callable[..., Awaitable[Response[Any]]],
-        parse: Callable[[Any], T],
-        *,
-        limit: int | None = None,
-        **kwargs: Any,
+        self, kind: str, path: str, parse: Callable[[Any], T], *, limit: int | None = None, **params: Any
     ) -> list[T]:
-        """A paginated list read as one ``kind`` of call, each item parsed by ``parse``."""
+        """The paginated list at ``path`` read as one ``kind`` of call, each item parsed by ``parse``."""
 
         async def get() -> list[T]:
-            return [parse(item) for item in await self._all_pages(request, limit=limit, **kwargs)]
+            return [parse(item) for item in await self._all_pages(path, limit=limit, **params)]
 
         return await self._calls.required(kind, self.installation_id, get)
 
@@ -243,7 +292,7 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         self._check_host(repo)
 
         async def get() -> PullRequest:
-            response = await self._gh.rest.pulls.async_get(repo.owner, repo.name, number)
+            response = await self._request("GET", f"{self._repo(repo)}/pulls/{number}")
             return PullJson.model_validate(response.json()).to_domain()
 
         return await self._calls.required("pull_request", self.installation_id, get)
@@ -253,12 +302,9 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         self._check_host(repo)
         return await self._listed(
             "pull_files",
-            self._gh.rest.pulls.async_list_files,
+            f"{self._repo(repo)}/pulls/{number}/files",
             lambda item: FileJson.model_validate(item).to_domain(),
             limit=MAX_PR_FILES,
-            owner=repo.owner,
-            repo=repo.name,
-            pull_number=number,
         )
 
     async def compare(self, repo: RepoRef, base: str, head: str) -> Comparison:
@@ -267,8 +313,8 @@ class GitHubInstallationAdapter(ConversationEndpoints):
 
         async def get() -> Comparison:
             # Files (at most 300) come with the first page; one commit per page keeps the answer small.
-            response = await self._gh.rest.repos.async_compare_commits(
-                repo.owner, repo.name, f"{base}...{head}", per_page=1
+            response = await self._request(
+                "GET", f"{self._repo(repo)}/compare/{base}...{head}", params={"per_page": 1}
             )
             return CompareJson.model_validate(response.json()).to_domain()
 
@@ -280,8 +326,8 @@ class GitHubInstallationAdapter(ConversationEndpoints):
 
         async def get() -> str | None:
             # Default (object) media type, decoded here: it tells files from directories and gives the size.
-            response = await self._gh.rest.repos.async_get_content(
-                repo.owner, repo.name, quote(path, safe="/"), ref=ref
+            response = await self._request(
+                "GET", f"{self._repo(repo)}/contents/{quote(path, safe='/')}", params={"ref": ref}
             )
             body = response.json()
             if not isinstance(body, dict):
@@ -299,11 +345,10 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         Past ``max_bytes`` (announced or received) the download stops with ``OverLimitError``.
         """
         self._check_host(repo)
-        owner, name = quote(repo.owner, safe=""), quote(repo.name, safe="")
-        path = f"/repos/{owner}/{name}/tarball/{quote(sha, safe='')}"
+        path = f"{self._repo(repo)}/tarball/{quote(sha, safe='')}"
 
         async def get() -> bool:
-            response = await self._gh.arequest("GET", path, stream=True)
+            response = await _rest(self._gh, "GET", path, stream=True)
             raw = response.raw_response
             try:
                 announced = raw.headers.get("content-length", "")
@@ -329,11 +374,8 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         self._check_host(repo)
         return await self._listed(
             "reviews",
-            self._gh.rest.pulls.async_list_reviews,
+            f"{self._repo(repo)}/pulls/{number}/reviews",
             lambda item: ReviewJson.model_validate(item).to_domain(),
-            owner=repo.owner,
-            repo=repo.name,
-            pull_number=number,
         )
 
     async def post_review(self, repo: RepoRef, number: int, review: ReviewDraft) -> int:
@@ -346,18 +388,15 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         if review.event not in _EVENTS:
             raise PermanentError(f"review event {review.event!r} is not one of {sorted(_EVENTS)}")
         event = cast(ReviewEvent, review.event)
-        comments = [_comment_json(c) for c in review.comments]
+        data = {
+            "commit_id": review.commit_id,
+            "body": review.body,
+            "event": event,
+            "comments": [_comment_json(c) for c in review.comments],
+        }
 
         async def post() -> int:
-            response = await self._gh.rest.pulls.async_create_review(
-                repo.owner,
-                repo.name,
-                number,
-                commit_id=review.commit_id,
-                body=review.body,
-                event=event,
-                comments=comments,
-            )
+            response = await self._request("POST", f"{self._repo(repo)}/pulls/{number}/reviews", json=data)
             return int(response.json()["id"])
 
         async with self._calls.writes.turn(self.installation_id):
@@ -368,8 +407,8 @@ class GitHubInstallationAdapter(ConversationEndpoints):
         self._check_host(repo)
 
         async def post() -> int:
-            response = await self._gh.rest.issues.async_create_comment(
-                repo.owner, repo.name, number, body=body
+            response = await self._request(
+                "POST", f"{self._repo(repo)}/issues/{number}/comments", json={"body": body}
             )
             return int(response.json()["id"])
 
@@ -418,7 +457,7 @@ class GitHubAppAdapter:
         """The id of the App's installation that covers ``owner/repo``."""
 
         async def get() -> int:
-            response = await self._calls.github.rest.apps.async_get_repo_installation(owner, repo)
+            response = await _rest(self._calls.github, "GET", f"{_repo_path(owner, repo)}/installation")
             return int(response.json()["id"])
 
         return await self._calls.required("repo_installation", None, get)
@@ -429,12 +468,10 @@ class GitHubAppAdapter:
         """One page of the App's webhook deliveries, newest first, and the next page's cursor (or None)."""
 
         async def get() -> tuple[list[HookDelivery], str | None]:
-            apps = self._calls.github.rest.apps
-            response = (
-                await apps.async_list_webhook_deliveries(per_page=per_page, cursor=cursor)
-                if cursor
-                else await apps.async_list_webhook_deliveries(per_page=per_page)
-            )
+            params: dict[str, Any] = {"per_page": per_page}
+            if cursor:
+                params["cursor"] = cursor
+            response = await _rest(self._calls.github, "GET", "/app/hook/deliveries", params=params)
             items = [DeliveryJson.model_validate(item).to_domain() for item in _json_list(response)]
             next_url = response.raw_response.links.get("next", {}).get("url")
             return items, httpx.URL(next_url).params.get("cursor") if next_url else None
@@ -445,7 +482,7 @@ class GitHubAppAdapter:
         """Ask GitHub to deliver ``delivery_id`` again (it never redelivers failed deliveries by itself)."""
 
         async def post() -> bool:
-            await self._calls.github.rest.apps.async_redeliver_webhook_delivery(delivery_id)
+            await _rest(self._calls.github, "POST", f"/app/hook/deliveries/{delivery_id}/attempts")
             return True
 
         await self._calls.required("redeliver", None, post)
@@ -458,6 +495,7 @@ class GitHubAppAdapter:
 
 
 def _json_list(response: Response[Any]) -> list[Any]:
+    """A page of a list answer (githubkit's paginator maps each page's response through this)."""
     body = response.json()
     if not isinstance(body, list):
         raise UnavailableError(f"GitHub answered {type(body).__name__} where a list was expected")
@@ -465,11 +503,12 @@ def _json_list(response: Response[Any]) -> list[Any]:
 
 
 def _comment_json(comment: InlineComment) -> ReviewCommentBody:
+    """An inline comment as GitHub takes it: on the new side of the diff, a range when it spans lines."""
     data: ReviewCommentBody = {
         "path": comment.path,
+        "body": comment.body,
         "line": comment.line,
         "side": "RIGHT",
-        "body": comment.body,
     }
     if comment.start_line is not None and comment.start_line != comment.line:
         # GitHub refuses a range whose start equals its end; a one-line range is a plain comment.

@@ -2,15 +2,18 @@
 ``ports.ConversationWriter``), mixed into :class:`~argoai_reviewer.adapters.github.GitHubInstallationAdapter`.
 
 Conversation and diff comments, thread replies, reactions, the collaborator-permission check, check runs and
-the two GraphQL operations on diff threads. Reads go through ``_Calls.call`` (one error mapping); every write
-takes the installation's write turn (``github_writes.WriteGate``), GraphQL mutations included.
+the two GraphQL operations on diff threads. REST calls go through the host adapter's ``_request`` and
+``_listed``/``_all_pages`` (githubkit's generic request with the API version header, none of its generated
+methods). Reads go through ``_Calls.call`` (one error mapping); every write takes the installation's write
+turn (``github_writes.WriteGate``), GraphQL mutations included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from githubkit.exception import GraphQLFailed
 
@@ -35,7 +38,7 @@ from argoai_reviewer.domain import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
     from githubkit import GitHub, Response
 
@@ -91,8 +94,8 @@ def _output(output: CheckRunOutput, annotations: Sequence[Annotation]) -> dict[s
 
 
 class ConversationEndpoints:
-    """The conversation's endpoints; needs the host adapter's ``_calls``, ``_gh``, ``_all_pages``,
-    ``_check_host`` and ``installation_id``."""
+    """The conversation's endpoints; needs the host adapter's ``_calls``, ``_gh``, ``_repo``, ``_request``,
+    ``_all_pages``, ``_listed``, ``_check_host`` and ``installation_id``."""
 
     if TYPE_CHECKING:
         _calls: _Calls
@@ -101,22 +104,16 @@ class ConversationEndpoints:
 
         def _check_host(self, repo: RepoRef) -> None: ...
 
-        async def _all_pages(
-            self,
-            request: Callable[..., Awaitable[Response[Any]]],
-            *,
-            limit: int | None = None,
-            **kwargs: Any,
-        ) -> list[Any]: ...
+        def _repo(self, repo: RepoRef) -> str: ...
+
+        async def _request(
+            self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+        ) -> Response[Any]: ...
+
+        async def _all_pages(self, path: str, *, limit: int | None = None, **params: Any) -> list[Any]: ...
 
         async def _listed(
-            self,
-            kind: str,
-            request: Callable[..., Awaitable[Response[Any]]],
-            parse: Callable[[Any], T],
-            *,
-            limit: int | None = None,
-            **kwargs: Any,
+            self, kind: str, path: str, parse: Callable[[Any], T], *, limit: int | None = None, **params: Any
         ) -> list[T]: ...
 
     # ----- reads ---------------------------------------------------------------------------------------
@@ -126,12 +123,9 @@ class ConversationEndpoints:
         self._check_host(repo)
         return await self._listed(
             "issue_comments",
-            self._gh.rest.issues.async_list_comments,
+            f"{self._repo(repo)}/issues/{number}/comments",
             lambda item: IssueCommentJson.model_validate(item).to_domain(),
             limit=MAX_COMMENTS,
-            owner=repo.owner,
-            repo=repo.name,
-            issue_number=number,
         )
 
     async def review_comments(self, repo: RepoRef, number: int) -> list[ReviewComment]:
@@ -139,12 +133,9 @@ class ConversationEndpoints:
         self._check_host(repo)
         return await self._listed(
             "review_comments",
-            self._gh.rest.pulls.async_list_review_comments,
+            f"{self._repo(repo)}/pulls/{number}/comments",
             lambda item: ReviewCommentJson.model_validate(item).to_domain(),
             limit=MAX_COMMENTS,
-            owner=repo.owner,
-            repo=repo.name,
-            pull_number=number,
         )
 
     async def review_comment(self, repo: RepoRef, comment_id: int) -> ReviewComment | None:
@@ -152,7 +143,7 @@ class ConversationEndpoints:
         self._check_host(repo)
 
         async def get() -> ReviewComment:
-            response = await self._gh.rest.pulls.async_get_review_comment(repo.owner, repo.name, comment_id)
+            response = await self._request("GET", f"{self._repo(repo)}/pulls/comments/{comment_id}")
             return ReviewCommentJson.model_validate(response.json()).to_domain()
 
         return await self._calls.call("review_comment", self.installation_id, get, absent_on=frozenset({404}))
@@ -163,12 +154,7 @@ class ConversationEndpoints:
 
         async def get() -> list[Reactor]:
             items = await self._all_pages(
-                self._gh.rest.reactions.async_list_for_pull_request_review_comment,
-                limit=MAX_COMMENTS,
-                owner=repo.owner,
-                repo=repo.name,
-                comment_id=comment_id,
-                content="-1",
+                f"{self._repo(repo)}/pulls/comments/{comment_id}/reactions", limit=MAX_COMMENTS, content="-1"
             )
             return [ReactionJson.model_validate(item).to_domain() for item in items]
 
@@ -180,9 +166,9 @@ class ConversationEndpoints:
         self._check_host(repo)
 
         async def get() -> str:
-            response = await self._gh.rest.repos.async_get_collaborator_permission_level(
-                repo.owner, repo.name, user
-            )
+            # ``[]`` left as is: a bot's login ends in ``[bot]``, and githubkit sent it unencoded.
+            login = quote(user, safe="[]")
+            response = await self._request("GET", f"{self._repo(repo)}/collaborators/{login}/permission")
             return PermissionJson.model_validate(response.json()).role()
 
         role = await self._calls.call("permission", self.installation_id, get, absent_on=frozenset({404}))
@@ -193,9 +179,9 @@ class ConversationEndpoints:
         self._check_host(repo)
 
         async def get() -> list[CheckRun]:
-            response = await self._gh.arequest(
+            response = await self._request(
                 "GET",
-                f"/repos/{repo.owner}/{repo.name}/commits/{head_sha}/check-runs",
+                f"{self._repo(repo)}/commits/{quote(head_sha, safe='')}/check-runs",
                 params={"check_name": name, "per_page": 100},
             )
             body = response.json()
@@ -246,8 +232,8 @@ class ConversationEndpoints:
         self._check_host(repo)
 
         async def post() -> int:
-            response = await self._gh.rest.issues.async_create_comment(
-                repo.owner, repo.name, number, body=body
+            response = await self._request(
+                "POST", f"{self._repo(repo)}/issues/{number}/comments", json={"body": body}
             )
             return int(response.json()["id"])
 
@@ -259,7 +245,9 @@ class ConversationEndpoints:
         self._check_host(repo)
 
         async def patch() -> bool:
-            await self._gh.rest.issues.async_update_comment(repo.owner, repo.name, comment_id, body=body)
+            await self._request(
+                "PATCH", f"{self._repo(repo)}/issues/comments/{comment_id}", json={"body": body}
+            )
             return True
 
         async with self._calls.writes.turn(self.installation_id):
@@ -269,10 +257,10 @@ class ConversationEndpoints:
         """React to a conversation or diff comment (GitHub answers 200 when the reaction is already there)."""
         self._check_host(repo)
         where = "issues/comments" if kind == "issue" else "pulls/comments"
-        url = f"/repos/{repo.owner}/{repo.name}/{where}/{comment_id}/reactions"
+        url = f"{self._repo(repo)}/{where}/{comment_id}/reactions"
 
         async def post() -> bool:
-            await self._gh.arequest("POST", url, json={"content": content})
+            await self._request("POST", url, json={"content": content})
             return True
 
         async with self._calls.writes.turn(self.installation_id):
@@ -283,8 +271,10 @@ class ConversationEndpoints:
         self._check_host(repo)
 
         async def post() -> int:
-            response = await self._gh.rest.pulls.async_create_reply_for_review_comment(
-                repo.owner, repo.name, number, first_comment_id, body=body
+            response = await self._request(
+                "POST",
+                f"{self._repo(repo)}/pulls/{number}/comments/{first_comment_id}/replies",
+                json={"body": body},
             )
             return int(response.json()["id"])
 
@@ -303,9 +293,7 @@ class ConversationEndpoints:
         }
 
         async def post() -> int:
-            response = await self._gh.arequest(
-                "POST", f"/repos/{repo.owner}/{repo.name}/check-runs", json=data
-            )
+            response = await self._request("POST", f"{self._repo(repo)}/check-runs", json=data)
             return int(response.json()["id"])
 
         async with self._calls.writes.turn(self.installation_id):
@@ -329,9 +317,7 @@ class ConversationEndpoints:
             data.update(status="completed", conclusion=conclusion, completed_at=_now())
 
         async def patch() -> bool:
-            await self._gh.arequest(
-                "PATCH", f"/repos/{repo.owner}/{repo.name}/check-runs/{check_run_id}", json=data
-            )
+            await self._request("PATCH", f"{self._repo(repo)}/check-runs/{check_run_id}", json=data)
             return True
 
         async with self._calls.writes.turn(self.installation_id):

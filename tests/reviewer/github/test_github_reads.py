@@ -1,8 +1,12 @@
-"""The GitHub adapter against the fake GitHub over real HTTP: keys, base URLs, shared tokens, reads."""
+"""The GitHub adapter against the fake GitHub over real HTTP: keys, base URLs, shared tokens, reads, and what
+its calls import."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -245,3 +249,88 @@ async def test_calls_are_counted_in_metrics(
         "argoai_github_rate_limit_remaining", {"installation": str(app.installation_id)}
     )
     assert remaining == 4999
+
+
+# Run in a fresh interpreter: what the adapter's first calls import shows in its sys.modules.
+ADAPTER_CALLS = """
+import asyncio, json, sys
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+from argoai_core.models.job import RepoRef
+from argoai_core.settings import GitHubSettings
+from argoai_reviewer.adapters.github import GitHubAppAdapter
+from argoai_reviewer.domain import CheckRunOutput, InlineComment, ReviewDraft
+
+config = json.load(sys.stdin)
+# githubkit's own installation-token request (githubkit.auth.app, under github_client's auth flow) loads
+# these models: not the adapter's REST calls, so they are loaded first and set apart.
+from githubkit_schemas.latest.models import (
+    AppInstallationsInstallationIdAccessTokensPostBody, BasicError, InstallationToken, ValidationError,
+)
+token_models = {name for name in sys.modules if name.startswith("githubkit_schemas.v")}
+
+async def main():
+    redis = aioredis.from_url(config["redis_url"])
+    settings = GitHubSettings(
+        api_url=config["api_url"], app_id=config["app_id"], private_key=SecretStr(config["key"])
+    )
+    adapter = GitHubAppAdapter(settings, redis, key_prefix=config["key_prefix"])
+    repo = RepoRef(host=adapter.host, owner=config["owner"], name=config["repo"])
+    inst = adapter.installation(config["installation_id"])
+    try:
+        pr = await inst.pull_request(repo, 7)
+        files = await inst.files(repo, 7)
+        reviews = await inst.reviews(repo, 7)
+        await inst.issue_comments(repo, 7)
+        await inst.review_comments(repo, 7)
+        draft = ReviewDraft(
+            commit_id=pr.head_sha, body="Summary", event="COMMENT",
+            comments=[InlineComment(path="src/app.py", line=2, body="inline")],
+        )
+        await inst.post_review(repo, 7, draft)
+        await inst.post_comment(repo, 7, "hello")
+        output = CheckRunOutput(title="ArgoAI", summary="done")
+        run = await inst.create_check_run(repo, pr.head_sha, "ArgoAI", output)
+        await inst.update_check_run(repo, run, output, conclusion="success")
+        installation = await adapter.repo_installation(config["owner"], config["repo"])
+    finally:
+        await adapter.aclose()
+        await redis.aclose()
+    versioned = sorted(
+        name for name in sys.modules if name.startswith("githubkit_schemas.v") and name not in token_models
+    )
+    print(json.dumps({"files": len(files), "reviews": len(reviews), "installation": installation,
+                      "versioned": versioned}))
+
+asyncio.run(main())
+"""
+
+
+async def test_adapter_calls_load_no_generated_githubkit_models(
+    fake: FakeGitHub, app: AppCredentials, redis_settings: RedisSettings
+) -> None:
+    """The adapter's REST reads and writes import none of githubkit's generated versioned models."""
+    add_pull(fake, app)
+    config = {
+        "api_url": fake.url,
+        "app_id": app.app_id,
+        "installation_id": app.installation_id,
+        "key": app.key.pkcs1,
+        "redis_url": redis_settings.url,
+        "key_prefix": redis_settings.key_prefix,
+        "owner": OWNER,
+        "repo": REPO,
+    }
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", ADAPTER_CALLS],
+        input=json.dumps(config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert (answer["files"], answer["reviews"], answer["installation"]) == (1, 0, app.installation_id)
+    assert len(fake.requests_to("/pulls/7/reviews", "POST")) == 1
+    assert answer["versioned"] == []
