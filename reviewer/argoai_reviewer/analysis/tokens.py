@@ -97,10 +97,10 @@ def offline_encoding() -> tiktoken.Encoding | None:
 def _drop_pickling_copy(encoding: tiktoken.Encoding) -> None:
     """Empty the Python copy of the merge ranks that tiktoken keeps beside its Rust encoder.
 
-    tiktoken (0.14) reads that dict only to pickle the ``Encoding`` (``__getstate__``); encoding and decoding go
-    through the Rust ``CoreBPE``, which holds its own copy. 100,256 ``bytes`` keys and the dict are ~15 MB of
-    every reviewer's memory; nothing in ArgoAI pickles an encoding. A future tiktoken without the attribute
-    is left alone.
+    tiktoken (0.14) reads that dict only to pickle the ``Encoding`` (``__getstate__``); encoding and
+    decoding go through the Rust ``CoreBPE``, which holds its own copy. 100,256 ``bytes`` keys and the dict
+    are ~15 MB of every reviewer's memory; nothing in ArgoAI pickles an encoding. A future tiktoken without
+    the attribute is left alone.
     """
     ranks = getattr(encoding, "_mergeable_ranks", None)
     if isinstance(ranks, dict):

@@ -93,7 +93,7 @@ def test_missing_encoding_falls_back_to_the_estimate(tmp_path: Path) -> None:
 
 
 def test_the_loaded_encoding_keeps_no_python_copy_of_its_merge_ranks() -> None:
-    """Loading the bundled encoding leaves under 4 MB of Python objects (tiktoken's pickling copy is ~12 MB)."""
+    """Loading the bundled encoding leaves under 4 MB of Python objects (tiktoken's pickling copy: ~12 MB)."""
     script = textwrap.dedent(
         """
         import tracemalloc
