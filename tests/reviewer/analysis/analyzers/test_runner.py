@@ -13,6 +13,7 @@ from argoai_core.models.findings import Category, Severity
 from argoai_core.models.policy import AnalyzersPolicy, PolicySpec
 from argoai_reviewer.analysis.analyzers import AnalyzerLimits, AnalyzerRunner, Executables, Report, TempCopy
 from argoai_reviewer.analysis.analyzers.base import ToolContext, Wanted
+from argoai_reviewer.analysis.analyzers.runner import plan_batches
 from argoai_reviewer.analysis.analyzers.sandbox import MemoryLimit
 from argoai_reviewer.analysis.analyzers.tools import TOOLS
 from argoai_reviewer.analysis.diff import FileDiff, parse_patch
@@ -143,3 +144,55 @@ def test_every_tool_is_installed_here_and_listed_with_its_version() -> None:
     assert [info.name for info in infos] == ["secrets", "conflicts", "debugger", *(t.name for t in TOOLS)]
     missing = [info.name for info in infos if info.version is None]
     assert missing == []
+
+
+class CountingTool(FakeTool):
+    """:class:`FakeTool` that keeps the files of every process it is started for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processes: list[list[str]] = []
+
+    def command(self, program: list[str], files: Sequence[str], context: ToolContext) -> list[str]:
+        self.processes.append(sorted(files))
+        return super().command(program, files, context)
+
+
+async def test_a_small_change_is_checked_by_one_process_per_tool() -> None:
+    """Two small files go to one tool process (a second would add a start-up and save no time)."""
+    tool = CountingTool()
+    runner = AnalyzerRunner(AnalyzerLimits(concurrency=2), tools=[tool], builtins=[])
+    found, _ = await _run(runner, {"a.txt": "x\nTODO a\n", "b.txt": "TODO b\n"})
+    assert found == [("a.txt", 2), ("b.txt", 1)]
+    assert tool.processes == [["a.txt", "b.txt"]]
+
+
+async def test_a_large_change_is_spread_over_every_process_slot() -> None:
+    """Two files of 96,000 characters each are checked by two processes at once."""
+    tool = CountingTool()
+    runner = AnalyzerRunner(AnalyzerLimits(concurrency=2), tools=[tool], builtins=[])
+    big = "x = 1\n" * 16_000 + "TODO\n"
+    found, _ = await _run(runner, {"a.txt": big, "b.txt": big})
+    assert found == [("a.txt", 16_001), ("b.txt", 16_001)]
+    assert sorted(tool.processes) == [["a.txt"], ["b.txt"]]
+
+
+def test_batches_follow_the_slots_the_sizes_and_the_file_cap() -> None:
+    """As many batches as slots when there is enough to check, fewer when small, none over max_files."""
+    files = [f"f{i}" for i in range(10)]
+    small = dict.fromkeys(files, 1_000)
+    large = dict.fromkeys(files, 50_000)
+    assert plan_batches(files, small, slots=4, max_files=64, min_chars=64_000) == [files]
+    assert plan_batches(files, large, slots=4, max_files=64, min_chars=64_000) == [
+        files[0:3],
+        files[3:6],
+        files[6:9],
+        files[9:10],
+    ]
+    assert plan_batches(files, large, slots=2, max_files=3, min_chars=64_000) == [
+        files[0:3],
+        files[3:6],
+        files[6:9],
+        files[9:10],
+    ]
+    assert plan_batches([], {}, slots=2, max_files=64, min_chars=64_000) == []
