@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
@@ -243,15 +244,30 @@ class JetStreamSource:
     def __init__(self, js: JetStreamContext, subscription: JetStreamContext.PullSubscription) -> None:
         self._js = js
         self._subscription = subscription
+        # Messages received beyond what a fetch asked for, handed out first by the next fetches.
+        self._surplus: deque[Msg] = deque()
 
     async def fetch(self, count: int, wait_seconds: float) -> list[Delivery]:
-        """Up to ``count`` deliveries; [] when none arrived within ``wait_seconds``."""
+        """Up to ``count`` deliveries, never more; [] when none arrived within ``wait_seconds``.
+
+        nats-py's ``fetch`` first empties its whole queue of messages already received, whatever the batch:
+        messages of an earlier pull request that arrived after its fetch gave up are all returned by the
+        next one. The reviewer starts one review per delivery, so that broke its concurrency bound (273
+        reviews in flight under ``ARGOAI_REVIEWER_CONCURRENCY=200`` in ``bench/review``). The extra messages
+        are kept here and handed out first. One that waits past the ack wait (or is still here at a stop) is
+        redelivered by JetStream like any unsettled delivery; the head's review lock keeps two copies of a
+        job to one review.
+        """
+        if self._surplus:
+            taken = [self._surplus.popleft() for _ in range(min(count, len(self._surplus)))]
+            return [JetStreamDelivery(self._js, msg) for msg in taken]
         async with _unavailable("fetch"):
             try:
                 messages = await self._subscription.fetch(batch=count, timeout=wait_seconds)
             except TimeoutError:  # nats-py's fetch timeouts subclass it: simply no message came
                 return []
-        return [JetStreamDelivery(self._js, msg) for msg in messages]
+        self._surplus.extend(messages[count:])
+        return [JetStreamDelivery(self._js, msg) for msg in messages[:count]]
 
     async def close(self) -> None:
         """Stop receiving (before draining the connection: nats-py's drain waits out a pull subscription)."""
