@@ -403,17 +403,8 @@ class GitHubInstallationAdapter(ConversationEndpoints):
             return await self._calls.required("post_review", self.installation_id, post)
 
     async def post_comment(self, repo: RepoRef, number: int, body: str) -> None:
-        """Post a conversation comment on the pull request."""
-        self._check_host(repo)
-
-        async def post() -> int:
-            response = await self._request(
-                "POST", f"{self._repo(repo)}/issues/{number}/comments", json={"body": body}
-            )
-            return int(response.json()["id"])
-
-        async with self._calls.writes.turn(self.installation_id):
-            await self._calls.required("post_comment", self.installation_id, post)
+        """Post a conversation comment on the pull request (:meth:`create_comment`, its id not needed)."""
+        await self.create_comment(repo, number, body)
 
 
 class GitHubAppAdapter:

@@ -153,7 +153,7 @@ class _Request:
 
     def body(self, *, stream: bool) -> dict[str, Any]:
         """The JSON body ``chat.completions.create`` would send for these parameters (``extra_body`` merged
-        in last, as the SDK merges it)."""
+        in last, as the SDK merges it): the one place a request's parameters become JSON, streamed or not."""
         body: dict[str, Any] = {"model": self.model, "messages": self.messages, "stream": stream}
         if self.response_format is not None:
             body["response_format"] = self.response_format
@@ -392,15 +392,9 @@ class OpenAIReviewModel(StructuredReviewModel[_Chat]):
         return reply.answer()
 
     async def _whole(self, request: _Request) -> Answer:
-        completion: ChatCompletion = await self._client.chat.completions.create(
-            model=request.model,
-            messages=request.messages,
-            response_format=request.response_format or openai.omit,
-            max_completion_tokens=request.limits.get("max_completion_tokens", openai.omit),
-            max_tokens=request.limits.get("max_tokens", openai.omit),
-            stream=False,
-            **request.tool_arguments(),
-            extra_body=request.extra_body or None,
+        # The same generic POST and body as a stream (:meth:`_Request.body`), read as the SDK's own type.
+        completion = await self._client.post(
+            "/chat/completions", body=request.body(stream=False), cast_to=ChatCompletion
         )
         if not completion.choices:
             raise PermanentError(f"LLM {request.model} answered without any choice")

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from argoai_core.errors import RetryableError
 from argoai_core.logs import get_logger
@@ -215,12 +215,11 @@ class Reviewer:
             stopped.cancel()
         if task.done():
             return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await _cancelled(task)
         return None
 
 
-async def _cancelled(task: asyncio.Task[None]) -> None:
-    """Cancel a background task at shutdown and wait until it has stopped."""
+async def _cancelled(task: asyncio.Future[Any]) -> None:
+    """Cancel a task (a start-up step, a background loop) and wait until it has stopped."""
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
